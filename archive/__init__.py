@@ -1,0 +1,4 @@
+"""The archive: naming rules, object storage, filing, review and integrity checks.
+
+Imports ``models`` and ``config``; never ``ingest`` and never ``prefect``.
+"""

@@ -1,0 +1,57 @@
+"""Errors raised while reading and normalizing an input file.
+
+Each leads the file to ``quarantine/<code>/`` with a ``.error.json``. Doubts about content
+(low OCR confidence, a failed check digit) are not errors: they are review reasons.
+"""
+
+from __future__ import annotations
+
+from config.errors import DossierError, ErrorCode
+
+
+class IngestError(DossierError):
+    """A file that cannot be ingested. The message says why, specifically."""
+
+    code = ErrorCode.INTERNAL
+
+
+class UnsupportedFormatError(IngestError):
+    code = ErrorCode.UNSUPPORTED
+
+
+class CorruptFileError(IngestError):
+    code = ErrorCode.CORRUPT
+
+
+class EncryptedFileError(IngestError):
+    code = ErrorCode.ENCRYPTED
+
+
+class TooLargeError(IngestError):
+    """File size, pixel count (decompression bomb) or page count over the configured limit."""
+
+    code = ErrorCode.TOO_LARGE
+
+
+class EmptyFileError(IngestError):
+    code = ErrorCode.EMPTY
+
+
+class NotRegularFileError(IngestError):
+    """Symlinks, FIFOs, sockets, devices: refused, never followed."""
+
+    code = ErrorCode.NOT_REGULAR_FILE
+
+
+class ProcessingTimeoutError(IngestError):
+    code = ErrorCode.TIMEOUT
+
+
+class ConversionError(IngestError):
+    """LibreOffice could not convert a Word or Excel file."""
+
+    code = ErrorCode.CONVERSION_FAILED
+
+
+class OcrError(IngestError):
+    code = ErrorCode.OCR_FAILED

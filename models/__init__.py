@@ -1,0 +1,1 @@
+"""The data model (SQLModel tables), database access and validation. Imports only ``config``."""
