@@ -49,6 +49,7 @@ class Taxonomy:
     customer_statuses: dict[str, str] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)
     options: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    review_reasons: dict[str, str] = field(default_factory=dict)
 
     def document_type(self, code: str) -> DocumentType:
         for dt in self.document_types:
@@ -74,6 +75,9 @@ class Taxonomy:
     def customer_status_label(self, code: str) -> str:
         return self.customer_statuses.get(code, code)
 
+    def reason_label(self, code: str) -> str:
+        return self.review_reasons.get(code, code)
+
 
 def _parse(data: dict, source: Path) -> Taxonomy:
     try:
@@ -92,6 +96,7 @@ def _parse(data: dict, source: Path) -> Taxonomy:
             customer_statuses=dict(data.get("customer_statuses", {})),
             roles=dict(data.get("roles", {})),
             options={k: tuple(v) for k, v in data.get("options", {}).items()},
+            review_reasons=dict(data.get("review_reasons", {})),
         )
     except (KeyError, TypeError) as e:
         raise ConfigurationError(f"taxonomy file {source} is malformed: {e!r}") from e
