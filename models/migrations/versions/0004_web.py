@@ -1,0 +1,26 @@
+"""Schema for the web UI (H2): indexes for the queue and document pages.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-22
+
+A placeholder in the linear chain until its owner fills it in; it must stay in the chain.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
