@@ -1,0 +1,51 @@
+"""Errors raised by naming and object storage.
+
+``StorageError`` and its subclasses are what a store raises; a plain ``StorageError`` is a
+transient fault (network, timeout, disk busy) worth a retry. A checksum mismatch or a missing
+object is not cured by retrying.
+"""
+
+from __future__ import annotations
+
+from config.errors import DossierError, ErrorCode
+
+
+class StorageError(DossierError):
+    """The object store could not complete an operation; usually transient."""
+
+    code = ErrorCode.STORAGE_UNAVAILABLE
+    retryable = True
+
+
+class StorageAccessError(StorageError):
+    """A permanent store fault: access denied, missing bucket, a request the store refuses."""
+
+    retryable = False
+
+
+class ObjectNotFoundError(StorageError):
+    """No object under this key."""
+
+    code = ErrorCode.OBJECT_NOT_FOUND
+    retryable = False
+
+
+class ChecksumMismatchError(StorageError):
+    """Stored bytes differ from what was written or recorded (SHA-256)."""
+
+    code = ErrorCode.CHECKSUM_MISMATCH
+    retryable = False
+
+
+class InvalidKeyError(DossierError):
+    """An object key (or a name used to build one) breaks the key rules."""
+
+    code = ErrorCode.INVALID_KEY
+    retryable = False
+
+
+class KeyCollisionError(DossierError):
+    """No free key was found with collision suffixes ``-2``, ``-3``, ... up to the limit."""
+
+    code = ErrorCode.CONFLICT
+    retryable = False
