@@ -1,0 +1,319 @@
+"""The ``dossier`` command line: thin — parse, call a plain function, print.
+
+Errors become exit codes in one place (:func:`main`): a ``DossierError`` prints its message and
+exits 1; ``dossier check`` has its own codes (0 clean, 1 warnings, 2 critical).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import flows  # noqa: F401  (switches Prefect telemetry off before anything imports prefect)
+from archive.records import customer_record, document_record
+from config.errors import DossierError
+from flows.context import AppContext, app_context
+from models import repo
+from models.db import session_scope
+
+app = typer.Typer(
+    name="dossier",
+    help="客户资料归档：扫描件进来，可检索、命名规范、归档到位的 PDF 出去。",
+    no_args_is_help=True,
+    add_completion=False,
+)
+customers_app = typer.Typer(help="客户档案 (customers)", no_args_is_help=True)
+documents_app = typer.Typer(help="资料文件 (documents)", no_args_is_help=True)
+app.add_typer(customers_app, name="customers")
+app.add_typer(documents_app, name="documents")
+
+console = Console()
+err = Console(stderr=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+
+
+def emit_json(data: Any) -> None:
+    """Print JSON (UTF-8, not ASCII-escaped) for scripts."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+@app.command()
+def version() -> None:
+    """Print the version of dossier and its key components."""
+    from importlib.metadata import version as v
+
+    for name in ("dossier", "prefect", "sqlmodel", "pypdf", "pillow", "boto3", "pytesseract"):
+        console.print(f"{name} {v(name)}")
+
+
+@app.command()
+def init(json_out: JsonOpt = False) -> None:
+    """Create folders, migrate the database to the latest schema, create the bucket or folder."""
+    ctx = app_context()
+    ctx.initialize()
+    s = ctx.settings
+    where = {
+        "home": str(s.home),
+        "database": ctx.engine.url.render_as_string(hide_password=True),
+        "storage": ctx.store.describe(),
+        "intake": str(s.intake_dir),
+        "quarantine": str(s.quarantine_dir),
+        "work": str(s.work_dir),
+    }
+    if json_out:
+        emit_json(where)
+        return
+    table = Table(title="dossier 已就绪", show_header=False)
+    for k, v in where.items():
+        table.add_row(k, v)
+    console.print(table)
+
+
+# ---- customers ---------------------------------------------------------------------------
+
+
+def _customer_type_code(ctx: AppContext, value: str) -> str:
+    by_label = ctx.taxonomy.customer_type_by_label(value)
+    return by_label.code if by_label else value
+
+
+@customers_app.command("add")
+def customers_add(
+    name: Annotated[str, typer.Option(help="客户名称")],
+    customer_type: Annotated[str, typer.Option("--type", help="企业客户 / 个人客户")] = "企业客户",
+    uscc: Annotated[str | None, typer.Option(help="统一社会信用代码")] = None,
+    id_number: Annotated[str | None, typer.Option("--id-number", help="证件号码")] = None,
+    legal_representative: Annotated[str | None, typer.Option("--legal-rep", help="法定代表人")] = None,
+    established: Annotated[str | None, typer.Option(help="成立时间 YYYY-MM-DD")] = None,
+    contact: Annotated[str | None, typer.Option(help="联系人")] = None,
+    phone: Annotated[str | None, typer.Option(help="联系方式")] = None,
+    email: Annotated[str | None, typer.Option(help="电子邮箱")] = None,
+    address: Annotated[str | None, typer.Option(help="地址")] = None,
+    industry: Annotated[str | None, typer.Option(help="所属行业")] = None,
+    level: Annotated[str | None, typer.Option(help="客户等级")] = None,
+    source: Annotated[str | None, typer.Option(help="客户来源")] = None,
+    status: Annotated[str, typer.Option(help="prospect/interested/won/lost")] = "prospect",
+    owner: Annotated[str | None, typer.Option(help="负责人用户名")] = None,
+    actor: Annotated[str, typer.Option(help="操作人")] = "cli",
+    json_out: JsonOpt = False,
+) -> None:
+    """Add a customer (validated: USCC/ID check digits, phone, email, option lists)."""
+    ctx = app_context()
+    values: dict[str, Any] = {
+        "name": name,
+        "customer_type": _customer_type_code(ctx, customer_type),
+        "uscc": uscc,
+        "id_number": id_number,
+        "legal_representative": legal_representative,
+        "established_date": established,
+        "contact_person": contact,
+        "phone": phone,
+        "email": email,
+        "address": address,
+        "industry": industry,
+        "level": level,
+        "source_channel": source,
+        "status": status,
+    }
+    with session_scope(ctx.engine) as session:
+        if owner:
+            user = repo.get_user(session, username=owner)
+            if user is None:
+                raise DossierError(f"用户不存在：{owner}")
+            values["owner_id"] = user.id
+        customer = repo.create_customer(
+            session, data={k: v for k, v in values.items() if v is not None}, actor=actor,
+            taxonomy=ctx.taxonomy,
+        )
+        record = customer_record(customer, taxonomy=ctx.taxonomy)
+    if json_out:
+        emit_json(record)
+    else:
+        console.print(f"已创建客户 [bold]{record['code']}[/bold] {record['name']}")
+
+
+@customers_app.command("list")
+def customers_list(
+    customer_type: Annotated[str | None, typer.Option("--type")] = None,
+    status: Annotated[str | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option()] = 100,
+    offset: Annotated[int, typer.Option()] = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """List customers."""
+    ctx = app_context()
+    with session_scope(ctx.engine) as session:
+        rows = repo.list_customers(
+            session,
+            customer_type=_customer_type_code(ctx, customer_type) if customer_type else None,
+            status=status, limit=limit, offset=offset,
+        )
+        records = [customer_record(c, taxonomy=ctx.taxonomy) for c in rows]
+    if json_out:
+        emit_json(records)
+        return
+    table = Table(title=f"客户 ({len(records)})")
+    for col in ("编号", "名称", "类型", "统一社会信用代码/证件号", "状态", "法定代表人"):
+        table.add_column(col)
+    for r in records:
+        table.add_row(r["code"], r["name"], r["customer_type_label"], r["uscc"] or r["id_number"] or "",
+                      r["status_label"], r["legal_representative"] or "")
+    console.print(table)
+
+
+@customers_app.command("show")
+def customers_show(code: str, json_out: JsonOpt = False) -> None:
+    """Show one customer and its documents."""
+    ctx = app_context()
+    with session_scope(ctx.engine) as session:
+        customer = repo.get_customer(session, code=code)
+        docs = repo.list_documents(session, customer_id=customer.id, limit=1000)
+        record = customer_record(customer, taxonomy=ctx.taxonomy)
+        record["documents"] = [
+            document_record(d, customer=customer, taxonomy=ctx.taxonomy) for d in docs
+        ]
+    if json_out:
+        emit_json(record)
+        return
+    table = Table(title=f"{record['code']} {record['name']}", show_header=False)
+    for k, v in record.items():
+        if k != "documents" and v is not None:
+            table.add_row(k, str(v))
+    console.print(table)
+    _print_documents(record["documents"])
+
+
+# ---- documents ---------------------------------------------------------------------------
+
+
+def _print_documents(records: list[dict[str, Any]]) -> None:
+    table = Table(title=f"资料 ({len(records)})")
+    for col in ("ID", "状态", "类型", "客户", "提交日期", "页数", "归档位置", "审核原因"):
+        table.add_column(col)
+    for r in records:
+        reasons = "、".join(x["label"] for x in r["review_reasons"] if x["code"] != "second_check")
+        table.add_row(
+            str(r["id"]), r["status_label"], r["document_type_label"],
+            r["customer"]["name"] if r["customer"] else "（未关联）",
+            r["submitted_date"] or "", str(r["page_count"] or ""), r["pdf_key"] or "", reasons,
+        )
+    console.print(table)
+
+
+@documents_app.command("list")
+def documents_list(
+    status: Annotated[str | None, typer.Option(help="pending_review/archived/updating/rejected/superseded")] = None,
+    customer: Annotated[str | None, typer.Option(help="客户编号")] = None,
+    document_type: Annotated[str | None, typer.Option("--type")] = None,
+    limit: Annotated[int, typer.Option()] = 100,
+    offset: Annotated[int, typer.Option()] = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """List documents."""
+    ctx = app_context()
+    with session_scope(ctx.engine) as session:
+        customer_id = repo.get_customer(session, code=customer).id if customer else None
+        rows = repo.list_documents(session, status=status, customer_id=customer_id,
+                                   document_type=document_type, limit=limit, offset=offset)
+        records = [
+            document_record(d, customer=_customer_of(session, d), taxonomy=ctx.taxonomy)
+            for d in rows
+        ]
+    if json_out:
+        emit_json(records)
+    else:
+        _print_documents(records)
+
+
+def _customer_of(session, document):  # type: ignore[no-untyped-def]
+    from models.customer import Customer
+
+    return session.get(Customer, document.customer_id) if document.customer_id else None
+
+
+@documents_app.command("show")
+def documents_show(
+    document_id: int,
+    text: Annotated[bool, typer.Option("--text", help="Include the OCR text.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show one document: status, keys, checksums, extracted fields, review reasons."""
+    ctx = app_context()
+    with session_scope(ctx.engine) as session:
+        doc = repo.get_document(session, document_id=document_id)
+        record = document_record(doc, customer=_customer_of(session, doc), taxonomy=ctx.taxonomy,
+                                 include_text=text)
+    if json_out:
+        emit_json(record)
+        return
+    table = Table(title=f"资料 #{record['id']}", show_header=False)
+    for k, v in record.items():
+        if k in ("fields", "review_reasons"):
+            continue
+        table.add_row(k, json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else str(v))
+    console.print(table)
+    fields = Table(title="提取字段")
+    for col in ("字段", "值", "置信度", "问题"):
+        fields.add_column(col)
+    for name, f in (record["fields"] or {}).items():
+        if isinstance(f, dict):
+            fields.add_row(name, str(f.get("value", "")), f"{f.get('confidence', '')}",
+                           "、".join(map(str, f.get("reasons", []))))
+    console.print(fields)
+    console.print("审核原因：" + ("、".join(r["label"] for r in record["review_reasons"]) or "无"))
+
+
+# ---- long-running ------------------------------------------------------------------------
+
+
+@app.command()
+def serve() -> None:
+    """Run the scheduler: intake every minute, the integrity check nightly (Prefect)."""
+    from flows.serve import serve_forever
+
+    ctx = app_context()
+    ctx.initialize()
+    serve_forever(ctx.settings)
+
+
+def _register_sub_apps() -> None:
+    """Commands that live in their own modules (ingest, check, review/users/audit, web).
+
+    Each module exposes ``register(app)``, which adds its commands or sub-apps.
+    """
+    from importlib import import_module
+
+    for module_name in ("flows.cli_ingest", "flows.cli_check", "flows.cli_review", "flows.cli_web"):
+        try:
+            module = import_module(module_name)
+        except ModuleNotFoundError as e:
+            if e.name != module_name:
+                raise
+            continue
+        module.register(app)
+
+
+def main() -> None:
+    """Console-script entry point; DossierError -> message on stderr, exit code 1."""
+    import click
+
+    try:
+        rv = app(standalone_mode=False)
+    except DossierError as e:
+        err.print(f"[red]错误[/red] ({e.code}): {e.message}")
+        sys.exit(1)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+_register_sub_apps()
