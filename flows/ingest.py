@@ -1,0 +1,125 @@
+"""The Prefect flow ``ingest_intake``: a thin wrapper over ``flows.pipeline``.
+
+Each file is its own task run, retried for transient faults (storage, database); one bad file
+never fails the others (its outcome is a quarantine, not an exception). Concurrency is bounded
+by ``Settings.workers``: as many task threads as isolated worker processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows.context import AppContext, app_context
+from flows.pipeline import (
+    IngestServices,
+    OnDone,
+    Outcome,
+    RunReport,
+    is_transient,
+    process_claim,
+    run_pass,
+)
+from ingest import intake
+from ingest.isolation import IsolatedPool
+
+
+@dataclass
+class ProgressHooks:
+    on_claims: Callable[[int], None] | None = None
+    on_outcome: Callable[[Outcome], None] | None = None
+
+
+def _retry_transient(task_, task_run, state) -> bool:  # type: ignore[no-untyped-def]
+    try:
+        state.result()
+    except Exception as e:  # noqa: BLE001
+        return is_transient(e)
+    return False
+
+
+process_claim_task = task(
+    process_claim,
+    name="process_file",
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    retry_condition_fn=_retry_transient,
+    cache_policy=NO_CACHE,
+    task_run_name="process {claim.display_name}",
+)
+
+
+def prefect_executor(services: IngestServices) -> Callable[[Sequence[intake.Claim], OnDone], None]:
+    def execute(claims: Sequence[intake.Claim], on_done: OnDone) -> None:
+        futures = {process_claim_task.submit(c, services=services): c for c in claims}
+        for future in as_completed(list(futures)):
+            claim = futures[future]
+            try:
+                on_done(claim, future.result())
+            except Exception as e:  # noqa: BLE001 - transient after retries: handed back
+                on_done(claim, e)
+
+    return execute
+
+
+def markdown_report(report: RunReport) -> str:
+    lines = [
+        f"# 收件处理 {report.run_id}",
+        "",
+        " ".join(f"**{k}**: {v}" for k, v in sorted(report.counts.items())) or "没有文件",
+        "",
+        "| 文件 | 结果 | 资料 | 原因 |",
+        "|---|---|---|---|",
+    ]
+    for o in report.outcomes:
+        docs = ", ".join(f"#{d.document_id} {d.pdf_key}" for d in o.documents)
+        lines.append(f"| {o.source} | {o.kind} | {docs} | {o.reason or ''} {o.message or ''} |")
+    return "\n".join(lines)
+
+
+def run_with(
+    ctx: AppContext,
+    *,
+    settle: bool = True,
+    on_claims: Callable[[int], None] | None = None,
+    on_outcome: Callable[[Outcome], None] | None = None,
+    use_prefect_tasks: bool = True,
+) -> RunReport:
+    s = ctx.settings
+    ctx.initialize()
+    with IsolatedPool(
+        s.workers, timeout_seconds=s.file_timeout_seconds, memory_limit_mb=s.memory_limit_mb
+    ) as pool:
+        services = IngestServices(settings=s, engine=ctx.engine, store=ctx.store, pool=pool)
+        return run_pass(
+            services,
+            settle=settle,
+            execute=prefect_executor(services) if use_prefect_tasks else None,
+            on_claims=on_claims,
+            on_outcome=on_outcome,
+        )
+
+
+@flow(
+    name="ingest_intake",
+    task_runner=ThreadPoolTaskRunner(max_workers=8),  # the real bound is Settings.workers
+    validate_parameters=False,
+)
+def ingest_intake(settle: bool = True, hooks: ProgressHooks | None = None) -> dict[str, object]:
+    """Ingest every settled file in the intake folder; returns the counts per outcome.
+
+    ``hooks`` (used by the CLI for its progress bar) is not part of a deployment's parameters.
+    """
+    ctx = app_context()
+    hooks = hooks or ProgressHooks()
+    report = run_with(ctx, settle=settle, on_claims=hooks.on_claims, on_outcome=hooks.on_outcome)
+    create_markdown_artifact(
+        markdown_report(report), key="ingest-report", description="dossier intake run"
+    )
+    return report.as_dict()

@@ -1,0 +1,439 @@
+"""One intake pass, as plain functions (no Prefect): the flow in ``flows/ingest.py`` wraps these.
+
+The order that guarantees nothing is lost:
+
+1. claim the file (atomic rename into the work area; a crash leaves a claim the next run adopts);
+2. refuse what must be refused (symlinks, special files, byte-identical duplicates);
+3. normalize it in an isolated worker (time limit, memory bound);
+4. file it: upload original and PDF, verify both checksums, commit the database;
+5. only then remove the claim. Any error that is not transient quarantines the original byte
+   for byte with a ``.error.json``; a transient one (storage or database down) returns the file
+   to the intake for the next run.
+
+:func:`process_claim` is the one function that turns a file's exception into its outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, select
+
+from archive.filing import DocumentPart, FiledDocument, FilingRequest, file_document
+from archive.storage import ObjectStore
+from config import Settings
+from config.errors import DossierError, ErrorCode
+from ingest import intake
+from ingest.errors import IngestError, NotRegularFileError
+from ingest.isolation import IsolatedPool
+from ingest.pipeline import NormalizedFile, PipelineParams, normalize_file
+from ingest.quarantine import quarantine
+from models import repo
+from models.document import Document
+
+log = logging.getLogger("dossier.ingest")
+
+OutcomeKind = Literal["archived", "needs_review", "quarantined", "duplicate", "recovered", "retry"]
+CHINA = ZoneInfo("Asia/Shanghai")
+
+
+class DuplicateFileError(IngestError):
+    """The same bytes are already archived: not filed twice."""
+
+    code = ErrorCode.DUPLICATE
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one intake file."""
+
+    source: str
+    kind: OutcomeKind
+    sha256: str | None = None
+    documents: tuple[FiledDocument, ...] = ()
+    reason: str | None = None
+    message: str | None = None
+    quarantine_path: str | None = None
+    pages: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "outcome": self.kind,
+            "sha256": self.sha256,
+            "reason": self.reason,
+            "message": self.message,
+            "quarantine_path": self.quarantine_path,
+            "pages": self.pages,
+            "seconds": self.seconds,
+            "documents": [
+                {
+                    "id": d.document_id,
+                    "status": d.status,
+                    "document_type": d.document_type,
+                    "customer_code": d.customer_code,
+                    "pdf_key": d.pdf_key,
+                    "original_key": d.original_key,
+                    "review_reasons": list(d.reasons),
+                }
+                for d in self.documents
+            ],
+        }
+
+
+@dataclass
+class IngestServices:
+    """What processing a claim needs; built once per run."""
+
+    settings: Settings
+    engine: Engine
+    store: ObjectStore
+    pool: IsolatedPool
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    params: PipelineParams | None = None
+
+    def pipeline_params(self) -> PipelineParams:
+        if self.params is None:
+            self.params = PipelineParams.from_settings(self.settings)
+        return self.params
+
+
+def is_transient(error: BaseException) -> bool:
+    """Storage and database outages are retried; everything else is a property of the file."""
+    if isinstance(error, DossierError):
+        return error.retryable
+    return isinstance(error, OperationalError | ConnectionError | TimeoutError)
+
+
+def submitted_date_of(claim: intake.Claim) -> date:
+    """提交日期: the day the file was handed in (claim time, China time)."""
+    try:
+        return datetime.fromisoformat(claim.claimed_at).astimezone(CHINA).date()
+    except ValueError:
+        return datetime.now(CHINA).date()
+
+
+def claim_token(claim: intake.Claim) -> str:
+    """Stable identity of a claim across crash recovery (its folder name survives adoption)."""
+    return claim.claim_dir.name[:64]
+
+
+# ---- per file ------------------------------------------------------------------------------
+
+
+def process_claim(claim: intake.Claim, *, services: IngestServices) -> Outcome:
+    """Process one claimed file to its outcome. Raises only for transient faults (retry)."""
+    started = time.monotonic()
+    source = claim.display_path
+    try:
+        if claim.refused:
+            raise NotRegularFileError(
+                f"拒收：不是普通文件（{claim.kind}）",
+                kind=claim.kind,
+                link_target=claim.link_target,
+            )
+        already = _already_filed(claim, services=services)
+        if already:
+            intake.complete(claim)
+            return Outcome(
+                source, "recovered", claim.sha256, documents=already, seconds=_since(started)
+            )
+        _refuse_duplicate(claim, services=services)
+        normalized: NormalizedFile = services.pool.run(
+            normalize_file,
+            claim.path,
+            params=services.pipeline_params(),
+            work_dir=claim.claim_dir / "out",
+        )
+        filed = _file(claim, normalized, services=services)
+        intake.complete(claim)
+        kind: OutcomeKind = (
+            "archived" if all(d.status == "archived" for d in filed) else "needs_review"
+        )
+        log.info("ingested %s -> %d document(s), %s", source, len(filed), kind)
+        return Outcome(
+            source,
+            kind,
+            claim.sha256,
+            documents=tuple(filed),
+            pages=normalized.page_count,
+            seconds=_since(started),
+        )
+    except Exception as e:  # noqa: BLE001 - the one place a file's exception becomes its outcome
+        if is_transient(e):
+            raise
+        return _quarantined(claim, e, services=services, started=started)
+
+
+def _since(started: float) -> float:
+    return round(time.monotonic() - started, 3)
+
+
+def _already_filed(claim: intake.Claim, *, services: IngestServices) -> tuple[FiledDocument, ...]:
+    """A run that crashed after its commit left the claim behind: recognize its documents."""
+    if claim.recovered_from is None or claim.sha256 is None:
+        return ()
+    with Session(services.engine) as session:
+        rows = session.exec(
+            select(Document).where(
+                Document.original_sha256 == claim.sha256, Document.claim_id == claim_token(claim)
+            )
+        ).all()
+        return tuple(_filed_of(session, d) for d in rows)
+
+
+def _filed_of(session: Session, d: Document) -> FiledDocument:
+    from models.customer import Customer
+
+    customer = session.get(Customer, d.customer_id) if d.customer_id else None
+    return FiledDocument(
+        document_id=d.id or 0,
+        status=d.status,
+        document_type=d.document_type,
+        customer_code=customer.code if customer else None,
+        pdf_key=d.pdf_key or "",
+        original_key=d.original_key or "",
+        reasons=tuple(d.review_reasons or ()),
+    )
+
+
+def _refuse_duplicate(claim: intake.Claim, *, services: IngestServices) -> None:
+    assert claim.sha256 is not None
+    with Session(services.engine) as session:
+        for d in repo.find_documents_by_sha256(session, sha256=claim.sha256):
+            if d.status != "rejected" and d.original_sha256 == claim.sha256:
+                raise DuplicateFileError(
+                    f"重复文件：与已归档的资料 #{d.id} 完全相同",
+                    existing_document_id=d.id,
+                    existing_pdf_key=d.pdf_key,
+                )
+
+
+def _file(
+    claim: intake.Claim, normalized: NormalizedFile, *, services: IngestServices
+) -> list[FiledDocument]:
+    request = FilingRequest(
+        original_path=claim.path,
+        original_filename=Path(claim.display_path).name,
+        original_sha256=claim.sha256 or "",
+        original_size=claim.size,
+        submitted_date=submitted_date_of(claim),
+        parts=[
+            DocumentPart(
+                document_type=p.document_type,
+                pdf_path=p.pdf_path,
+                pdf_sha256=p.pdf_sha256,
+                pdf_size=p.pdf_size,
+                page_count=len(p.pages),
+                text=p.text,
+                ocr_confidence=p.ocr_confidence,
+                fields={**p.fields, "_meta": _meta(normalized, p.pages, p.type_confidence)},
+                reasons=p.reasons,
+                pages=p.pages,
+            )
+            for p in normalized.parts
+        ],
+        ingest_run_id=services.run_id,
+        claim_id=claim_token(claim),
+    )
+    with Session(services.engine) as session:
+        try:
+            return file_document(
+                session=session,
+                store=services.store,
+                taxonomy=services.settings.taxonomy,
+                request=request,
+                policy=services.settings.review_policy,
+            )
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def _meta(normalized: NormalizedFile, pages: Iterable[int], type_confidence: float) -> dict:
+    pages = list(pages)
+    return {
+        "source_format": normalized.source_format,
+        "source_pages": [i + 1 for i in pages],
+        "type_confidence": type_confidence,
+        "blank_pages_removed": [i + 1 for i in normalized.blank_pages if i not in pages],
+        "rotated_pages": [i + 1 for i in normalized.rotated_pages if i in pages],
+    }
+
+
+def _quarantined(
+    claim: intake.Claim, error: BaseException, *, services: IngestServices, started: float
+) -> Outcome:
+    if isinstance(error, DossierError):
+        known = error
+    else:  # a bug of ours: still quarantined with what happened, never a crashed batch
+        log.error("unexpected error on %s:\n%s", claim.display_path, traceback.format_exc())
+        known = IngestError(f"内部错误：{type(error).__name__}: {error}")
+    extra = {k: v for k, v in known.detail.items() if isinstance(v, str | int | float | None)}
+    path = quarantine(
+        claim,
+        quarantine_dir=services.settings.quarantine_dir,
+        run_id=services.run_id,
+        error=known,
+        extra=extra,
+    )
+    intake.complete(claim)
+    shutil.rmtree(claim.claim_dir / "out", ignore_errors=True)
+    kind: OutcomeKind = "duplicate" if known.code == ErrorCode.DUPLICATE else "quarantined"
+    log.warning("quarantined %s: %s (%s)", claim.display_path, known.code, known.message)
+    return Outcome(
+        claim.display_path,
+        kind,
+        claim.sha256,
+        reason=str(known.code),
+        message=known.message,
+        quarantine_path=str(path),
+        seconds=_since(started),
+    )
+
+
+# ---- a whole pass --------------------------------------------------------------------------
+
+
+def gather_claims(*, services: IngestServices, settle: bool = True) -> list[intake.Claim]:
+    """Adopt claims left by crashed runs, then claim every settled intake file."""
+    s = services.settings
+    claims = intake.recover_stale_claims(
+        work_dir=s.work_dir,
+        intake_dir=s.intake_dir,
+        run_id=services.run_id,
+        max_age_seconds=2 * s.file_timeout_seconds + 60,
+    )
+    candidates = (
+        intake.settled_candidates(s.intake_dir, settle_seconds=s.settle_seconds)
+        if settle
+        else list(intake.find_candidates(s.intake_dir))
+    )
+    for candidate in candidates:
+        try:
+            claims.append(intake.claim(candidate, work_dir=s.work_dir, run_id=services.run_id))
+        except intake.AlreadyClaimedError:
+            continue  # another worker took it
+    return claims
+
+
+def return_for_retry(claim: intake.Claim, error: BaseException) -> Outcome:
+    """A transient fault outlived its retries: give the file back to the intake, untouched."""
+    intake.return_to_intake(claim)
+    log.warning("returned %s to the intake after a transient error: %s", claim.display_path, error)
+    return Outcome(
+        claim.display_path,
+        "retry",
+        claim.sha256,
+        reason="transient",
+        message=f"暂时性错误，已放回收件夹等待下次处理：{error}",
+    )
+
+
+def summarize(outcomes: Iterable[Outcome]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.kind] = counts.get(o.kind, 0) + 1
+    return counts
+
+
+def iter_outcome_rows(outcomes: Iterable[Outcome]) -> Iterator[dict[str, object]]:
+    for o in outcomes:
+        yield o.as_dict()
+
+
+# ---- running a pass ------------------------------------------------------------------------
+
+OnDone = Callable[[intake.Claim, "Outcome | BaseException"], None]
+Executor = Callable[[Sequence[intake.Claim], OnDone], None]
+
+
+@dataclass(frozen=True)
+class RunReport:
+    run_id: str
+    outcomes: tuple[Outcome, ...]
+    counts: dict[str, int]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "run_id": self.run_id,
+            "counts": self.counts,
+            "files": [o.as_dict() for o in self.outcomes],
+        }
+
+
+def thread_executor(services: IngestServices) -> Executor:
+    """Process claims on a bounded thread pool; the heavy work runs in the isolated workers."""
+
+    def execute(claims: Sequence[intake.Claim], on_done: OnDone) -> None:
+        with ThreadPoolExecutor(max_workers=services.settings.workers) as pool:
+            futures = {pool.submit(process_claim, c, services=services): c for c in claims}
+            for future in as_completed(futures):
+                claim = futures[future]
+                try:
+                    on_done(claim, future.result())
+                except Exception as e:  # noqa: BLE001 - transient: handed back below
+                    on_done(claim, e)
+
+    return execute
+
+
+def run_pass(
+    services: IngestServices,
+    *,
+    settle: bool = True,
+    execute: Executor | None = None,
+    on_claims: Callable[[int], None] | None = None,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> RunReport:
+    """One pass over the intake: adopt stale claims, claim settled files, process, record.
+
+    Args:
+        services: Built once per run.
+        settle: Take only files unchanged for ``settle_seconds`` (False: everything now).
+        execute: How to run ``process_claim`` over the claims (threads by default; the Prefect
+            flow passes task runs).
+        on_claims: Told how many files were claimed (for a progress bar).
+        on_outcome: Told each outcome as it is known.
+    """
+    with Session(services.engine) as session:
+        repo.start_ingest_run(session, run_id=services.run_id, host=socket.gethostname())
+        session.commit()
+    outcomes: list[Outcome] = []
+    status = "succeeded"
+    try:
+        claims = gather_claims(services=services, settle=settle)
+        if on_claims:
+            on_claims(len(claims))
+
+        def on_done(claim: intake.Claim, result: Outcome | BaseException) -> None:
+            outcome = result if isinstance(result, Outcome) else return_for_retry(claim, result)
+            outcomes.append(outcome)
+            if on_outcome:
+                on_outcome(outcome)
+
+        (execute or thread_executor(services))(claims, on_done)
+    except BaseException:
+        status = "failed"
+        raise
+    finally:
+        counts = summarize(outcomes)
+        with Session(services.engine) as session:
+            repo.finish_ingest_run(session, run_id=services.run_id, status=status, counts=counts)
+            session.commit()
+    return RunReport(services.run_id, tuple(outcomes), counts)
