@@ -6,6 +6,7 @@ Several candidates: link none and list them for the reviewer. No match: create a
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -57,6 +58,24 @@ def _field_is_trusted(fields: Mapping[str, object], name: str) -> bool:
     return not any("check_digit" in str(r) for r in reasons)
 
 
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_PERSON_NAME = re.compile(r"^[\u4e00-\u9fff]{1,4}(?:[·•][\u4e00-\u9fff]{1,8})?$")
+
+
+def plausible_name(name: str, customer_type: str) -> bool:
+    """Whether an OCR'd name is good enough to create a customer from it.
+
+    A person's name is 2-5 Chinese characters (or a minority name with a middle dot); a company
+    name has at least four characters, mostly Chinese. Anything else (OCR garbage such as
+    ``OSs``) is left for a reviewer instead of becoming a customer record.
+    """
+    compact = "".join(name.split())
+    if customer_type == "individual":
+        return 2 <= len(compact) <= 12 and bool(_PERSON_NAME.match(compact))
+    cjk = len(_CJK.findall(compact))
+    return len(compact) >= 4 and cjk >= max(4, int(len(compact) * 0.6))
+
+
 def infer_customer_type(document_type: str, fields: Mapping[str, object]) -> str:
     if document_type in _INDIVIDUAL_TYPES or (
         field_value(fields, "id_number") and not field_value(fields, "uscc")
@@ -93,6 +112,8 @@ def find_customer(
                 reasons=("ambiguous_customer",),
             )
         ctype = infer_customer_type(document_type, fields)
+        if not plausible_name(name, ctype):
+            return LinkResult(customer=None, matched_by=None, reasons=("unlinked",))
         create = {"name": name, "customer_type": ctype}
         for src, dst in (
             ("uscc", "uscc"),

@@ -89,7 +89,9 @@ def customers_add(
     customer_type: Annotated[str, typer.Option("--type", help="企业客户 / 个人客户")] = "企业客户",
     uscc: Annotated[str | None, typer.Option(help="统一社会信用代码")] = None,
     id_number: Annotated[str | None, typer.Option("--id-number", help="证件号码")] = None,
-    legal_representative: Annotated[str | None, typer.Option("--legal-rep", help="法定代表人")] = None,
+    legal_representative: Annotated[
+        str | None, typer.Option("--legal-rep", help="法定代表人")
+    ] = None,
     established: Annotated[str | None, typer.Option(help="成立时间 YYYY-MM-DD")] = None,
     contact: Annotated[str | None, typer.Option(help="联系人")] = None,
     phone: Annotated[str | None, typer.Option(help="联系方式")] = None,
@@ -128,7 +130,9 @@ def customers_add(
                 raise DossierError(f"用户不存在：{owner}")
             values["owner_id"] = user.id
         customer = repo.create_customer(
-            session, data={k: v for k, v in values.items() if v is not None}, actor=actor,
+            session,
+            data={k: v for k, v in values.items() if v is not None},
+            actor=actor,
             taxonomy=ctx.taxonomy,
         )
         record = customer_record(customer, taxonomy=ctx.taxonomy)
@@ -152,7 +156,9 @@ def customers_list(
         rows = repo.list_customers(
             session,
             customer_type=_customer_type_code(ctx, customer_type) if customer_type else None,
-            status=status, limit=limit, offset=offset,
+            status=status,
+            limit=limit,
+            offset=offset,
         )
         records = [customer_record(c, taxonomy=ctx.taxonomy) for c in rows]
     if json_out:
@@ -162,8 +168,14 @@ def customers_list(
     for col in ("编号", "名称", "类型", "统一社会信用代码/证件号", "状态", "法定代表人"):
         table.add_column(col)
     for r in records:
-        table.add_row(r["code"], r["name"], r["customer_type_label"], r["uscc"] or r["id_number"] or "",
-                      r["status_label"], r["legal_representative"] or "")
+        table.add_row(
+            r["code"],
+            r["name"],
+            r["customer_type_label"],
+            r["uscc"] or r["id_number"] or "",
+            r["status_label"],
+            r["legal_representative"] or "",
+        )
     console.print(table)
 
 
@@ -199,16 +211,23 @@ def _print_documents(records: list[dict[str, Any]]) -> None:
     for r in records:
         reasons = "、".join(x["label"] for x in r["review_reasons"] if x["code"] != "second_check")
         table.add_row(
-            str(r["id"]), r["status_label"], r["document_type_label"],
+            str(r["id"]),
+            r["status_label"],
+            r["document_type_label"],
             r["customer"]["name"] if r["customer"] else "（未关联）",
-            r["submitted_date"] or "", str(r["page_count"] or ""), r["pdf_key"] or "", reasons,
+            r["submitted_date"] or "",
+            str(r["page_count"] or ""),
+            r["pdf_key"] or "",
+            reasons,
         )
     console.print(table)
 
 
 @documents_app.command("list")
 def documents_list(
-    status: Annotated[str | None, typer.Option(help="pending_review/archived/updating/rejected/superseded")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="pending_review/archived/updating/rejected/superseded")
+    ] = None,
     customer: Annotated[str | None, typer.Option(help="客户编号")] = None,
     document_type: Annotated[str | None, typer.Option("--type")] = None,
     limit: Annotated[int, typer.Option()] = 100,
@@ -219,8 +238,14 @@ def documents_list(
     ctx = app_context()
     with session_scope(ctx.engine) as session:
         customer_id = repo.get_customer(session, code=customer).id if customer else None
-        rows = repo.list_documents(session, status=status, customer_id=customer_id,
-                                   document_type=document_type, limit=limit, offset=offset)
+        rows = repo.list_documents(
+            session,
+            status=status,
+            customer_id=customer_id,
+            document_type=document_type,
+            limit=limit,
+            offset=offset,
+        )
         records = [
             document_record(d, customer=_customer_of(session, d), taxonomy=ctx.taxonomy)
             for d in rows
@@ -247,8 +272,9 @@ def documents_show(
     ctx = app_context()
     with session_scope(ctx.engine) as session:
         doc = repo.get_document(session, document_id=document_id)
-        record = document_record(doc, customer=_customer_of(session, doc), taxonomy=ctx.taxonomy,
-                                 include_text=text)
+        record = document_record(
+            doc, customer=_customer_of(session, doc), taxonomy=ctx.taxonomy, include_text=text
+        )
     if json_out:
         emit_json(record)
         return
@@ -263,8 +289,12 @@ def documents_show(
         fields.add_column(col)
     for name, f in (record["fields"] or {}).items():
         if isinstance(f, dict):
-            fields.add_row(name, str(f.get("value", "")), f"{f.get('confidence', '')}",
-                           "、".join(map(str, f.get("reasons", []))))
+            fields.add_row(
+                name,
+                str(f.get("value", "")),
+                f"{f.get('confidence', '')}",
+                "、".join(map(str, f.get("reasons", []))),
+            )
     console.print(fields)
     console.print("审核原因：" + ("、".join(r["label"] for r in record["review_reasons"]) or "无"))
 
@@ -285,7 +315,7 @@ def serve() -> None:
 def _register_sub_apps() -> None:
     """Commands that live in their own modules (ingest, check, review/users/audit, web).
 
-    Each module exposes ``register(app)``, which adds its commands or sub-apps.
+    Each module exposes ``register(app)``, or an ``app`` whose commands and groups are merged.
     """
     from importlib import import_module
 
@@ -296,7 +326,17 @@ def _register_sub_apps() -> None:
             if e.name != module_name:
                 raise
             continue
-        module.register(app)
+        if hasattr(module, "register"):
+            module.register(app)
+        else:  # a module that only defines ``app``: merge its commands and groups into ours
+            _merge(module.app)
+
+
+def _merge(sub: typer.Typer) -> None:
+    for command in sub.registered_commands:
+        app.registered_commands.append(command)
+    for group in sub.registered_groups:
+        app.registered_groups.append(group)
 
 
 def main() -> None:
