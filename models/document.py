@@ -80,6 +80,8 @@ class Document(SQLModel, table=True):
     submitted_by: str | None = Field(default=None, max_length=64)
     claimed_by: str | None = Field(default=None, max_length=64)
     claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Review claim expiry (migration 0002): a claim past this time can be taken over.
+    claim_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     reviewed_by: str | None = Field(default=None, max_length=64)
     reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
@@ -101,6 +103,8 @@ UPDATABLE_FIELDS = frozenset(
         "claimed_at",
         "reviewed_by",
         "reviewed_at",
+        "submitted_date",  # corrected in review (archive.review.correct moves the objects)
+        "claim_expires_at",
         "ocr_text",
         "ocr_confidence",
     }

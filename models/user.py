@@ -51,3 +51,18 @@ class UserPublic(SQLModel):
     role: str
     is_active: bool
     created_at: datetime
+
+
+# --- sign-in attempts (migration 0002, review service H1) -------------------------------------
+
+
+class LoginAttempt(SQLModel, table=True):
+    """One sign-in attempt for a username (known or not); drives login throttling."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (sa.Index("ix_login_attempt_username_at", "username", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    succeeded: bool = Field(default=False)

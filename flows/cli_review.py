@@ -1,0 +1,402 @@
+"""CLI for the review service, users and the audit trail (thin: parse, call, print).
+
+Exposes ``app`` with the groups ``review`` and ``users`` and the command ``audit``; the main
+CLI merges it with ``main_app.add_typer(cli_review.app)``. The groups are also available on
+their own (``review_app``, ``users_app``). Every listing takes ``--json`` with stable field names.
+
+Review decisions are made in the name of a user (``--user``/``-u``, or ``DOSSIER_USER``) who
+must exist with role reviewer or admin. User management from the command line is trusted (the
+operator has the database) and is audited as ``cli:<login name>``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from typing import Annotated, Any
+
+import typer
+from sqlmodel import Session, col, select
+
+from archive import review, users
+from archive.storage import make_store
+from archive.storage.base import ObjectStore
+from config import Settings, load_settings
+from config.errors import DossierError
+from config.taxonomy import Taxonomy
+from models import repo
+from models.audit import AuditEvent
+from models.customer import Customer
+from models.db import make_engine, upgrade_to_head
+from models.document import DocumentPublic
+from models.user import User, UserPublic
+
+app = typer.Typer(help="审核、用户与审计", no_args_is_help=True)
+review_app = typer.Typer(help="审核队列与审核决定", no_args_is_help=True)
+users_app = typer.Typer(help="用户与角色", no_args_is_help=True)
+app.add_typer(review_app, name="review")
+app.add_typer(users_app, name="users")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="输出 JSON")]
+UserOpt = Annotated[str, typer.Option("--user", "-u", envvar="DOSSIER_USER", help="审核人用户名")]
+
+
+# --- plumbing ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Context:
+    settings: Settings
+    session: Session
+    taxonomy: Taxonomy
+
+    def store(self) -> ObjectStore:
+        return make_store(
+            storage_url=self.settings.storage_url,
+            s3_endpoint_url=self.settings.s3_endpoint_url,
+            s3_region=self.settings.s3_region,
+        )
+
+
+@contextmanager
+def open_context() -> Iterator[Context]:
+    """Settings, a migrated database and a session; errors become a message and exit code 1."""
+    try:
+        settings = load_settings()
+        settings.ensure_dirs()
+        engine = make_engine(settings.database_url)
+        try:
+            upgrade_to_head(engine)
+            with Session(engine, expire_on_commit=False) as session:
+                yield Context(settings=settings, session=session, taxonomy=settings.taxonomy)
+                session.commit()
+        finally:
+            engine.dispose()
+    except DossierError as e:
+        typer.echo(f"错误：{e.message}", err=True)
+        raise typer.Exit(1) from e
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def _dump(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=_json_default))
+
+
+def _actor_user(session: Session, username: str) -> User:
+    user = repo.get_user(session, username=username) if username else None
+    if user is None:
+        raise repo.NotFoundError(f"用户 {username or '(未指定)'} 不存在，请用 --user 指定审核人")
+    return user
+
+
+def _cli_actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+# --- review -----------------------------------------------------------------------------------
+
+
+def _queue_row(item: review.QueueItem) -> dict[str, Any]:
+    return asdict(item) | {"review_reasons": list(item.review_reasons)}
+
+
+@review_app.command("list")
+def review_list(
+    user: UserOpt,
+    reason: Annotated[str | None, typer.Option(help="原因代码")] = None,
+    document_type: Annotated[str | None, typer.Option("--type", help="资料类型代码")] = None,
+    customer_type: Annotated[str | None, typer.Option(help="客户类型代码")] = None,
+    owner: Annotated[str | None, typer.Option(help="负责人用户名")] = None,
+    limit: int = 50,
+    offset: int = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the review queue (anomalies first, then oldest)."""
+    with open_context() as ctx:
+        page = review.review_queue(
+            ctx.session,
+            user=_actor_user(ctx.session, user),
+            reason=reason,
+            document_type=document_type,
+            customer_type=customer_type,
+            owner=owner,
+            limit=limit,
+            offset=offset,
+            taxonomy=ctx.taxonomy,
+        )
+        if as_json:
+            _dump(
+                {
+                    "total": page.total,
+                    "counts_by_reason": page.counts_by_reason,
+                    "items": [_queue_row(i) for i in page.items],
+                }
+            )
+            return
+        typer.echo(f"待审核 {page.total} 份")
+        for item in page.items:
+            reasons = "、".join(ctx.taxonomy.reason_label(r) for r in item.review_reasons)
+            typer.echo(
+                f"{item.document_id}\t{ctx.taxonomy.document_type(item.document_type).label}\t"
+                f"{item.customer_name or '未关联客户'}\t{item.submitted_date}\t{reasons}"
+            )
+
+
+@review_app.command("show")
+def review_show(document_id: int, user: UserOpt, as_json: JsonOpt = False) -> None:
+    """Show one document with its fields and reasons."""
+    from archive.permissions import can_view_document
+
+    with open_context() as ctx:
+        actor = _actor_user(ctx.session, user)
+        document = repo.get_document(ctx.session, document_id=document_id)
+        customer = (
+            ctx.session.get(Customer, document.customer_id)
+            if document and document.customer_id
+            else None
+        )
+        if document is None or not can_view_document(actor, document, customer):
+            raise repo.NotFoundError(f"资料 {document_id} 不存在")
+        data = DocumentPublic.model_validate(document).model_dump(mode="json")
+        data["customer_code"] = customer.code if customer else None
+        data["allowed_actions"] = review.allowed_actions(document.status)
+        if as_json:
+            _dump(data)
+            return
+        for name, value in data.items():
+            typer.echo(f"{name}: {json.dumps(value, ensure_ascii=False, default=_json_default)}")
+
+
+def _print_document(document: Any, as_json: bool, taxonomy: Taxonomy) -> None:
+    if as_json:
+        _dump(DocumentPublic.model_validate(document).model_dump(mode="json"))
+    else:
+        label = taxonomy.document_status_label(document.status)
+        typer.echo(f"资料 {document.id}: {label}（{document.pdf_key}）")
+
+
+@review_app.command("approve")
+def review_approve(
+    document_id: int,
+    user: UserOpt,
+    set_field: Annotated[list[str] | None, typer.Option("--set", help="更正字段 名称=值")] = None,
+    document_type: Annotated[str | None, typer.Option("--type", help="更正资料类型")] = None,
+    submitted_date: Annotated[str | None, typer.Option("--date", help="更正提交日期")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Approve a document (待审核/更新中 -> 已归档), optionally correcting it first."""
+    corrections: dict[str, Any] = {}
+    if set_field:
+        pairs = [s.partition("=") for s in set_field]
+        if any(not sep for _, sep, _ in pairs):
+            raise typer.BadParameter("--set 的格式应为 名称=值")
+        corrections["fields"] = {k.strip(): v for k, _, v in pairs}
+    if document_type:
+        corrections["document_type"] = document_type
+    if submitted_date:
+        corrections["submitted_date"] = submitted_date
+    with open_context() as ctx:
+        document = review.approve(
+            ctx.session,
+            ctx.store(),
+            document_id=document_id,
+            user=_actor_user(ctx.session, user),
+            taxonomy=ctx.taxonomy,
+            corrections=corrections or None,
+        )
+        _print_document(document, as_json, ctx.taxonomy)
+
+
+@review_app.command("reject")
+def review_reject(
+    document_id: int,
+    user: UserOpt,
+    reason: Annotated[str, typer.Option("--reason", "-r", help="驳回原因")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Reject a document with a reason."""
+    with open_context() as ctx:
+        document = review.reject(
+            ctx.session, document_id=document_id, user=_actor_user(ctx.session, user), reason=reason
+        )
+        _print_document(document, as_json, ctx.taxonomy)
+
+
+@review_app.command("relink")
+def review_relink(
+    document_id: int,
+    customer_code: str,
+    user: UserOpt,
+    as_json: JsonOpt = False,
+) -> None:
+    """Link a document to a customer (moves its objects to the customer's folder)."""
+    with open_context() as ctx:
+        document = review.relink(
+            ctx.session,
+            ctx.store(),
+            document_id=document_id,
+            customer_code=customer_code,
+            user=_actor_user(ctx.session, user),
+            taxonomy=ctx.taxonomy,
+        )
+        _print_document(document, as_json, ctx.taxonomy)
+
+
+@review_app.command("claim")
+def review_claim(
+    document_id: int,
+    user: UserOpt,
+    minutes: int = review.DEFAULT_CLAIM_TTL_MINUTES,
+    as_json: JsonOpt = False,
+) -> None:
+    """Claim a document so no other reviewer works on it."""
+    with open_context() as ctx:
+        document = review.claim(
+            ctx.session,
+            document_id=document_id,
+            user=_actor_user(ctx.session, user),
+            ttl_minutes=minutes,
+        )
+        _print_document(document, as_json, ctx.taxonomy)
+
+
+@review_app.command("release")
+def review_release(document_id: int, user: UserOpt, as_json: JsonOpt = False) -> None:
+    """Release a claim."""
+    with open_context() as ctx:
+        document = review.release(
+            ctx.session, document_id=document_id, user=_actor_user(ctx.session, user)
+        )
+        _print_document(document, as_json, ctx.taxonomy)
+
+
+# --- users ------------------------------------------------------------------------------------
+
+
+def _user_row(user: User) -> dict[str, Any]:
+    return UserPublic.model_validate(user, from_attributes=True).model_dump(mode="json")
+
+
+@users_app.command("add")
+def users_add(
+    username: str,
+    role: Annotated[str, typer.Option(help="sales / reviewer / admin")] = "sales",
+    display_name: Annotated[str | None, typer.Option(help="显示名称")] = None,
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt="密码",
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="DOSSIER_NEW_PASSWORD",
+            help="密码（默认交互输入）",
+        ),
+    ] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a user who can sign in."""
+    with open_context() as ctx:
+        user = users.create_user(
+            ctx.session,
+            username=username,
+            password=password,
+            role=role,
+            display_name=display_name,
+            actor=_cli_actor(),
+        )
+        _print_user(user, as_json, ctx.taxonomy, "已添加")
+
+
+def _print_user(user: User, as_json: bool, taxonomy: Taxonomy, verb: str) -> None:
+    if as_json:
+        _dump(_user_row(user))
+    else:
+        state = "" if user.is_active else "（已停用）"
+        typer.echo(f"{verb}用户 {user.username}：{taxonomy.roles.get(user.role, user.role)}{state}")
+
+
+@users_app.command("list")
+def users_list(as_json: JsonOpt = False) -> None:
+    """List users."""
+    with open_context() as ctx:
+        rows = users.list_users(ctx.session)
+        if as_json:
+            _dump([_user_row(u) for u in rows])
+            return
+        for u in rows:
+            state = "启用" if u.is_active else "停用"
+            typer.echo(
+                f"{u.username}\t{ctx.taxonomy.roles.get(u.role, u.role)}\t{u.display_name}\t{state}"
+            )
+
+
+@users_app.command("set-role")
+def users_set_role(username: str, role: str, as_json: JsonOpt = False) -> None:
+    """Change a user's role."""
+    with open_context() as ctx:
+        user = users.set_role(ctx.session, username=username, role=role, actor=_cli_actor())
+        _print_user(user, as_json, ctx.taxonomy, "已更新")
+
+
+@users_app.command("disable")
+def users_disable(username: str, as_json: JsonOpt = False) -> None:
+    """Disable a user (they can no longer sign in)."""
+    with open_context() as ctx:
+        user = users.disable_user(ctx.session, username=username, actor=_cli_actor())
+        _print_user(user, as_json, ctx.taxonomy, "已停用")
+
+
+# --- audit ------------------------------------------------------------------------------------
+
+
+def _audit_row(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "at": event.at,
+        "actor": event.actor,
+        "action": event.action,
+        "entity_type": event.entity_type,
+        "entity_id": event.entity_id,
+        "before": event.before,
+        "after": event.after,
+        "detail": event.detail,
+    }
+
+
+@app.command("audit")
+def audit(
+    document: Annotated[int | None, typer.Option("--document", help="资料编号")] = None,
+    user: Annotated[str | None, typer.Option("--user", help="操作人用户名")] = None,
+    limit: int = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the audit trail, newest first, for a document and/or an actor."""
+    with open_context() as ctx:
+        query = select(AuditEvent)
+        if document is not None:
+            query = query.where(
+                AuditEvent.entity_type == "document", AuditEvent.entity_id == str(document)
+            )
+        if user:
+            query = query.where(AuditEvent.actor == user)
+        events = ctx.session.exec(query.order_by(col(AuditEvent.id).desc()).limit(limit)).all()
+        if as_json:
+            _dump([_audit_row(e) for e in events])
+            return
+        for e in events:
+            typer.echo(
+                f"{e.at:%Y-%m-%d %H:%M:%S}\t{e.actor}\t{e.action}\t"
+                f"{e.entity_type}:{e.entity_id}\t{e.detail or ''}"
+            )

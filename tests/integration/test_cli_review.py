@@ -1,0 +1,178 @@
+"""The review/users/audit CLI through typer's CliRunner, against a temporary home (SQLite and a
+local archive folder under DOSSIER_HOME)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from sqlmodel import Session
+from typer.testing import CliRunner
+
+from archive.storage import make_store
+from config import Settings
+from flows.cli_review import app
+from models.db import make_engine, upgrade_to_head
+from models.document import Document
+from tests.integration.test_review import add_customer, add_document
+
+runner = CliRunner()
+PASSWORD = "cli-password-1"
+
+
+def run(*args: str, input: str | None = None) -> typer.testing.Result:  # type: ignore[name-defined]
+    result = runner.invoke(app, list(args), input=input)
+    return result
+
+
+def run_ok(*args: str, input: str | None = None) -> str:
+    result = run(*args, input=input)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+@pytest.fixture
+def home(settings: Settings) -> Settings:
+    run_ok("users", "add", "rita", "--role", "reviewer", input=f"{PASSWORD}\n{PASSWORD}\n")
+    run_ok("users", "add", "sam", "--role", "sales", input=f"{PASSWORD}\n{PASSWORD}\n")
+    return settings
+
+
+@pytest.fixture
+def docs(home: Settings) -> dict[str, int]:
+    engine = make_engine(home.database_url)
+    upgrade_to_head(engine)
+    store = make_store(storage_url=home.storage_url)
+    store.ensure_ready()
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            acme = add_customer(session, 1, name="北京某某科技有限公司")
+            other = add_customer(session, 2, name="上海另一家贸易有限公司")
+            a = add_document(session, store, customer=acme, seed=0, reasons=["expired"])
+            b = add_document(session, store, customer=acme, seed=3, document_type="bank_permit")
+            c = add_document(session, store, customer=None, seed=0, reasons=["unlinked"])
+            return {"a": a.id, "b": b.id, "c": c.id, "other": other.code}  # type: ignore[dict-item]
+    finally:
+        engine.dispose()
+
+
+def document(home: Settings, document_id: int) -> Document:
+    engine = make_engine(home.database_url)
+    try:
+        with Session(engine) as session:
+            doc = session.get(Document, document_id)
+            assert doc is not None
+            session.expunge(doc)
+            return doc
+    finally:
+        engine.dispose()
+
+
+def test_users_add_list_set_role_disable(home: Settings) -> None:
+    listed = json.loads(run_ok("users", "list", "--json"))
+    assert [(u["username"], u["role"], u["is_active"]) for u in listed] == [
+        ("rita", "reviewer", True),
+        ("sam", "sales", True),
+    ]
+    assert "password_hash" not in listed[0]
+    assert json.loads(run_ok("users", "set-role", "sam", "admin", "--json"))["role"] == "admin"
+    assert json.loads(run_ok("users", "disable", "sam", "--json"))["is_active"] is False
+    assert "审核人" in run_ok("users", "list")
+    bad = run("users", "set-role", "ghost", "admin")
+    assert bad.exit_code == 1 and "ghost" in bad.stderr
+    dup = run("users", "add", "rita", input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert dup.exit_code == 1 and "已存在" in dup.stderr
+
+
+def test_review_list_show_approve_reject_relink(home: Settings, docs: dict[str, int]) -> None:
+    queue = json.loads(run_ok("review", "list", "--user", "rita", "--json"))
+    assert queue["total"] == 3
+    assert [i["document_id"] for i in queue["items"]] == [docs["a"], docs["c"], docs["b"]]
+    assert queue["counts_by_reason"] == {"expired": 1, "unlinked": 1, "second_check": 1}
+    assert set(queue["items"][0]) >= {
+        "document_id",
+        "document_type",
+        "status",
+        "review_reasons",
+        "customer_code",
+        "customer_name",
+        "is_anomaly",
+    }
+    shown = json.loads(run_ok("review", "show", str(docs["a"]), "-u", "rita", "--json"))
+    assert shown["status"] == "pending_review" and "approve" in shown["allowed_actions"]
+    assert "ocr_text" not in shown
+
+    approved = json.loads(
+        run_ok(
+            "review",
+            "approve",
+            str(docs["a"]),
+            "-u",
+            "rita",
+            "--set",
+            "legal_representative=李四",
+            "--date",
+            "2024-02-03",
+            "--json",
+        )
+    )
+    assert approved["status"] == "archived" and approved["pdf_key"].endswith("-2024-02-03.pdf")
+    assert approved["fields"]["legal_representative"]["value"] == "李四"
+    store = make_store(storage_url=home.storage_url)
+    assert store.exists(approved["pdf_key"])
+
+    again = run("review", "approve", str(docs["a"]), "-u", "rita")
+    assert again.exit_code == 1 and "已归档" in again.stderr
+
+    rejected = json.loads(
+        run_ok("review", "reject", str(docs["b"]), "-u", "rita", "--reason", "图片模糊", "--json")
+    )
+    assert rejected["status"] == "rejected"
+
+    relinked = json.loads(
+        run_ok("review", "relink", str(docs["c"]), docs["other"], "-u", "rita", "--json")
+    )
+    assert "/上海另一家贸易有限公司/" in relinked["pdf_key"]
+    assert document(home, docs["c"]).customer_id is not None
+
+    denied = run("review", "approve", str(docs["c"]), "-u", "sam")
+    assert denied.exit_code == 1 and "没有权限" in denied.stderr
+
+
+def test_claim_release_and_audit(home: Settings, docs: dict[str, int]) -> None:
+    run_ok("users", "add", "rosa", "--role", "reviewer", input=f"{PASSWORD}\n{PASSWORD}\n")
+    claimed = json.loads(run_ok("review", "claim", str(docs["b"]), "-u", "rita", "--json"))
+    assert claimed["status"] == "pending_review"
+    assert document(home, docs["b"]).claimed_by == "rita"
+    refused = run("review", "claim", str(docs["b"]), "-u", "rosa")
+    assert refused.exit_code == 1 and "rita" in refused.stderr
+    run_ok("review", "release", str(docs["b"]), "-u", "rita")
+    run_ok("review", "reject", str(docs["b"]), "-u", "rosa", "-r", "不是开户许可证")
+
+    trail = json.loads(run_ok("audit", "--document", str(docs["b"]), "--json"))
+    assert [e["action"] for e in trail] == [
+        "document.reject",
+        "document.release",
+        "document.claim",
+        "document.create",
+    ]
+    assert trail[0]["actor"] == "rosa" and trail[0]["detail"] == "不是开户许可证"
+    assert trail[0]["before"]["status"] == "pending_review"
+    mine = json.loads(run_ok("audit", "--user", "rita", "--json"))
+    assert {e["action"] for e in mine} == {"document.claim", "document.release"}
+    assert "document.reject" in run_ok("audit", "--document", str(docs["b"]))
+
+
+def test_app_merges_into_a_main_cli(home: Settings) -> None:
+    main = typer.Typer()
+    main.command("version")(lambda: None)
+    main.add_typer(app)
+    result = runner.invoke(main, ["users", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)) == 2
+
+
+def test_home_is_temporary(home: Settings, tmp_path: Path) -> None:
+    assert Path(home.database_url.removeprefix("sqlite:///")).is_relative_to(tmp_path)
