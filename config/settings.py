@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     max_pages: int = 300
     max_image_pixels: int = 100_000_000
     target_dpi: int = 300
-    ocr_languages: str = "chi_sim+eng"
+    ocr_languages: str = "chi_sim"  # measured: docs/benchmarks.md (OCR settings)
     ocr_psm: int = 4
     ocr_min_confidence: float = 60.0
 
