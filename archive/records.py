@@ -19,7 +19,9 @@ def _iso(value: date | datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def customer_record(customer: Customer, *, taxonomy: Taxonomy, unmask: bool = False) -> dict[str, Any]:
+def customer_record(
+    customer: Customer, *, taxonomy: Taxonomy, unmask: bool = False
+) -> dict[str, Any]:
     """A customer as a dictionary; see README "JSON output" for the field list."""
     ctype = taxonomy.customer_type(customer.customer_type)
     id_number = customer.id_number

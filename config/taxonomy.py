@@ -117,6 +117,7 @@ def load_taxonomy(path: Path | None = None) -> Taxonomy:
         unknown = set(ct.required_documents) - codes
         if unknown:
             raise ConfigurationError(
-                f"taxonomy {source}: customer type {ct.code} requires unknown types {sorted(unknown)}"
+                f"taxonomy {source}: customer type {ct.code} "
+                f"requires unknown types {sorted(unknown)}"
             )
     return taxonomy

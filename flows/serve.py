@@ -62,12 +62,22 @@ def prefect_server(settings: Settings, *, port: int | None = None) -> Iterator[s
         "DO_NOT_TRACK": "1",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
-    cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-           "--port", str(port)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "prefect",
+        "server",
+        "start",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     log_path = prefect_home / "server.log"
     with log_path.open("ab") as log_file:
-        proc = subprocess.Popen(cmd, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
     api_url = f"http://127.0.0.1:{port}/api"
     try:
         wait_until_healthy(api_url)
@@ -94,11 +104,13 @@ def serve_forever(settings: Settings) -> None:
 
         serve(
             ingest_intake.to_deployment(
-                name="intake", interval=settings.ingest_interval_seconds,
+                name="intake",
+                interval=settings.ingest_interval_seconds,
                 description="Ingest settled files from the intake folder.",
             ),
             check_archive.to_deployment(
-                name="nightly-check", cron=settings.integrity_cron,
+                name="nightly-check",
+                cron=settings.integrity_cron,
                 description="Prove every archived document is present, intact and filed.",
             ),
         )
