@@ -1,0 +1,198 @@
+"""Benchmark: server time of the queue page and the document page with 10,000 pending documents.
+
+Run by hand (not a test): ``.venv/bin/python -m bench.review [--documents 10000] [--runs 60]``.
+Creates a throw-away PostgreSQL database on 127.0.0.1:5432 (user postgres; another server:
+``BENCH_PG_ADMIN_DSN``), migrates it, bulk-inserts customers and pending documents (all pointing
+at one real PDF in a local store), then times requests in-process with FastAPI's TestClient as a
+signed-in reviewer and writes median and p95 to docs/benchmarks-review.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import platform
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+from fastapi.testclient import TestClient
+from psycopg import sql
+from sqlmodel import Session
+
+from archive import users as user_service
+from archive.storage import LocalObjectStore
+from bench.samples import generate, write_sample
+from config import load_settings
+from models.customer import Customer
+from models.db import make_engine, upgrade_to_head
+from models.document import Document
+from models.validation import uscc_check_char
+from web.app import create_app
+
+ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
+REPORT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks-review.md"
+PASSWORD = "bench-password-1"
+REASONS = ["low_ocr_confidence", "missing_field", "invalid_check_digit", "expired", "unlinked",
+           "possible_duplicate", "field_mismatch"]
+
+
+def _admin(statement: sql.Composable) -> None:
+    with psycopg.connect(os.environ.get("BENCH_PG_ADMIN_DSN", ADMIN_DSN), autocommit=True) as c:
+        c.execute(statement)
+
+
+def _uscc(n: int) -> str:
+    body = f"91310000{n:09d}"
+    return body + uscc_check_char(body)
+
+
+def _seed(engine, *, documents: int, store: LocalObjectStore, workdir: Path) -> list[int]:  # type: ignore[no-untyped-def]
+    pdf_path = write_sample(generate("business_license", seed=7, dpi=100), workdir / "bench.pdf")
+    pdf = pdf_path.read_bytes()
+    sha = hashlib.sha256(pdf).hexdigest()
+    key = "archive/bench/bench.pdf"
+    store.put(key, pdf_path, content_type="application/pdf", sha256=sha)
+    rng = random.Random(42)
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        reviewer = user_service.create_user(session, username="bench", password=PASSWORD,
+                                            role="reviewer", actor="bench")
+        sales = user_service.create_user(session, username="sales", password=PASSWORD,
+                                         role="sales", actor="bench")
+        session.commit()
+        customers = [
+            {"code": f"CUS2026{n:05d}", "name": f"基准测试企业{n}有限公司",
+             "customer_type": "enterprise", "uscc": _uscc(n), "status": "prospect",
+             "owner_id": sales.id if n % 2 else reviewer.id,
+             "created_by": "bench", "updated_by": "bench", "created_at": now, "updated_at": now}
+            for n in range(1, 501)
+        ]
+        session.execute(Customer.__table__.insert(), customers)  # type: ignore[attr-defined]
+        rows = []
+        for i in range(documents):
+            reasons = rng.sample(REASONS, rng.choice((0, 1, 1, 2))) or ["second_check"]
+            stamp = now - timedelta(minutes=documents - i)
+            rows.append({
+                "customer_id": rng.randint(1, 500), "document_type": "business_license",
+                "status": "pending_review", "submitted_date": date(2026, 11, 1),
+                "original_filename": f"scan-{i}.pdf", "original_key": key,
+                "original_sha256": sha, "original_size": len(pdf), "pdf_key": key,
+                "pdf_sha256": sha, "pdf_size": len(pdf), "page_count": 1,
+                "ocr_text": f"营业执照 基准测试 {i} " * 20, "ocr_confidence": 0.7,
+                "fields": {"name": {"value": f"基准测试企业{i}", "confidence": 0.9},
+                           "uscc": {"value": _uscc(i + 1), "confidence": 0.5,
+                                    "reasons": ["uscc_corrected"]}},
+                "review_reasons": reasons, "created_at": stamp, "updated_at": stamp,
+            })
+        for start in range(0, len(rows), 2000):
+            session.execute(Document.__table__.insert(), rows[start:start + 2000])  # type: ignore[attr-defined]
+        session.commit()
+    return list(range(1, documents + 1))
+
+
+def _time(client: TestClient, paths: list[str]) -> list[float]:
+    timings = []
+    for path in paths:
+        start = time.perf_counter()
+        response = client.get(path)
+        timings.append((time.perf_counter() - start) * 1000)
+        assert response.status_code == 200, (path, response.status_code)
+    return timings
+
+
+def _stats(values: list[float]) -> tuple[float, float]:
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return statistics.median(ordered), p95
+
+
+def _login(client: TestClient) -> None:
+    import re
+
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+    assert token
+    client.post("/login", data={"username": "bench", "password": PASSWORD,
+                                "csrf_token": token.group(1)})
+
+
+def run(*, documents: int, runs: int) -> dict[str, tuple[float, float]]:
+    """Seed a fresh database and time the pages; returns {page: (median ms, p95 ms)}."""
+    name = f"dossier_bench_{uuid.uuid4().hex[:10]}"
+    _admin(sql.SQL("CREATE DATABASE {} ENCODING 'UTF8' TEMPLATE template0").format(
+        sql.Identifier(name)))
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    engine = make_engine(url)
+    try:
+        upgrade_to_head(engine)
+        with tempfile.TemporaryDirectory() as tmp:
+            store = LocalObjectStore(Path(tmp) / "objects")
+            store.ensure_ready()
+            ids = _seed(engine, documents=documents, store=store, workdir=Path(tmp))
+            with engine.connect() as conn:
+                conn.exec_driver_sql("ANALYZE")
+                conn.commit()
+            settings = load_settings(home=Path(tmp) / "home", database_url=url)
+            app = create_app(settings, engine=engine, store=store)
+            with TestClient(app) as client:
+                _login(client)
+                rng = random.Random(1)
+                pages: dict[str, Callable[[], list[str]]] = {
+                    "queue page (first page, no filter)": lambda: ["/queue"] * runs,
+                    "queue page (random page 1-200, filters)": lambda: [
+                        rng.choice(["/queue?page=", "/queue?reason=expired&page=",
+                                    "/queue?customer_type=enterprise&page="])
+                        + str(rng.randint(1, 200)) for _ in range(runs)],
+                    "document page (claims on open)": lambda: [
+                        f"/documents/{rng.choice(ids)}" for _ in range(runs)],
+                    "page image (cached PNG)": lambda: [
+                        f"/documents/{rng.choice(ids)}/pages/1.png" for _ in range(runs)],
+                }
+                warm = ["/queue", f"/documents/{ids[0]}", f"/documents/{ids[0]}/pages/1.png"]
+                _time(client, warm)
+                return {label: _stats(_time(client, make())) for label, make in pages.items()}
+    finally:
+        engine.dispose()
+        _admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def write_report(results: dict[str, tuple[float, float]], *, documents: int, runs: int) -> None:
+    """Write docs/benchmarks-review.md."""
+    cpu = platform.processor() or platform.machine()
+    lines = [
+        "# Benchmark: review web UI",
+        "",
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} ({cpu}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}), PostgreSQL on "
+        f"127.0.0.1, {documents:,} pending documents, {runs} requests per row, in-process "
+        "FastAPI TestClient (server time, no network), signed in as a reviewer.",
+        "Command: `.venv/bin/python -m bench.review`. Target: p95 < 100 ms.",
+        "",
+        "| page | median ms | p95 ms |",
+        "|---|---|---|",
+        *[f"| {label} | {med:.1f} | {p95:.1f} |" for label, (med, p95) in results.items()],
+        "",
+    ]
+    REPORT.write_text("\n".join(lines), encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--documents", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=60)
+    args = parser.parse_args()
+    results = run(documents=args.documents, runs=args.runs)
+    write_report(results, documents=args.documents, runs=args.runs)
+    for label, (med, p95) in results.items():
+        print(f"{label}: median {med:.1f} ms, p95 {p95:.1f} ms")  # noqa: T201
+
+
+if __name__ == "__main__":
+    main()

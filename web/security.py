@@ -1,0 +1,77 @@
+"""Secrets, CSRF tokens and the signed session cookie's contents.
+
+The session cookie is Starlette's ``SessionMiddleware`` (signed with itsdangerous, HttpOnly,
+SameSite=Lax). It holds only the user's id and a per-session CSRF token.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from starlette.requests import Request
+
+SECRET_FILE_NAME = "secret_key"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+SESSION_USER = "user_id"
+SESSION_CSRF = "csrf"
+
+
+def load_or_create_secret(*, configured: str, home: Path) -> str:
+    """The cookie-signing secret: ``configured`` if set, else ``<home>/secret_key``.
+
+    The file is created once (mode 0600) with a random value when it does not exist.
+
+    Args:
+        configured: ``Settings.secret_key`` (empty means "use the file").
+        home: ``Settings.home``.
+
+    Returns:
+        The secret text.
+    """
+    if configured:
+        return configured
+    path = Path(home) / SECRET_FILE_NAME
+    if path.is_file():
+        return path.read_text(encoding="ascii").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race: use its value
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(value)
+    return value
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token, created on first use."""
+    token = request.session.get(SESSION_CSRF)
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.session[SESSION_CSRF] = token
+    return str(token)
+
+
+def csrf_valid(request: Request, submitted: str | None) -> bool:
+    """Whether ``submitted`` equals the session's token (constant-time comparison)."""
+    expected = request.session.get(SESSION_CSRF)
+    if not expected or not submitted:
+        return False
+    return hmac.compare_digest(str(expected), str(submitted))
+
+
+def start_session(request: Request, *, user_id: int) -> None:
+    """Log a user in: a fresh session with a new CSRF token (no fixation)."""
+    request.session.clear()
+    request.session[SESSION_USER] = user_id
+    request.session[SESSION_CSRF] = secrets.token_urlsafe(32)
+
+
+def end_session(request: Request) -> None:
+    """Log out: forget everything in the session."""
+    request.session.clear()

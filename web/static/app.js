@@ -1,0 +1,63 @@
+// Keyboard shortcuts for the review UI (plain JavaScript, no framework).
+// Queue: j/k move the selection, Enter opens. Document: j/k next/previous in the queue,
+// a approve, r reject (focus the reason box; Ctrl+Enter sends), e edit (focus the first field).
+(function () {
+  "use strict";
+
+  function typing(target) {
+    var tag = target && target.tagName;
+    return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || (target && target.isContentEditable);
+  }
+
+  function queueKeys() {
+    var rows = Array.prototype.slice.call(document.querySelectorAll("tr.queue-row"));
+    if (!rows.length) return;
+    var index = 0;
+    function select(i) {
+      rows[index].classList.remove("selected");
+      index = Math.max(0, Math.min(rows.length - 1, i));
+      rows[index].classList.add("selected");
+      rows[index].scrollIntoView({ block: "nearest" });
+    }
+    select(0);
+    rows.forEach(function (row, i) {
+      row.addEventListener("click", function (ev) {
+        if (ev.target.tagName !== "A") { window.location.href = row.dataset.href; }
+        select(i);
+      });
+    });
+    document.addEventListener("keydown", function (ev) {
+      if (typing(ev.target) || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+      if (ev.key === "j") { select(index + 1); ev.preventDefault(); }
+      else if (ev.key === "k") { select(index - 1); ev.preventDefault(); }
+      else if (ev.key === "Enter" || ev.key === "o") { window.location.href = rows[index].dataset.href; }
+    });
+  }
+
+  function documentKeys() {
+    var form = document.getElementById("decision-form");
+    var approve = document.getElementById("approve-button");
+    var reason = document.getElementById("reject-reason");
+    var next = document.getElementById("next-link");
+    var prev = document.getElementById("prev-link");
+    document.addEventListener("keydown", function (ev) {
+      if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey) && ev.target === reason) {
+        ev.preventDefault(); reason.form.requestSubmit(); return;
+      }
+      if (ev.key === "Escape" && typing(ev.target)) { ev.target.blur(); return; }
+      if (typing(ev.target) || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+      if (ev.key === "a" && approve) { ev.preventDefault(); form.requestSubmit(approve); }
+      else if (ev.key === "r" && reason) { ev.preventDefault(); reason.focus(); }
+      else if (ev.key === "e" && form) {
+        var first = form.querySelector(".field.doubtful .field-input") || form.querySelector(".field-input");
+        if (first) { ev.preventDefault(); first.focus(); first.select(); }
+      }
+      else if (ev.key === "j" && next) { window.location.href = next.href; }
+      else if (ev.key === "k" && prev) { window.location.href = prev.href; }
+    });
+  }
+
+  var page = document.body.dataset.page;
+  if (page === "queue") queueKeys();
+  if (page === "document") documentKeys();
+})();
