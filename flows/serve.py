@@ -94,6 +94,10 @@ def prefect_server(settings: Settings, *, port: int | None = None) -> Iterator[s
 
 def serve_forever(settings: Settings) -> None:
     """Start (or reach) a Prefect server and serve dossier's scheduled flows until stopped."""
+    def _stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)  # runs the finally blocks: the server is stopped too
+
+    signal.signal(signal.SIGTERM, _stop)
     with prefect_server(settings) as api_url:
         os.environ["PREFECT_API_URL"] = api_url
         # Imported only now: Prefect reads PREFECT_API_URL when its client is first built.

@@ -1,0 +1,76 @@
+"""`dossier serve` starts a real Prefect server and its schedule ingests a dropped file."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.samples import generate, write_sample
+
+DOSSIER = str(Path(sys.executable).with_name("dossier"))
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOSSIER_", "PREFECT_"))}
+    env.update(
+        DOSSIER_HOME=str(tmp_path / "home"),
+        DOSSIER_INGEST_INTERVAL_SECONDS="5",
+        DOSSIER_SETTLE_SECONDS="0.5",
+        DOSSIER_WORKERS="1",
+        PREFECT_HOME=str(tmp_path / "prefect-client"),
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="90",
+        DO_NOT_TRACK="1",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        OMP_THREAD_LIMIT="1",
+    )
+    return env
+
+
+def _documents(db: Path) -> list[tuple]:
+    if not db.exists():
+        return []
+    with sqlite3.connect(db) as conn:
+        try:
+            return conn.execute("select id, pdf_key from document").fetchall()
+        except sqlite3.OperationalError:
+            return []
+
+
+@pytest.mark.timeout(300)
+def test_serve_schedule_ingests_a_dropped_file(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    subprocess.run([DOSSIER, "init", "--json"], env=env, check=True, capture_output=True)
+    home = tmp_path / "home"
+    write_sample(generate("business_license", seed=11, dpi=200), home / "intake" / "lic.png")
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [DOSSIER, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 240
+        docs: list[tuple] = []
+        while time.monotonic() < deadline and not docs and proc.poll() is None:
+            time.sleep(3)
+            docs = _documents(home / "dossier.db")
+        output = (tmp_path / "serve.log").read_text(errors="replace")
+        assert proc.poll() is None, f"dossier serve exited early:\n{output[-3000:]}"
+        assert len(docs) == 1, f"no scheduled ingest within the deadline:\n{output[-3000:]}"
+        assert docs[0][1].startswith("archive/")
+        assert not any((home / "intake").iterdir())
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+    # the run was recorded
+    with sqlite3.connect(home / "dossier.db") as conn:
+        runs = conn.execute("select status, counts from ingest_run").fetchall()
+    assert any(json.loads(c).get("needs_review") == 1 for _s, c in runs if c)
