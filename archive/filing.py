@@ -8,6 +8,7 @@ bytes already match (same key, same sha256) instead of writing a ``-2`` copy.
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,13 +18,18 @@ from typing import Literal
 
 from sqlmodel import Session, select
 
-from archive.linking import LinkResult, find_customer, normalize_name
+from archive.dedupe import find_near_duplicate, text_fingerprint
+from archive.linking import LinkResult, compare_customer_fields, find_customer, normalize_name
 from archive.naming import archive_key, first_free_key, original_key
 from archive.storage.base import ObjectInfo, ObjectStore
+from config.errors import DossierError
 from config.taxonomy import Taxonomy
 from models import repo
+from models.audit import SYSTEM_ACTOR
 from models.customer import Customer
 from models.document import Document
+
+log = logging.getLogger(__name__)
 
 ReviewPolicy = Literal["all", "anomalies"]
 
@@ -116,14 +122,206 @@ def _put_verified(
     return store.put(key, path, content_type=_content_type(path), metadata=doc_meta, sha256=sha256)
 
 
+#: Filing order inside one file: who the customer is comes from licenses and forms, so they
+#: go first and an ID card of the same bundle can be filed with the company found there.
+_BUNDLE_PRIORITY = {"business_license": 0, "customer_form": 1, "bank_permit": 2, "id_card": 9}
+_DEFAULT_PRIORITY = 5
+
+
+def filing_order(parts: Sequence[DocumentPart]) -> list[int]:
+    """Indexes of ``parts`` in filing order (licenses, forms, permits, others, ID cards)."""
+    return sorted(
+        range(len(parts)),
+        key=lambda i: _BUNDLE_PRIORITY.get(parts[i].document_type, _DEFAULT_PRIORITY),
+    )
+
+
 def _resolve_customer(
-    session: Session, *, part: DocumentPart, actor: str
+    session: Session, *, part: DocumentPart, bundle: Sequence[Customer], actor: str
 ) -> tuple[Customer | None, LinkResult, bool]:
-    link = find_customer(session, document_type=part.document_type, fields=part.fields)
+    link = find_customer(
+        session, document_type=part.document_type, fields=part.fields, bundle=bundle
+    )
     if link.customer is not None or link.create is None:
         return link.customer, link, False
     customer = repo.create_customer_from_document(session, data=dict(link.create), actor=actor)
     return customer, link, True
+
+
+def _sync_customer_fields(
+    session: Session, *, customer: Customer, part: DocumentPart, taxonomy: Taxonomy
+) -> dict[str, object]:
+    """Fill the customer's empty fields from a license; return bookkeeping for the document.
+
+    Differences are never written to the customer: they are returned as ``_differences``
+    (the caller adds ``field_mismatch``) for the reviewer to decide.
+    """
+    comparison = compare_customer_fields(customer, part.fields)
+    notes: dict[str, object] = {}
+    if comparison.differences:
+        notes["_differences"] = comparison.differences
+    if not comparison.fills:
+        return notes
+    try:
+        repo.update_customer(
+            session,
+            code=customer.code,
+            changes=comparison.fills,
+            actor=SYSTEM_ACTOR,
+            taxonomy=taxonomy,
+        )
+    except DossierError as e:
+        # E.g. the USCC belongs to another customer: keep the document, tell the reviewer.
+        log.info("customer %s not filled from a license: %s", customer.code, e.code)
+        notes["_customer_fill_error"] = {"fields": sorted(comparison.fills), "message": e.message}
+        return notes
+    notes["_customer_filled"] = sorted(comparison.fills)
+    return notes
+
+
+@dataclass
+class _FileContext:
+    """What the parts of one input file share while they are filed."""
+
+    session: Session
+    store: ObjectStore
+    taxonomy: Taxonomy
+    request: FilingRequest
+    policy: ReviewPolicy
+    actor: str
+    bundle: list[Customer] = field(default_factory=list)
+    original_key: str | None = None
+
+
+def _store_original(ctx: _FileContext, names: dict) -> str:
+    if ctx.original_key is None:
+        request = ctx.request
+        ext = request.original_path.suffix.lower() or ""
+        ctx.original_key = first_free_key(
+            original_key(**names, original_ext=ext),
+            taken=_key_taken_by(ctx.session, ctx.store, request.original_sha256),
+        )
+        _put_verified(
+            ctx.store,
+            ctx.original_key,
+            request.original_path,
+            request.original_sha256,
+            {"sha256": request.original_sha256},
+        )
+    return ctx.original_key
+
+
+def _object_names(ctx: _FileContext, part: DocumentPart, customer: Customer | None) -> dict:
+    taxonomy = ctx.taxonomy
+    return dict(
+        templates=taxonomy.templates,
+        customer_type_label=taxonomy.customer_type(customer.customer_type).label
+        if customer
+        else None,
+        customer_name=customer.name if customer else None,
+        document_type_label=taxonomy.document_type(part.document_type).label,
+        submitted=ctx.request.submitted_date,
+    )
+
+
+def _review(
+    ctx: _FileContext, part: DocumentPart, customer: Customer | None, link: LinkResult
+) -> tuple[list[str], dict[str, object], Document | None, str | None]:
+    """Reasons, bookkeeping fields, the version it replaces, and the text fingerprint."""
+    session = ctx.session
+    reasons = list(dict.fromkeys([*part.reasons, *link.reasons]))
+    notes: dict[str, object] = {}
+    if link.candidates:
+        notes["_candidates"] = list(link.candidates)
+    if customer is None and "unlinked" not in reasons and "ambiguous_customer" not in reasons:
+        reasons.append("unlinked")
+    if customer is not None and part.document_type == "business_license":
+        notes.update(
+            _sync_customer_fields(session, customer=customer, part=part, taxonomy=ctx.taxonomy)
+        )
+        if "_differences" in notes:
+            reasons.append("field_mismatch")
+    previous = (
+        repo.current_document_of_type(
+            session, customer_id=customer.id, document_type=part.document_type
+        )
+        if customer is not None and customer.id is not None
+        else None
+    )
+    if previous is not None:
+        reasons.append("new_version")
+    fingerprint = text_fingerprint(part.text)
+    duplicate = find_near_duplicate(
+        session,
+        customer_id=customer.id if customer else None,
+        document_type=part.document_type,
+        fields=part.fields,
+        fingerprint=fingerprint,
+        pdf_sha256=part.pdf_sha256,
+    )
+    if duplicate is not None:
+        reasons.append("possible_duplicate")
+        notes["_duplicate_of"] = duplicate.id
+    if ctx.policy == "all":
+        reasons.append("second_check")
+    return list(dict.fromkeys(reasons)), notes, previous, fingerprint
+
+
+def _new_in(bundle: Sequence[Customer], customer: Customer) -> bool:
+    return all(c.id != customer.id for c in bundle)
+
+
+def _file_part(ctx: _FileContext, part: DocumentPart) -> FiledDocument:
+    customer, link, _created = _resolve_customer(
+        ctx.session, part=part, bundle=ctx.bundle, actor=ctx.actor
+    )
+    if customer is not None and part.document_type != "id_card" and _new_in(ctx.bundle, customer):
+        ctx.bundle.append(customer)
+    reasons, notes, previous, fingerprint = _review(ctx, part, customer, link)
+    status = decide_status(reasons, policy=ctx.policy, is_new_version=previous is not None)
+    names = _object_names(ctx, part, customer)
+    pdf_key = first_free_key(
+        archive_key(**names), taken=_key_taken_by(ctx.session, ctx.store, part.pdf_sha256)
+    )
+    _put_verified(ctx.store, pdf_key, part.pdf_path, part.pdf_sha256, {"sha256": part.pdf_sha256})
+    stored_original = _store_original(ctx, names)
+    request = ctx.request
+    document = repo.create_document(
+        ctx.session,
+        actor=ctx.actor,
+        data=dict(
+            customer_id=customer.id if customer else None,
+            document_type=part.document_type,
+            status=status,
+            submitted_date=request.submitted_date,
+            original_filename=request.original_filename,
+            original_key=stored_original,
+            original_sha256=request.original_sha256,
+            original_size=request.original_size,
+            pdf_key=pdf_key,
+            pdf_sha256=part.pdf_sha256,
+            pdf_size=part.pdf_size,
+            page_count=part.page_count,
+            ocr_text=part.text,
+            ocr_confidence=part.ocr_confidence,
+            text_fingerprint=fingerprint,
+            fields={**dict(part.fields), **notes},
+            review_reasons=reasons,
+            supersedes_id=previous.id if previous is not None else None,
+            ingest_run_id=request.ingest_run_id,
+            claim_id=request.claim_id,
+            submitted_by=request.submitted_by,
+        ),
+    )
+    return FiledDocument(
+        document_id=document.id or 0,
+        status=status,
+        document_type=part.document_type,
+        customer_code=customer.code if customer else None,
+        pdf_key=pdf_key,
+        original_key=stored_original,
+        reasons=tuple(reasons),
+    )
 
 
 def file_document(
@@ -135,96 +333,35 @@ def file_document(
     policy: ReviewPolicy = "all",
     actor: str = "system",
 ) -> list[FiledDocument]:
-    """Store and record every part of one input file; commit once, after all objects verify."""
-    templates = taxonomy.templates
-    filed: list[FiledDocument] = []
-    original_object_key: str | None = None
-    for part in request.parts:
-        customer, link, _created = _resolve_customer(session, part=part, actor=actor)
-        reasons = list(dict.fromkeys([*part.reasons, *link.reasons]))
-        previous = (
-            repo.current_document_of_type(
-                session, customer_id=customer.id, document_type=part.document_type
-            )
-            if customer is not None
-            else None
-        )
-        if customer is None and "unlinked" not in reasons and "ambiguous_customer" not in reasons:
-            reasons.append("unlinked")
-        if previous is not None:
-            reasons.append("new_version")
-        if policy == "all":
-            reasons.append("second_check")
-        status = decide_status(reasons, policy=policy, is_new_version=previous is not None)
+    """Store and record every part of one input file; commit once, after all objects verify.
 
-        ctype = taxonomy.customer_type(customer.customer_type).label if customer else None
-        names = dict(
-            templates=templates,
-            customer_type_label=ctype,
-            customer_name=customer.name if customer else None,
-            document_type_label=taxonomy.document_type(part.document_type).label,
-            submitted=request.submitted_date,
-        )
-        pdf_key = first_free_key(
-            archive_key(**names), taken=_key_taken_by(session, store, part.pdf_sha256)
-        )
-        meta = {"sha256": part.pdf_sha256}
-        _put_verified(store, pdf_key, part.pdf_path, part.pdf_sha256, meta)
-        if original_object_key is None:
-            ext = request.original_path.suffix.lower() or ""
-            original_object_key = first_free_key(
-                original_key(**names, original_ext=ext),
-                taken=_key_taken_by(session, store, request.original_sha256),
-            )
-            _put_verified(
-                store,
-                original_object_key,
-                request.original_path,
-                request.original_sha256,
-                {"sha256": request.original_sha256},
-            )
-        document = repo.create_document(
-            session,
-            actor=actor,
-            data=dict(
-                customer_id=customer.id if customer else None,
-                document_type=part.document_type,
-                status=status,
-                submitted_date=request.submitted_date,
-                original_filename=request.original_filename,
-                original_key=original_object_key,
-                original_sha256=request.original_sha256,
-                original_size=request.original_size,
-                pdf_key=pdf_key,
-                pdf_sha256=part.pdf_sha256,
-                pdf_size=part.pdf_size,
-                page_count=part.page_count,
-                ocr_text=part.text,
-                ocr_confidence=part.ocr_confidence,
-                fields={
-                    **dict(part.fields),
-                    **({"_candidates": list(link.candidates)} if link.candidates else {}),
-                },
-                review_reasons=reasons,
-                supersedes_id=previous.id if previous is not None else None,
-                ingest_run_id=request.ingest_run_id,
-                claim_id=request.claim_id,
-                submitted_by=request.submitted_by,
-            ),
-        )
-        filed.append(
-            FiledDocument(
-                document_id=document.id,
-                status=status,
-                document_type=part.document_type,
-                customer_code=customer.code if customer else None,
-                pdf_key=pdf_key,
-                original_key=original_object_key,
-                reasons=tuple(reasons),
-            )
-        )
+    Parts are filed licenses and forms first (:func:`filing_order`), so an ID card of the same
+    bundle is filed with the company found there; the result keeps the order of
+    ``request.parts``. All parts share one stored original.
+
+    Args:
+        session: Open session; committed once at the end.
+        store: Where the PDFs and the original go (verified by sha256).
+        taxonomy: Types, labels and naming templates.
+        request: The input file and its parts.
+        policy: ``all`` (every document reviewed) or ``anomalies``.
+        actor: Who files (audit events); customer fields filled from a license are
+            attributed to ``system``.
+
+    Returns:
+        One :class:`FiledDocument` per part, in the order of ``request.parts``.
+    """
+    ctx = _FileContext(
+        session=session,
+        store=store,
+        taxonomy=taxonomy,
+        request=request,
+        policy=policy,
+        actor=actor,
+    )
+    filed = {i: _file_part(ctx, request.parts[i]) for i in filing_order(request.parts)}
     session.commit()
-    return filed
+    return [filed[i] for i in range(len(request.parts))]
 
 
 __all__ = [
@@ -233,5 +370,6 @@ __all__ = [
     "FilingRequest",
     "decide_status",
     "file_document",
+    "filing_order",
     "normalize_name",
 ]

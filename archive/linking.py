@@ -1,26 +1,42 @@
-"""Link a document to its customer: by USCC or ID number first, then by exact normalized name.
+"""Link a document to its customer: by code, by the file's other documents, then by name.
 
-Several candidates: link none and list them for the reviewer. No match: create a new customer
-(status 潜在客户 / prospect) whose type is inferred from the document.
+Rules, in order:
+
+1. **ID cards in a bundle.** An ID card that arrives in the same file as a company's license or
+   form (``bundle``) is filed with that company: the one whose 法定代表人 has the card's name,
+   or the only customer of the bundle.
+2. **Codes.** A trusted USCC or ID number (no check-digit, correction or mismatch reason on the
+   field) matches ``customer.uscc`` / ``customer.id_number``. An untrusted code is never used.
+3. **Names.** An ID card's name matches an individual customer's name or an enterprise
+   customer's 法定代表人 (the representative's card is filed with the company). Any other
+   document's name (名称, 客户名称, 存款人名称, 甲方) matches ``customer.name_key``, the indexed
+   normalized name (full/half width, brackets and spaces do not matter).
+4. **Bundle fallback.** A document of a bundle that matched nothing (and carries no trusted
+   USCC of its own) belongs to the bundle's only customer.
+
+Several candidates: link none, list their codes, reason ``ambiguous_customer``. No match: a new
+customer (status 潜在客户 / prospect) whose type is inferred from the document - only when the
+name is plausible, so OCR garbage never becomes a customer.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
 
-from models.customer import Customer
+from models.customer import Customer, normalize_customer_name
 
 # Which extracted field identifies the customer, per document type.
 _CODE_FIELDS = ("uscc", "id_number")
 _NAME_FIELDS = ("name", "customer_name", "depositor_name", "party_a")
 _INDIVIDUAL_TYPES = {"id_card"}
-
-_BRACKETS = str.maketrans({"（": "(", "）": ")", "【": "[", "】": "]", "　": " "})
+#: Field reasons that make a code unfit for linking (set by ingest's checks).
+_UNTRUSTED_MARKERS = ("check_digit", "corrected", "mismatch")
+#: Most candidates listed for the reviewer when a name is ambiguous.
+_MAX_CANDIDATES = 20
 
 
 def normalize_name(name: str) -> str:
@@ -28,14 +44,14 @@ def normalize_name(name: str) -> str:
 
     ``北京某某（上海）有限公司`` and ``北京某某(上海)有限公司`` normalize to the same string.
     """
-    text = unicodedata.normalize("NFKC", name or "").translate(_BRACKETS)
-    return "".join(text.split())
+    return normalize_customer_name(name)
 
 
 @dataclass(frozen=True)
 class LinkResult:
     customer: Customer | None
-    matched_by: str | None  # "uscc", "id_number", "name" or None
+    # "bundle", "uscc", "id_number", "name", "legal_representative" or None
+    matched_by: str | None
     candidates: tuple[str, ...] = ()  # customer codes when ambiguous
     create: Mapping[str, str] | None = None  # fields for a new customer when nothing matched
     reasons: tuple[str, ...] = field(default_factory=tuple)
@@ -52,10 +68,25 @@ def field_value(fields: Mapping[str, object], name: str) -> str | None:
     return text or None
 
 
-def _field_is_trusted(fields: Mapping[str, object], name: str) -> bool:
+def field_is_trusted(fields: Mapping[str, object], name: str) -> bool:
+    """False when the field carries a check-digit, correction or mismatch reason."""
+    reasons = field_reasons(fields, name)
+    return not any(m in r for r in reasons for m in _UNTRUSTED_MARKERS)
+
+
+def field_reasons(fields: Mapping[str, object], name: str) -> list[str]:
+    """The doubt reasons recorded on one extracted field (``reasons`` list or ``reason``)."""
     raw = fields.get(name)
-    reasons = raw.get("reasons", []) if isinstance(raw, Mapping) else []
-    return not any("check_digit" in str(r) for r in reasons)
+    if not isinstance(raw, Mapping):
+        return []
+    reasons = [str(r) for r in raw.get("reasons") or ()]
+    return [*reasons, str(raw["reason"])] if raw.get("reason") else reasons
+
+
+def trusted_value(fields: Mapping[str, object], name: str) -> str | None:
+    """A field's value when it is present and trusted, else None."""
+    value = field_value(fields, name)
+    return value if value and field_is_trusted(fields, name) else None
 
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -84,46 +115,200 @@ def infer_customer_type(document_type: str, fields: Mapping[str, object]) -> str
     return "enterprise"
 
 
-def find_customer(
-    session: Session, *, document_type: str, fields: Mapping[str, object]
-) -> LinkResult:
-    """Find the customer a document belongs to, without changing anything."""
+# --- matching ---------------------------------------------------------------------------------
+
+
+def _decide(hits: Sequence[Customer], matched_by: str) -> LinkResult | None:
+    """One hit links, several are ambiguous, none is no decision (None)."""
+    unique = list({c.id: c for c in hits}.values())
+    if len(unique) == 1:
+        return LinkResult(customer=unique[0], matched_by=matched_by)
+    if len(unique) > 1:
+        codes = sorted(c.code for c in unique)[:_MAX_CANDIDATES]
+        return LinkResult(
+            customer=None,
+            matched_by=None,
+            candidates=tuple(codes),
+            reasons=("ambiguous_customer",),
+        )
+    return None
+
+
+def _by_code(session: Session, fields: Mapping[str, object]) -> LinkResult | None:
     for code_field in _CODE_FIELDS:
-        code = field_value(fields, code_field)
-        if not code or not _field_is_trusted(fields, code_field):
+        code = trusted_value(fields, code_field)
+        if not code:
             continue
         column = Customer.uscc if code_field == "uscc" else Customer.id_number
         hit = session.exec(select(Customer).where(column == code.upper())).first()
         if hit is not None:
             return LinkResult(customer=hit, matched_by=code_field)
+    return None
 
+
+def _person_key(name: str | None) -> str:
+    return normalize_customer_name(name)
+
+
+def _represented_by(customers: Sequence[Customer], person: str) -> list[Customer]:
+    key = _person_key(person)
+    return [c for c in customers if _person_key(c.legal_representative) == key]
+
+
+def _id_card_in_bundle(
+    fields: Mapping[str, object], bundle: Sequence[Customer]
+) -> LinkResult | None:
+    """The bundle's company (or person) an ID card belongs to."""
+    if not bundle:
+        return None
+    person = field_value(fields, "name")
+    if person:
+        key = _person_key(person)
+        people = [c for c in bundle if c.customer_type == "individual" and c.name_key == key]
+        decided = _decide(_represented_by(bundle, person), "bundle") or _decide(people, "bundle")
+        if decided is not None:
+            return decided
+    return _decide(bundle, "bundle")
+
+
+def _person_by_name(session: Session, person: str) -> LinkResult | None:
+    """Individuals with this name and companies with this legal representative."""
+    key = _person_key(person)
+    individuals = session.exec(
+        select(Customer).where(Customer.name_key == key, Customer.customer_type == "individual")
+    ).all()
+    companies = session.exec(
+        select(Customer).where(
+            Customer.legal_representative_key == key, Customer.customer_type == "enterprise"
+        )
+    ).all()
+    if individuals and not companies:
+        return _decide(individuals, "name")
+    if companies and not individuals:
+        return _decide(companies, "legal_representative")
+    return _decide([*individuals, *companies], "name")
+
+
+def _by_name(session: Session, name: str) -> LinkResult | None:
+    key = normalize_name(name)
+    if not key:
+        return None
+    hits = session.exec(
+        select(Customer).where(Customer.name_key == key).limit(_MAX_CANDIDATES + 1)
+    ).all()
+    return _decide(hits, "name")
+
+
+def _bundle_fallback(fields: Mapping[str, object], bundle: Sequence[Customer]) -> LinkResult | None:
+    if not bundle or trusted_value(fields, "uscc"):
+        return None
+    return _decide(bundle, "bundle")
+
+
+_CREATE_FIELDS = ("uscc", "id_number", "legal_representative", "address", "established_date")
+
+
+def _to_create(document_type: str, fields: Mapping[str, object], name: str) -> LinkResult:
+    ctype = infer_customer_type(document_type, fields)
+    if not plausible_name(name, ctype):
+        return LinkResult(customer=None, matched_by=None, reasons=("unlinked",))
+    create = {"name": name, "customer_type": ctype}
+    for src in _CREATE_FIELDS:
+        value = trusted_value(fields, src)
+        if value:
+            create[src] = value
+    return LinkResult(customer=None, matched_by=None, create=create)
+
+
+def find_customer(
+    session: Session,
+    *,
+    document_type: str,
+    fields: Mapping[str, object],
+    bundle: Sequence[Customer] = (),
+) -> LinkResult:
+    """Find the customer a document belongs to, without changing anything.
+
+    Args:
+        session: Open session (read only).
+        document_type: The document's type code.
+        fields: Its extracted fields (``{name: {"value", "reasons", ...}}`` or plain values).
+        bundle: Customers already found for the other documents of the same input file
+            (licenses and forms first), in the order found.
+
+    Returns:
+        A :class:`LinkResult`: a customer, candidates (ambiguous), fields for a new customer,
+        or nothing with reason ``unlinked``.
+    """
+    is_id_card = document_type in _INDIVIDUAL_TYPES
+    if is_id_card and (found := _id_card_in_bundle(fields, bundle)) is not None:
+        return found
+    if (found := _by_code(session, fields)) is not None:
+        return found
+    person = field_value(fields, "name") if is_id_card else None
+    if person and (found := _person_by_name(session, person)) is not None:
+        return found
     name = next((v for f in _NAME_FIELDS if (v := field_value(fields, f))), None)
+    if name and not is_id_card and (found := _by_name(session, name)) is not None:
+        return found
+    if (found := _bundle_fallback(fields, bundle)) is not None:
+        return found
     if name:
-        wanted = normalize_name(name)
-        rows = session.exec(select(Customer)).all() if wanted else []
-        hits = [c for c in rows if normalize_name(c.name) == wanted]
-        if len(hits) == 1:
-            return LinkResult(customer=hits[0], matched_by="name")
-        if len(hits) > 1:
-            return LinkResult(
-                customer=None,
-                matched_by=None,
-                candidates=tuple(sorted(c.code for c in hits)),
-                reasons=("ambiguous_customer",),
-            )
-        ctype = infer_customer_type(document_type, fields)
-        if not plausible_name(name, ctype):
-            return LinkResult(customer=None, matched_by=None, reasons=("unlinked",))
-        create = {"name": name, "customer_type": ctype}
-        for src, dst in (
-            ("uscc", "uscc"),
-            ("id_number", "id_number"),
-            ("legal_representative", "legal_representative"),
-            ("address", "address"),
-            ("established_date", "established_date"),
-        ):
-            value = field_value(fields, src)
-            if value and _field_is_trusted(fields, src):
-                create[dst] = value
-        return LinkResult(customer=None, matched_by=None, create=create)
+        return _to_create(document_type, fields, name)
     return LinkResult(customer=None, matched_by=None, reasons=("unlinked",))
+
+
+# --- customer fields from a license -----------------------------------------------------------
+
+#: License field -> customer column filled when empty, compared when not.
+LICENSE_CUSTOMER_FIELDS = (
+    ("uscc", "uscc"),
+    ("name", "name"),
+    ("legal_representative", "legal_representative"),
+    ("established_date", "established_date"),
+    ("address", "address"),
+)
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _comparable(column: str, value: object) -> str:
+    text = value.isoformat() if hasattr(value, "isoformat") else str(value or "")
+    if column == "uscc":
+        return text.strip().upper()
+    return normalize_customer_name(text)
+
+
+@dataclass(frozen=True)
+class FieldComparison:
+    """What a license says about its customer's record.
+
+    ``fills``: customer column -> value, for columns that are empty on the record (only values
+    without any doubt reason). ``differences``: ``{"field", "record", "document"}`` for columns
+    whose recorded value differs from a trusted document value.
+    """
+
+    fills: dict[str, str]
+    differences: list[dict[str, str]]
+
+
+def compare_customer_fields(customer: Customer, fields: Mapping[str, object]) -> FieldComparison:
+    """Compare a license's fields with its customer's record, without changing anything.
+
+    Args:
+        customer: The linked (enterprise) customer.
+        fields: The license's extracted fields.
+    """
+    fills: dict[str, str] = {}
+    differences: list[dict[str, str]] = []
+    for src, column in LICENSE_CUSTOMER_FIELDS:
+        value = trusted_value(fields, src)
+        if not value or (column == "established_date" and not _ISO_DATE.match(value)):
+            continue
+        recorded = getattr(customer, column)
+        if recorded in (None, ""):
+            if not field_reasons(fields, src):
+                fills[column] = value
+        elif _comparable(column, recorded) != _comparable(column, value):
+            record = recorded.isoformat() if hasattr(recorded, "isoformat") else str(recorded)
+            differences.append({"field": column, "record": record, "document": value})
+    return FieldComparison(fills=fills, differences=differences)

@@ -79,10 +79,14 @@ class Customer(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=32, unique=True)
     name: str = Field(max_length=200, index=True)
+    # normalize_customer_name(name), kept by _set_name_key (migration 0005): linking by name.
+    name_key: str | None = Field(default=None, max_length=200, index=True)
     customer_type: str = Field(max_length=32, index=True)
     uscc: str | None = Field(default=None, max_length=18, unique=True)
     id_number: str | None = Field(default=None, max_length=18, unique=True)
     legal_representative: str | None = Field(default=None, max_length=100)
+    # normalize_customer_name(legal_representative), kept by _set_name_key (migration 0005).
+    legal_representative_key: str | None = Field(default=None, max_length=100, index=True)
     established_date: date | None = None
     contact_person: str | None = Field(default=None, max_length=100)
     phone: str | None = Field(default=None, max_length=32)
@@ -100,6 +104,26 @@ class Customer(SQLModel, table=True):
     updated_by: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+_NAME_BRACKETS = str.maketrans({"（": "(", "）": ")", "【": "[", "】": "]", "　": " "})
+
+
+def normalize_customer_name(name: str | None) -> str:
+    """A customer name in matching form: NFKC (half-width), unified brackets, no spaces.
+
+    ``北京某某（上海）有限公司`` and ``北京某某(上海)有限公司`` give the same key.
+    """
+    text = unicodedata.normalize("NFKC", name or "").translate(_NAME_BRACKETS)
+    return "".join(text.split())
+
+
+@sa.event.listens_for(Customer, "before_insert")
+@sa.event.listens_for(Customer, "before_update")
+def _set_name_key(_mapper: Any, _connection: Any, target: Customer) -> None:
+    target.name_key = normalize_customer_name(target.name)
+    rep = normalize_customer_name(target.legal_representative)
+    target.legal_representative_key = rep or None
 
 
 class Contact(SQLModel, table=True):
