@@ -26,6 +26,7 @@ the claim is live; an expired claim may be taken over.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import unicodedata
@@ -52,7 +53,14 @@ from config.taxonomy import Taxonomy, load_taxonomy
 from models import repo
 from models.customer import Customer
 from models.db import utcnow
-from models.document import Document, DocumentStatus, check_document_type
+from models.document import (
+    QUEUE_STATUSES,
+    SOFT_REVIEW_REASONS,
+    Document,
+    DocumentStatus,
+    check_document_type,
+    in_queue,
+)
 from models.repo import NotFoundError
 from models.user import User
 from models.validation import ValidationError, validate_date
@@ -65,10 +73,9 @@ ARCHIVED = DocumentStatus.ARCHIVED.value
 REJECTED = DocumentStatus.REJECTED.value
 SUPERSEDED = DocumentStatus.SUPERSEDED.value
 
-#: Statuses that are waiting for a reviewer.
-QUEUE_STATUSES = (PENDING, UPDATING)
-#: Reasons that do not make a document an anomaly (see ``archive.filing.SOFT_REASONS``).
-SOFT_REASONS = frozenset({"second_check"})
+#: Statuses that are waiting for a reviewer: ``models.document.QUEUE_STATUSES``.
+#: Reasons that do not make a document an anomaly (the stored ``Document.is_anomaly``).
+SOFT_REASONS = SOFT_REVIEW_REASONS
 #: Reasons that a successful relink resolves.
 LINK_REASONS = frozenset({"unlinked", "ambiguous_customer"})
 DEFAULT_CLAIM_TTL_MINUTES = 15
@@ -178,6 +185,10 @@ def allowed_actions(status: str) -> list[str]:
 
 
 # --- the queue --------------------------------------------------------------------------------
+#
+# Three statements per page, all answered from the partial covering index ix_document_queue
+# (models.document) on PostgreSQL: the reason lists grouped by their JSON text (total and counts
+# per reason, summed here), the page's ids in queue order, then those rows with their customer.
 
 
 def _reasons_text() -> sa.ColumnElement[str]:
@@ -185,23 +196,37 @@ def _reasons_text() -> sa.ColumnElement[str]:
     return sa.func.replace(sa.cast(Document.review_reasons, sa.Text), " ", "")
 
 
-def _anomaly_expr() -> sa.ColumnElement[int]:
-    clean = ["[]", "null", *(f'["{r}"]' for r in sorted(SOFT_REASONS))]
-    return sa.case((sa.func.coalesce(_reasons_text(), "[]").in_(clean), 0), else_=1)
-
-
 def _has_reason(reason: str) -> sa.ColumnElement[bool]:
-    return _reasons_text().like(f'%"{reason}"%')
+    return _reasons_text().contains(f'"{reason}"', autoescape=True)
 
 
-def _queue_conditions(
+def _queue_order() -> list[sa.ColumnElement[Any]]:
+    return [col(Document.is_anomaly).desc(), col(Document.created_at), col(Document.id)]
+
+
+@dataclass(frozen=True)
+class _QueueFilter:
+    """The WHERE clause of a queue view, and whether it needs the customer joined."""
+
+    conditions: list[sa.ColumnElement[bool]]
+    needs_customer: bool
+
+    def select_from(self, statement: sa.Select[Any]) -> sa.Select[Any]:
+        """``statement`` over document (joined with customer when needed), filtered."""
+        statement = statement.select_from(Document)
+        if self.needs_customer:
+            statement = statement.outerjoin(Customer, col(Document.customer_id) == col(Customer.id))
+        return statement.where(*self.conditions)
+
+
+def _queue_filter(
     *,
     user: User,
     document_type: str | None,
     customer_type: str | None,
     owner: str | None,
-) -> list[sa.ColumnElement[bool]]:
-    conditions = [col(Document.status).in_(QUEUE_STATUSES), visible_document_filter(user)]
+) -> _QueueFilter:
+    conditions = [in_queue(), visible_document_filter(user)]
     if document_type:
         conditions.append(col(Document.document_type) == document_type)
     if customer_type:
@@ -209,7 +234,7 @@ def _queue_conditions(
     if owner:
         owner_ids = select(User.id).where(User.username == owner).scalar_subquery()
         conditions.append(col(Customer.owner_id) == owner_ids)
-    return conditions
+    return _QueueFilter(conditions, needs_customer=bool(customer_type or owner))
 
 
 def _queue_item(row: Any) -> QueueItem:
@@ -222,7 +247,7 @@ def _queue_item(row: Any) -> QueueItem:
         original_filename=row.original_filename,
         page_count=row.page_count,
         review_reasons=tuple(row.review_reasons or ()),
-        is_anomaly=bool(row.anomaly),
+        is_anomaly=bool(row.is_anomaly),
         customer_code=row.customer_code,
         customer_name=row.customer_name,
         customer_type=row.customer_type,
@@ -232,23 +257,64 @@ def _queue_item(row: Any) -> QueueItem:
     )
 
 
-def _count_reasons(
-    session: Session, conditions: Sequence[sa.ColumnElement[bool]], codes: Sequence[str]
-) -> dict[str, int]:
-    if not codes:
-        return {}
-    sums = [
-        sa.func.sum(sa.case((_has_reason(c), 1), else_=0)).label(f"r{i}")
-        for i, c in enumerate(codes)
-    ]
+def _parse_reasons(raw: str | None) -> list[str]:
+    reasons = json.loads(raw) if raw else []
+    return [r for r in reasons if isinstance(r, str)] if isinstance(reasons, list) else []
+
+
+def _reason_lists(session: Session, where: _QueueFilter) -> list[tuple[list[str], int]]:
+    """Each distinct reason list under ``where`` with how many documents carry it.
+
+    One scan, grouped by the list's JSON text: there are few distinct lists (combinations of
+    a handful of codes), so this is far cheaper than expanding every row's JSON in SQL.
+    """
+    text = sa.cast(Document.review_reasons, sa.Text)
+    statement = where.select_from(sa.select(text, sa.func.count())).group_by(text)
+    return [(_parse_reasons(raw), int(n)) for raw, n in session.execute(statement).all()]
+
+
+def _count_reasons(lists: Sequence[tuple[list[str], int]], codes: Sequence[str]) -> dict[str, int]:
+    """Documents per reason code in ``codes`` (zero counts omitted), in ``codes`` order."""
+    counts = dict.fromkeys(codes, 0)
+    for reasons, n in lists:
+        for code in set(reasons):
+            if code in counts:
+                counts[code] += n
+    return {code: n for code, n in counts.items() if n}
+
+
+def _page_rows(
+    session: Session, where: _QueueFilter, *, reason: str | None, limit: int, offset: int
+) -> list[QueueItem]:
+    """The page: ids in queue order first (from the index), then only those rows in full."""
+    ids = where.select_from(sa.select(Document.id))
+    if reason:
+        ids = ids.where(_has_reason(reason))
+    ids = ids.order_by(*_queue_order()).limit(limit).offset(offset)
     statement = (
-        sa.select(*sums)
+        sa.select(
+            Document.id,
+            Document.document_type,
+            Document.status,
+            Document.submitted_date,
+            Document.created_at,
+            Document.original_filename,
+            Document.page_count,
+            Document.review_reasons,
+            Document.claimed_by,
+            Document.claim_expires_at,
+            Document.is_anomaly,
+            col(Customer.code).label("customer_code"),
+            col(Customer.name).label("customer_name"),
+            Customer.customer_type,
+            Customer.owner_id,
+        )
         .select_from(Document)
         .outerjoin(Customer, col(Document.customer_id) == col(Customer.id))
-        .where(*conditions)
+        .where(col(Document.id).in_(ids.scalar_subquery()))
+        .order_by(*_queue_order())
     )
-    row = session.execute(statement).one()
-    return {code: int(row[i] or 0) for i, code in enumerate(codes) if row[i]}
+    return [_queue_item(row) for row in session.execute(statement).all()]
 
 
 def review_queue(
@@ -265,8 +331,8 @@ def review_queue(
 ) -> QueuePage:
     """Documents waiting for review (待审核 and 更新中) that ``user`` may see.
 
-    Order: anomalies first (a document with any reason other than the soft ``second_check``),
-    then oldest first (``created_at``, then id).
+    Order: anomalies first (a document with any reason other than the soft ``second_check``,
+    stored as ``Document.is_anomaly``), then oldest first (``created_at``, then id).
 
     Args:
         session: Open session (read only).
@@ -282,46 +348,26 @@ def review_queue(
     Returns:
         A :class:`QueuePage`.
     """
-    base = _queue_conditions(
+    where = _queue_filter(
         user=user, document_type=document_type, customer_type=customer_type, owner=owner
     )
-    conditions = [*base, _has_reason(reason)] if reason else base
-    joined = (
-        sa.select(sa.func.count())
-        .select_from(Document)
-        .outerjoin(Customer, col(Document.customer_id) == col(Customer.id))
-    )
-    total = int(session.execute(joined.where(*conditions)).scalar_one())
-    anomaly = _anomaly_expr()
-    statement = (
-        sa.select(
-            Document.id,
-            Document.document_type,
-            Document.status,
-            Document.submitted_date,
-            Document.created_at,
-            Document.original_filename,
-            Document.page_count,
-            Document.review_reasons,
-            Document.claimed_by,
-            Document.claim_expires_at,
-            anomaly.label("anomaly"),
-            col(Customer.code).label("customer_code"),
-            col(Customer.name).label("customer_name"),
-            Customer.customer_type,
-            Customer.owner_id,
-        )
-        .select_from(Document)
-        .outerjoin(Customer, col(Document.customer_id) == col(Customer.id))
-        .where(*conditions)
-        .order_by(anomaly.desc(), col(Document.created_at), col(Document.id))
-        .limit(limit)
-        .offset(offset)
-    )
-    items = [_queue_item(row) for row in session.execute(statement).all()]
+    lists = _reason_lists(session, where)
+    if reason:
+        total = sum(n for reasons, n in lists if reason in reasons)
+    else:
+        total = sum(n for _, n in lists)
+    items = _page_rows(session, where, reason=reason, limit=limit, offset=offset)
     codes = list((taxonomy or load_taxonomy()).review_reasons)
-    return QueuePage(
-        items=items, total=total, counts_by_reason=_count_reasons(session, base, codes)
+    return QueuePage(items=items, total=total, counts_by_reason=_count_reasons(lists, codes))
+
+
+def _workable(user: User, now: datetime) -> sa.ColumnElement[bool]:
+    """Not held by a live claim of somebody else."""
+    return sa.or_(
+        col(Document.claimed_by).is_(None),
+        col(Document.claimed_by) == user.username,
+        col(Document.claim_expires_at).is_(None),
+        col(Document.claim_expires_at) <= now,
     )
 
 
@@ -331,7 +377,10 @@ def next_in_queue(
     user: User,
     exclude: Sequence[int] = (),
     now: datetime | None = None,
-    **filters: Any,
+    reason: str | None = None,
+    document_type: str | None = None,
+    customer_type: str | None = None,
+    owner: str | None = None,
 ) -> int | None:
     """Id of the first queue document ``user`` can work on (not claimed live by someone else).
 
@@ -340,22 +389,20 @@ def next_in_queue(
         user: The reviewer.
         exclude: Document ids to skip (e.g. the one just decided).
         now: The current time.
-        **filters: ``reason``, ``document_type``, ``customer_type``, ``owner`` as for
-            :func:`review_queue`.
+        reason: Filters as for :func:`review_queue`.
+        document_type: Filters as for :func:`review_queue`.
+        customer_type: Filters as for :func:`review_queue`.
+        owner: Filters as for :func:`review_queue`.
     """
-    now = now or utcnow()
-    offset = 0
-    while True:
-        page = review_queue(session, user=user, limit=50, offset=offset, **filters)
-        for item in page.items:
-            held = item.claimed_by not in (None, user.username) and (
-                item.claim_expires_at is not None and item.claim_expires_at > now
-            )
-            if item.document_id not in exclude and not held:
-                return item.document_id
-        offset += len(page.items)
-        if not page.items or offset >= page.total:
-            return None
+    where = _queue_filter(
+        user=user, document_type=document_type, customer_type=customer_type, owner=owner
+    )
+    statement = where.select_from(sa.select(Document.id)).where(_workable(user, now or utcnow()))
+    if reason:
+        statement = statement.where(_has_reason(reason))
+    if exclude:
+        statement = statement.where(col(Document.id).not_in(list(exclude)))
+    return session.execute(statement.order_by(*_queue_order()).limit(1)).scalar_one_or_none()
 
 
 # --- shared helpers ---------------------------------------------------------------------------

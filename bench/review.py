@@ -33,7 +33,7 @@ from bench.samples import generate, write_sample
 from config import load_settings
 from models.customer import Customer
 from models.db import make_engine, upgrade_to_head
-from models.document import Document
+from models.document import Document, has_anomaly
 from models.validation import uscc_check_char
 from web.app import create_app
 
@@ -90,7 +90,8 @@ def _seed(engine, *, documents: int, store: LocalObjectStore, workdir: Path) -> 
                 "fields": {"name": {"value": f"基准测试企业{i}", "confidence": 0.9},
                            "uscc": {"value": _uscc(i + 1), "confidence": 0.5,
                                     "reasons": ["uscc_corrected"]}},
-                "review_reasons": reasons, "created_at": stamp, "updated_at": stamp,
+                "review_reasons": reasons, "is_anomaly": has_anomaly(reasons),
+                "created_at": stamp, "updated_at": stamp,
             })
         for start in range(0, len(rows), 2000):
             session.execute(Document.__table__.insert(), rows[start:start + 2000])  # type: ignore[attr-defined]
@@ -136,9 +137,10 @@ def run(*, documents: int, runs: int) -> dict[str, tuple[float, float]]:
             store = LocalObjectStore(Path(tmp) / "objects")
             store.ensure_ready()
             ids = _seed(engine, documents=documents, store=store, workdir=Path(tmp))
-            with engine.connect() as conn:
-                conn.exec_driver_sql("ANALYZE")
-                conn.commit()
+            # What autovacuum does on a live database: statistics, and the visibility map that
+            # lets the queue's covering index answer without reading the table.
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM ANALYZE")
             settings = load_settings(home=Path(tmp) / "home", database_url=url)
             app = create_app(settings, engine=engine, store=store)
             with TestClient(app) as client:
@@ -163,6 +165,30 @@ def run(*, documents: int, runs: int) -> dict[str, tuple[float, float]]:
         _admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+#: How the queue is made fast, and the figures before that (kept in the report).
+NOTES = [
+    "How the queue page stays fast (`archive.review.review_queue`, migration 0004):",
+    "",
+    "- `document.is_anomaly` is stored (set by `models.repo` wherever `review_reasons` is",
+    "  written), so the anomaly-first order is a plain column order, not a JSON expression.",
+    "- `ix_document_queue`: `(is_anomaly DESC, created_at, id)`, partial",
+    "  (`WHERE status IN ('pending_review', 'updating')`, so archived documents never weigh on",
+    "  it) and covering (`INCLUDE (customer_id, document_type, submitted_by, review_reasons)`).",
+    "- Three statements per page, each an index-only scan on PostgreSQL: the reason lists",
+    "  grouped by their JSON text (a few dozen distinct lists; the total and the counts per",
+    "  reason are summed from them in Python), the page's 50 ids in queue order, then those 50",
+    "  rows with their customers. `next_in_queue` is one `LIMIT 1` query.",
+    "- The benchmark runs `VACUUM ANALYZE` after the bulk insert, as autovacuum would on a live",
+    "  database; without a visibility map PostgreSQL reads the table instead of the index.",
+    "",
+    "Before (2026-11-22 20:44 UTC, same data, same command): queue first page median 60.4 /",
+    "p95 101.1 ms; random page 1-200 with filters 94.1 / 171.9 ms; document page 32.7 / 64.4 ms;",
+    "page image 15.8 / 29.2 ms. Then a `LIKE` per reason code (15 scans) counted reasons and",
+    "the anomaly-first `ORDER BY` was a computed expression, so every page sorted all rows.",
+    "",
+]
+
+
 def write_report(results: dict[str, tuple[float, float]], *, documents: int, runs: int) -> None:
     """Write docs/benchmarks-review.md."""
     cpu = platform.processor() or platform.machine()
@@ -179,6 +205,7 @@ def write_report(results: dict[str, tuple[float, float]], *, documents: int, run
         "|---|---|---|",
         *[f"| {label} | {med:.1f} | {p95:.1f} |" for label, (med, p95) in results.items()],
         "",
+        *NOTES,
     ]
     REPORT.write_text("\n".join(lines), encoding="utf-8")
 

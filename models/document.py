@@ -6,6 +6,9 @@ JSON columns (shapes documented in docs/data-model.md):
   "page": int | None, "reason": str | None}}``. Keys starting with ``_`` are bookkeeping
   (for example ``_candidates``: customer codes when the customer was ambiguous).
 - ``review_reasons``: a list of reason codes (``config/taxonomy.toml`` ``[review_reasons]``).
+  ``is_anomaly`` is derived from it (any reason other than the soft ``second_check``) and
+  stored so the review queue can order by it through an index; ``models.repo`` keeps the two
+  in sync (:func:`has_anomaly`).
 
 Versions: a new version of a document points at the one it replaces (``supersedes_id``);
 the replaced one gets status ``superseded``.
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -41,6 +44,12 @@ class DocumentStatus(StrEnum):
 
 
 DOCUMENT_STATUS_VALUES = tuple(s.value for s in DocumentStatus)
+#: Review reasons that do not make a document an anomaly (a routine second look).
+SOFT_REVIEW_REASONS = frozenset({"second_check"})
+#: Statuses of documents waiting for a reviewer (the review queue).
+QUEUE_STATUSES = (DocumentStatus.PENDING_REVIEW.value, DocumentStatus.UPDATING.value)
+#: Columns copied into the queue index so the queue's filters and counts never read the table.
+QUEUE_INDEX_INCLUDE = ("customer_id", "document_type", "submitted_by", "review_reasons")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -61,17 +70,22 @@ class Document(SQLModel, table=True):
     status: str = Field(default=DocumentStatus.PENDING_REVIEW.value, max_length=16, index=True)
     submitted_date: date
     original_filename: str = Field(max_length=255)
-    original_key: str | None = Field(default=None, max_length=1024)
+    # Indexed by migration 0003 (look-ups by object key).
+    original_key: str | None = Field(default=None, max_length=1024, index=True)
     original_sha256: str = Field(max_length=64, index=True)
     original_size: int = Field(sa_type=sa.BigInteger)
-    pdf_key: str | None = Field(default=None, max_length=1024)
+    pdf_key: str | None = Field(default=None, max_length=1024, index=True)
     pdf_sha256: str | None = Field(default=None, max_length=64, index=True)
     pdf_size: int | None = Field(default=None, sa_type=sa.BigInteger)
     page_count: int | None = None
     ocr_text: str | None = Field(default=None, sa_type=sa.Text)
     ocr_confidence: float | None = None
+    # Simhash of the OCR text (archive.dedupe, migration 0005): near-duplicate search.
+    text_fingerprint: str | None = Field(default=None, max_length=64)
     fields: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     review_reasons: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    # Derived from review_reasons (migration 0004); written by models.repo only.
+    is_anomaly: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     supersedes_id: int | None = Field(default=None, foreign_key="document.id", index=True)
     ingest_run_id: str | None = Field(
         default=None, max_length=36, index=True
@@ -87,6 +101,29 @@ class Document(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
+
+def in_queue() -> sa.ColumnElement[bool]:
+    """``document.status IN ('pending_review', 'updating')`` with the values written inline.
+
+    Inline values (not bound parameters) let PostgreSQL match the partial index
+    ``ix_document_queue`` even in a prepared statement's generic plan.
+    """
+    statuses = sa.bindparam("queue_statuses", list(QUEUE_STATUSES), expanding=True)
+    return Document.__table__.c.status.in_(statuses.render_literal_execute())  # type: ignore[attr-defined]
+
+
+# The review queue, in its order: anomalies first, then oldest. Partial (queue statuses only,
+# so archived documents never weigh on it) and covering (QUEUE_INDEX_INCLUDE): the page's ids,
+# the total and the counts per reason come from the index alone (migration 0004).
+sa.Index(
+    "ix_document_queue",
+    Document.__table__.c.is_anomaly.desc(),  # type: ignore[attr-defined]
+    Document.__table__.c.created_at,  # type: ignore[attr-defined]
+    Document.__table__.c.id,  # type: ignore[attr-defined]
+    postgresql_include=list(QUEUE_INDEX_INCLUDE),
+    postgresql_where=sa.text("status IN ('pending_review', 'updating')"),
+    sqlite_where=sa.text("status IN ('pending_review', 'updating')"),
+)
 
 #: Columns that ``repo.update_document`` may change (identity and bytes never change).
 UPDATABLE_FIELDS = frozenset(
@@ -109,6 +146,15 @@ UPDATABLE_FIELDS = frozenset(
         "ocr_confidence",
     }
 )
+
+
+def has_anomaly(reasons: Iterable[str] | None) -> bool:
+    """Whether review reasons make a document an anomaly (any reason not in the soft set).
+
+    Example:
+        ``has_anomaly(["second_check"])`` is False; ``has_anomaly(["expired"])`` is True.
+    """
+    return any(r not in SOFT_REVIEW_REASONS for r in reasons or ())
 
 
 def _fail(field: str, reason: str, what: str) -> ValidationError:
@@ -199,6 +245,7 @@ class DocumentCreate(BaseModel):
     page_count: int | None = None
     ocr_text: str | None = None
     ocr_confidence: float | None = None
+    text_fingerprint: str | None = None
     fields: dict[str, Any] = {}
     review_reasons: list[str] = []
     supersedes_id: int | None = None

@@ -44,6 +44,7 @@ from models.document import (
     check_document_type,
     check_json_fields,
     check_reasons,
+    has_anomaly,
 )
 from models.runs import IngestRun, RunStatus
 from models.user import ROLE_VALUES, User
@@ -593,7 +594,12 @@ def create_document(
     _check_document_refs(session, values)
     with _atomic(session):
         stamp = utcnow()
-        document = Document(**values, created_at=stamp, updated_at=stamp)
+        document = Document(
+            **values,
+            is_anomaly=has_anomaly(values["review_reasons"]),
+            created_at=stamp,
+            updated_at=stamp,
+        )
         session.add(document)
         session.flush()
         add_audit_event(
@@ -703,6 +709,7 @@ def update_document(
     """Change some columns of a document (see ``UPDATABLE_FIELDS``), audited as ``action``.
 
     Status transitions are not checked here; the review workflow in ``archive`` owns them.
+    Changing ``review_reasons`` also sets the derived ``is_anomaly``.
 
     Raises:
         NotFoundError: No such document.
@@ -712,6 +719,8 @@ def update_document(
     if document is None:
         raise NotFoundError(f"资料 {document_id} 不存在", document_id=document_id)
     values = _clean_document_changes(session, changes, taxonomy)
+    if "review_reasons" in values:  # the derived column follows its source
+        values["is_anomaly"] = has_anomaly(values["review_reasons"])
     changed = [n for n, v in values.items() if getattr(document, n) != v]
     if not changed:
         return document
