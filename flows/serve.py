@@ -102,6 +102,7 @@ def serve_forever(settings: Settings) -> None:
         os.environ["PREFECT_API_URL"] = api_url
         # Imported only now: Prefect reads PREFECT_API_URL when its client is first built.
         from prefect import serve
+        from prefect.deployments.runner import EntrypointType
 
         from flows.ingest import ingest_intake
         from flows.integrity import check_archive
@@ -110,11 +111,15 @@ def serve_forever(settings: Settings) -> None:
             ingest_intake.to_deployment(
                 name="intake",
                 interval=settings.ingest_interval_seconds,
+                # by module path: loading flows/ingest.py as a script would put flows/ on
+                # sys.path, where "ingest" names that file instead of the ingest package
+                entrypoint_type=EntrypointType.MODULE_PATH,
                 description="Ingest settled files from the intake folder.",
             ),
             check_archive.to_deployment(
                 name="nightly-check",
                 cron=settings.integrity_cron,
+                entrypoint_type=EntrypointType.MODULE_PATH,
                 description="Prove every archived document is present, intact and filed.",
             ),
         )
