@@ -169,6 +169,7 @@ def _sync_customer_fields(
             changes=comparison.fills,
             actor=SYSTEM_ACTOR,
             taxonomy=taxonomy,
+            from_document=True,
         )
     except DossierError as e:
         # E.g. the USCC belongs to another customer: keep the document, tell the reviewer.
@@ -245,7 +246,9 @@ def _review(
         repo.current_document_of_type(
             session, customer_id=customer.id, document_type=part.document_type
         )
-        if customer is not None and customer.id is not None
+        if customer is not None
+        and customer.id is not None
+        and ctx.taxonomy.document_type(part.document_type).versioned
         else None
     )
     if previous is not None:

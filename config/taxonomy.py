@@ -21,6 +21,9 @@ class DocumentType:
     code: str
     label: str
     expires: bool = False
+    #: A newer document of this type replaces the older one (a renewed license); contracts
+    #: and other documents simply accumulate.
+    versioned: bool = True
 
 
 @dataclass(frozen=True)

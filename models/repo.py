@@ -31,6 +31,7 @@ from models.customer import (
     Customer,
     CustomerCodeCounter,
     CustomerCreate,
+    CustomerStatus,
     CustomerUpdate,
     validate_customer_values,
 )
@@ -460,8 +461,14 @@ def update_customer(
     changes: CustomerUpdate | Mapping[str, Any],
     actor: str,
     taxonomy: Taxonomy | None = None,
+    from_document: bool = False,
 ) -> Customer:
     """Change some fields of a customer; the whole record is validated again afterwards.
+
+    ``from_document=True`` (values read from a document, e.g. a license filling empty fields)
+    keeps a prospect (潜在客户) on the lenient tier it was created on: the given values are
+    validated one by one and invalid ones dropped, instead of requiring the whole enterprise
+    record at once. Customers past the prospect stage are always validated in full.
 
     Raises:
         NotFoundError: No customer with this code.
@@ -473,8 +480,16 @@ def update_customer(
     customer = _require_customer(session, code)
     given = changes.model_dump(exclude_unset=True)
     current = {name: getattr(customer, name) for name in CustomerCreate.model_fields}
-    merged = CustomerCreate.model_validate({**current, **given}, context={"taxonomy": taxonomy})
-    new_values = merged.model_dump()
+    if from_document and customer.status == CustomerStatus.PROSPECT.value:
+        checked, _dropped = validate_customer_values(
+            {**current, **given}, taxonomy=taxonomy, from_document=True
+        )
+        new_values = {**current, **{k: checked.get(k) for k in given if k in checked}}
+    else:
+        merged = CustomerCreate.model_validate(
+            {**current, **given}, context={"taxonomy": taxonomy}
+        )
+        new_values = merged.model_dump()
     changed = [n for n, v in new_values.items() if getattr(customer, n) != v]
     if not changed:
         return customer

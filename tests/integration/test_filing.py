@@ -445,3 +445,39 @@ def test_contracts_with_another_number_are_not_duplicates(
     flagged = "possible_duplicate" in second.reasons
     assert flagged == (number == "HT-2024-001")
     assert second.customer_code == first.customer_code
+
+
+def test_a_partial_license_fills_what_it_can_on_a_prospect(
+    session: Session, local: ObjectStore, files: Files
+) -> None:
+    """A prospect created from a form gets the license's trusted values even when the license
+    does not supply every field a full enterprise record needs (the address is unreadable)."""
+    form = files.part("customer_form", {"customer_name": fv("成都部分科技有限公司")})
+    [first] = file_parts(session, local, files, form)
+    fields = license_fields(21, name="成都部分科技有限公司", rep="褚十一")
+    fields["address"] = fv("", "missing")
+    [filed] = file_parts(session, local, files, files.part("business_license", fields))
+    customer = repo.get_customer(session, code=first.customer_code or "")
+    assert customer is not None
+    session.refresh(customer)
+    assert customer.uscc == make_uscc(21)
+    assert customer.legal_representative == "褚十一"
+    assert customer.address is None
+    assert "_customer_fill_error" not in document(session, filed).fields
+
+
+def test_contracts_accumulate_instead_of_replacing_each_other(
+    session: Session, local: ObjectStore, files: Files
+) -> None:
+    add_company(session, 22, name="天津多合同科技有限公司")
+    fields = {"party_a": fv("天津多合同科技有限公司"), "contract_number": fv("HT-2024-101")}
+    [first] = file_parts(session, local, files, files.part("contract", fields))
+    repo.update_document(
+        session, document_id=first.document_id, changes={"status": "archived"}, actor="test"
+    )
+    session.commit()
+    other = {**fields, "contract_number": fv("HT-2024-102")}
+    [second] = file_parts(session, local, files, files.part("contract", other))
+    assert second.status == "pending_review"
+    assert "new_version" not in second.reasons
+    assert document(session, second).supersedes_id is None
