@@ -859,18 +859,23 @@ def relink(
 
 
 def _supersede_previous(session: Session, document: Document, actor: str) -> None:
-    if document.supersedes_id is None:
-        return
-    previous = _load_for_update(session, document.supersedes_id)
-    if previous.status in (ARCHIVED, UPDATING):
-        repo.update_document(
-            session,
-            document_id=previous.id or 0,
-            changes={"status": SUPERSEDED, **_CLEAR_CLAIM},
-            actor=actor,
-            action="document.supersede",
-            detail=f"replaced by document {document.id}",
-        )
+    """Walk the version chain back: every older version still archived or updating is
+    superseded (A archived <- B updating <- C approved leaves only C archived)."""
+    seen: set[int] = {document.id or 0}
+    previous_id = document.supersedes_id
+    while previous_id is not None and previous_id not in seen:
+        seen.add(previous_id)
+        previous = _load_for_update(session, previous_id)
+        if previous.status in (ARCHIVED, UPDATING):
+            repo.update_document(
+                session,
+                document_id=previous.id or 0,
+                changes={"status": SUPERSEDED, **_CLEAR_CLAIM},
+                actor=actor,
+                action="document.supersede",
+                detail=f"replaced by document {document.id}",
+            )
+        previous_id = previous.supersedes_id
 
 
 def _apply_corrections(

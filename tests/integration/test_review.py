@@ -231,6 +231,17 @@ def test_approve_updating_supersedes_the_previous_version_only_on_approval(
     assert "document.supersede" in audit_actions(session, old.id)
 
 
+def test_approving_the_newest_version_supersedes_the_whole_chain(
+    session: Session, people: dict[str, User], acme: Customer
+) -> None:
+    """A archived <- B updating <- C updating: approving C leaves only C archived."""
+    a = add_document(session, None, customer=acme, seed=1, status="archived")
+    b = add_document(session, None, customer=acme, seed=2, status="updating", supersedes_id=a.id)
+    c = add_document(session, None, customer=acme, seed=3, status="updating", supersedes_id=b.id)
+    review.approve(session, None, document_id=c.id, user=people["r1"], taxonomy=TAX)  # type: ignore[arg-type]
+    assert [status_of(session, d.id) for d in (a, b, c)] == ["superseded", "superseded", "archived"]
+
+
 def test_rejecting_a_new_version_keeps_the_old_one(
     session: Session, people: dict[str, User], acme: Customer
 ) -> None:
