@@ -55,7 +55,7 @@ def version() -> None:
 @app.command()
 def init(json_out: JsonOpt = False) -> None:
     """Create folders, migrate the database to the latest schema, create the bucket or folder."""
-    ctx = app_context()
+    ctx = app_context(check_schema=False)
     ctx.initialize()
     s = ctx.settings
     where = {
@@ -185,6 +185,8 @@ def customers_show(code: str, json_out: JsonOpt = False) -> None:
     ctx = app_context()
     with session_scope(ctx.engine) as session:
         customer = repo.get_customer(session, code=code)
+        if customer is None:
+            raise repo.NotFoundError(f"客户不存在：{code}")
         docs = repo.list_documents(session, customer_id=customer.id, limit=1000)
         record = customer_record(customer, taxonomy=ctx.taxonomy)
         record["documents"] = [
@@ -237,7 +239,12 @@ def documents_list(
     """List documents."""
     ctx = app_context()
     with session_scope(ctx.engine) as session:
-        customer_id = repo.get_customer(session, code=customer).id if customer else None
+        customer_id = None
+        if customer:
+            found = repo.get_customer(session, code=customer)
+            if found is None:
+                raise repo.NotFoundError(f"客户不存在：{customer}")
+            customer_id = found.id
         rows = repo.list_documents(
             session,
             status=status,
@@ -272,6 +279,8 @@ def documents_show(
     ctx = app_context()
     with session_scope(ctx.engine) as session:
         doc = repo.get_document(session, document_id=document_id)
+        if doc is None:
+            raise repo.NotFoundError(f"资料不存在：#{document_id}")
         record = document_record(
             doc, customer=_customer_of(session, doc), taxonomy=ctx.taxonomy, include_text=text
         )
@@ -307,7 +316,7 @@ def serve() -> None:
     """Run the scheduler: intake every minute, the integrity check nightly (Prefect)."""
     from flows.serve import serve_forever
 
-    ctx = app_context()
+    ctx = app_context(check_schema=False)
     ctx.initialize()
     serve_forever(ctx.settings)
 

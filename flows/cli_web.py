@@ -18,7 +18,7 @@ def web(
     from flows.context import app_context
     from web.app import create_app
 
-    ctx = app_context()
+    ctx = app_context(check_schema=False)
     ctx.initialize()
     application = create_app(ctx.settings, engine=ctx.engine, store=ctx.store)
     bind_host = host or ctx.settings.web_host

@@ -9,7 +9,8 @@ from sqlalchemy.engine import Engine
 
 from archive.storage import ObjectStore, make_store
 from config import Settings, Taxonomy, load_settings
-from models.db import make_engine, upgrade_to_head
+from config.errors import ConfigurationError
+from models.db import current_revision, head_revision, make_engine, upgrade_to_head
 
 
 @dataclass
@@ -21,6 +22,15 @@ class AppContext:
     @cached_property
     def engine(self) -> Engine:
         return make_engine(self.settings.database_url)
+
+    def require_current_schema(self) -> None:
+        """Refuse to work on a database that is not migrated to this version's schema."""
+        current = current_revision(self.engine)
+        if current != head_revision():
+            raise ConfigurationError(
+                f"数据库结构版本为 {current or '空'}，需要 {head_revision()}：请先运行 dossier init"
+                " (database schema is not at head; run `dossier init`)"
+            )
 
     @cached_property
     def store(self) -> ObjectStore:
@@ -40,5 +50,9 @@ class AppContext:
         self.store.ensure_ready()
 
 
-def app_context(**overrides: object) -> AppContext:
-    return AppContext(settings=load_settings(**overrides))
+def app_context(*, check_schema: bool = True, **overrides: object) -> AppContext:
+    """Settings and lazily built services for one command; checks the schema is current."""
+    ctx = AppContext(settings=load_settings(**overrides))
+    if check_schema:
+        ctx.require_current_schema()
+    return ctx

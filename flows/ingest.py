@@ -116,7 +116,7 @@ def ingest_intake(settle: bool = True, hooks: ProgressHooks | None = None) -> di
 
     ``hooks`` (used by the CLI for its progress bar) is not part of a deployment's parameters.
     """
-    ctx = app_context()
+    ctx = app_context(check_schema=False)  # run_with initializes (idempotent)
     hooks = hooks or ProgressHooks()
     report = run_with(ctx, settle=settle, on_claims=hooks.on_claims, on_outcome=hooks.on_outcome)
     create_markdown_artifact(
