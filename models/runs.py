@@ -88,3 +88,26 @@ class IntegrityFinding(SQLModel, table=True):
     fingerprint: str = Field(max_length=64, index=True)
     status: str = Field(default=FindingStatus.NEW.value, max_length=16)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# --- integrity: per-object verification state (migration 0003) --------------------------------
+
+
+class ObjectVerification(SQLModel, table=True):
+    """When an object's bytes were last hashed and found equal to its record (rolling scrub).
+
+    Written by ``archive.integrity`` only after every content check of the object passed, so
+    an object with a problem is never "fresh" and the incremental mode reads it again each run.
+    """
+
+    __tablename__ = "object_verification"
+
+    key: str = Field(primary_key=True, max_length=1024)
+    sha256: str = Field(max_length=64)
+    size: int = Field(sa_type=sa.BigInteger)
+    verified_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+# The orphan check and filing look documents up by object key (migration 0003).
+sa.Index("ix_document_pdf_key", Document.pdf_key)  # type: ignore[arg-type]
+sa.Index("ix_document_original_key", Document.original_key)  # type: ignore[arg-type]

@@ -1,0 +1,484 @@
+"""Archive integrity checks against real stores (local folder and the S3-protocol server) and
+real databases (SQLite and PostgreSQL where the database matters).
+
+Every test builds a small clean archive (two customers with their full 资料清单, real PDFs with
+a text layer) and injects one fault through the same seams production uses: the store's own
+operations, the repository, or bytes changed behind the store's back (bit rot).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from archive.integrity import (
+    CheckOptions,
+    CheckReport,
+    Findings,
+    Mode,
+    QuarantineItem,
+    check_quarantine,
+    matches_expected_key,
+    record_run,
+    repair,
+    run_checks,
+)
+from archive.naming import archive_key, first_free_key, original_key
+from archive.storage import LocalObjectStore, ObjectStore
+from archive.storage.s3 import S3ObjectStore
+from config.taxonomy import Taxonomy, load_taxonomy
+from models import repo
+from models.audit import AuditEvent
+from models.customer import Customer
+from models.db import make_engine, session_scope, upgrade_to_head, utcnow
+from models.document import Document
+from models.runs import IntegrityFinding
+from tests.fixtures.db import make_id_number, make_uscc
+
+logging.getLogger("pypdf").setLevel(logging.ERROR)
+
+SUBMITTED = date(2024, 5, 6)
+
+
+# --- sample files -----------------------------------------------------------------------------
+
+
+def make_pdf(pages: int = 1, text: str | None = "dossier page") -> bytes:
+    """A small valid PDF; with ``text`` every page carries a text layer, without it none."""
+    font_id = 3 + 2 * pages
+    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(pages))
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
+            f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>".encode()]
+    for i in range(pages):
+        content = (f"BT /F1 12 Tf 20 50 Td ({text} {i + 1}) Tj ET".encode() if text
+                   else b"0 0 m 150 80 l S")
+        objs.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 100] /Resources << /Font "
+            f"<< /F1 {font_id} 0 R >> >> /Contents {4 + 2 * i} 0 R >>".encode())
+        objs.append(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
+    objs.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for n, body in enumerate(objs, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+    return bytes(out)
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --- building an archive the way filing does --------------------------------------------------
+
+
+@dataclass
+class Archive:
+    engine: Engine
+    store: ObjectStore
+    taxonomy: Taxonomy
+    customers: dict[str, Customer] = field(default_factory=dict)
+    docs: dict[str, Document] = field(default_factory=dict)
+    counter: int = 0
+
+    def add_doc(
+        self,
+        name: str,
+        *,
+        customer: str | None,
+        document_type: str,
+        pdf: bytes | None = None,
+        status: str = "archived",
+        fields: dict[str, Any] | None = None,
+        page_count: int = 1,
+        ocr_text: str | None = "dossier page",
+        original: bytes | None = None,
+    ) -> Document:
+        """Store a PDF and an original at their computed keys, then record the document."""
+        self.counter += 1
+        pdf = pdf if pdf is not None else make_pdf(page_count, f"{name} {self.counter}")
+        original = original if original is not None else f"scan {name} {self.counter}".encode()
+        owner = self.customers.get(customer) if customer else None
+        names = dict(
+            templates=self.taxonomy.templates,
+            customer_type_label=(
+                self.taxonomy.customer_type(owner.customer_type).label if owner else None),
+            customer_name=owner.name if owner else None,
+            document_type_label=self.taxonomy.document_type(document_type).label,
+            submitted=SUBMITTED,
+        )
+        pdf_key = first_free_key(archive_key(**names), taken=self.store.exists)
+        orig_key = first_free_key(original_key(**names, original_ext=".jpg"),
+                                  taken=self.store.exists)
+        self.store.put(pdf_key, io.BytesIO(pdf), content_type="application/pdf", sha256=sha(pdf))
+        self.store.put(orig_key, io.BytesIO(original), content_type="image/jpeg",
+                       sha256=sha(original))
+        with session_scope(self.engine) as session:
+            doc = repo.create_document(session, actor="tester", data=dict(
+                customer_id=owner.id if owner else None, document_type=document_type,
+                status=status, submitted_date=SUBMITTED, original_filename="扫描件.jpg",
+                original_key=orig_key, original_sha256=sha(original), original_size=len(original),
+                pdf_key=pdf_key, pdf_sha256=sha(pdf), pdf_size=len(pdf), page_count=page_count,
+                ocr_text=ocr_text, fields=fields or {},
+            ))
+        self.docs[name] = doc
+        return doc
+
+    def update(self, name: str, **changes: Any) -> None:
+        with session_scope(self.engine) as session:
+            self.docs[name] = repo.update_document(
+                session, document_id=self.docs[name].id, changes=changes, actor="tester")
+
+
+def build_clean_archive(engine: Engine, store: ObjectStore) -> Archive:
+    """An enterprise and an individual customer, each with every required document."""
+    arc = Archive(engine=engine, store=store, taxonomy=load_taxonomy())
+    with session_scope(engine) as session:
+        arc.customers["ent"] = repo.create_customer(session, actor="tester", data={
+            "name": "北京测试科技有限公司", "customer_type": "enterprise", "uscc": make_uscc(7),
+            "legal_representative": "张三", "established_date": "2015-03-12",
+            "address": "北京市海淀区中关村大街1号"})
+        arc.customers["ind"] = repo.create_customer(session, actor="tester", data={
+            "name": "李四", "customer_type": "individual", "id_number": make_id_number(8)})
+    far = {"value": "2099-12-31", "confidence": 0.99}
+    arc.add_doc("license", customer="ent", document_type="business_license",
+                fields={"term_end": far})
+    arc.add_doc("permit", customer="ent", document_type="bank_permit")
+    arc.add_doc("ent_id", customer="ent", document_type="id_card", fields={"valid_to": far})
+    arc.add_doc("ent_form", customer="ent", document_type="customer_form", page_count=2)
+    arc.add_doc("ind_id", customer="ind", document_type="id_card",
+                fields={"valid_to": {"value": "长期", "confidence": 0.9}})
+    arc.add_doc("ind_form", customer="ind", document_type="customer_form")
+    return arc
+
+
+def check(arc: Archive, mode: Mode | str = Mode.FULL, **kw: Any) -> CheckReport:
+    options = CheckOptions(mode=Mode(mode), workers=4, page_size=4, **kw)
+    return run_checks(engine=arc.engine, store=arc.store, taxonomy=arc.taxonomy, options=options)
+
+
+def kinds(findings: Findings | CheckReport) -> list[tuple[str, str | None, int | None]]:
+    items = findings.findings if isinstance(findings, CheckReport) else findings
+    return sorted((f.kind, f.object_key, f.document_id) for f in items)
+
+
+# --- tampering behind the store's back --------------------------------------------------------
+
+
+def read_raw(store: ObjectStore, key: str) -> bytes:
+    with store.open(key, verify=False) as fh:
+        return fh.read()
+
+
+def overwrite_behind_back(store: ObjectStore, key: str, data: bytes) -> None:
+    """Change stored bytes without the store knowing (bit rot): the recorded digest stays."""
+    if isinstance(store, LocalObjectStore):
+        (store.root / key).write_bytes(data)
+        return
+    assert isinstance(store, S3ObjectStore)
+    full = store.full_key(key)
+    old = store.client.head_object(Bucket=store.bucket, Key=full)
+    store.client.put_object(Bucket=store.bucket, Key=full, Body=data,
+                            Metadata=old.get("Metadata", {}))
+
+
+# --- fixtures -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    eng = make_engine(f"sqlite:///{tmp_path / 'integrity.db'}")
+    upgrade_to_head(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def arc(store: ObjectStore, sqlite_engine: Engine) -> Archive:
+    """A clean archive on each store backend (SQLite)."""
+    return build_clean_archive(sqlite_engine, store)
+
+
+@pytest.fixture
+def db_arc(engine: Engine, tmp_path: Path) -> Archive:
+    """A clean archive on each database (local store)."""
+    store = LocalObjectStore(tmp_path / "db-objects")
+    store.ensure_ready()
+    return build_clean_archive(engine, store)
+
+
+# --- a clean archive ----------------------------------------------------------------------------
+
+
+def test_clean_archive_has_no_findings_in_any_mode(arc: Archive) -> None:
+    full = check(arc, Mode.FULL)
+    assert kinds(full) == []
+    assert full.stats["objects"] == 12 and full.stats["hashed_objects"] == 12
+    assert full.stats["listed_objects"] == 12 and full.stats["customers"] == 2
+    incremental = check(arc, Mode.INCREMENTAL)
+    assert kinds(incremental) == []
+    assert incremental.stats["hashed_objects"] == 0  # all verified by the full run just now
+    metadata = check(arc, Mode.METADATA)
+    assert kinds(metadata) == [] and metadata.stats["hashed_bytes"] == 0
+    assert full.findings.exit_code() == 0
+
+
+# --- one fault, one finding ---------------------------------------------------------------------
+
+
+def test_deleted_object_is_missing(arc: Archive) -> None:
+    doc = arc.docs["permit"]
+    arc.store.delete(doc.pdf_key)
+    for mode in Mode:
+        assert kinds(check(arc, mode)) == [("object_missing", doc.pdf_key, doc.id)], mode
+
+
+def test_flipped_byte_is_a_checksum_mismatch(arc: Archive) -> None:
+    doc = arc.docs["license"]
+    data = bytearray(read_raw(arc.store, doc.original_key))
+    data[3] ^= 0x01
+    overwrite_behind_back(arc.store, doc.original_key, bytes(data))
+    report = check(arc, Mode.FULL)
+    assert kinds(report) == [("checksum_mismatch", doc.original_key, doc.id)]
+    (finding,) = report.findings
+    assert finding.detail["actual"] == sha(bytes(data))
+    assert report.findings.exit_code() == 2
+
+
+def test_truncated_pdf_is_a_size_mismatch(arc: Archive) -> None:
+    doc = arc.docs["ent_form"]
+    data = read_raw(arc.store, doc.pdf_key)
+    overwrite_behind_back(arc.store, doc.pdf_key, data[: len(data) // 2])
+    for mode in Mode:
+        assert kinds(check(arc, mode)) == [("size_mismatch", doc.pdf_key, doc.id)], mode
+
+
+def test_key_renamed_in_the_store_is_missing_plus_orphan(arc: Archive) -> None:
+    doc = arc.docs["ind_form"]
+    moved = doc.pdf_key.replace(".pdf", "-改名.pdf")
+    arc.store.move(doc.pdf_key, moved)
+    assert kinds(check(arc)) == sorted([
+        ("object_missing", doc.pdf_key, doc.id), ("orphan", moved, None)])
+
+
+def test_key_renamed_in_the_record_is_key_drift(arc: Archive) -> None:
+    doc = arc.docs["permit"]
+    moved = doc.pdf_key.replace("archive/", "archive/旧目录/", 1)
+    arc.store.move(doc.pdf_key, moved)
+    arc.update("permit", pdf_key=moved)
+    report = check(arc)
+    assert kinds(report) == [("key_drift", moved, doc.id)]
+    assert report.findings.of_kind("key_drift")[0].detail["expected_key"] == doc.pdf_key
+
+
+def test_uploaded_orphan(arc: Archive) -> None:
+    key = "originals/企业客户/2024/Q2/北京测试科技有限公司/孤儿.jpg"
+    arc.store.put(key, io.BytesIO(b"left by a crash between upload and commit"))
+    arc.store.put("elsewhere/not-ours.txt", io.BytesIO(b"outside the archive prefixes"))
+    assert kinds(check(arc, Mode.METADATA)) == [("orphan", key, None)]
+
+
+def test_duplicate_of_a_records_file(arc: Archive) -> None:
+    same_pdf = read_raw(arc.store, arc.docs["license"].pdf_key)
+    dup = arc.add_doc("dup", customer="ind", document_type="other", pdf=same_pdf)
+    report = check(arc, Mode.METADATA)
+    assert kinds(report) == [("duplicate_sha256", None, arc.docs["license"].id)]
+    assert report.findings.of_kind("duplicate_sha256")[0].detail["document_ids"] == [
+        arc.docs["license"].id, dup.id]
+
+
+def test_backdated_license_is_expired_and_a_near_end_is_expiring(arc: Archive) -> None:
+    today = utcnow().date()
+    arc.update("license", fields={"term_end": {"value": (today - timedelta(days=2)).isoformat()}})
+    arc.update("ent_id", fields={"valid_to": {"value": (today + timedelta(days=10)).isoformat()}})
+    report = check(arc, Mode.METADATA)
+    assert kinds(report) == sorted([
+        ("expired", None, arc.docs["license"].id), ("expiring", None, arc.docs["ent_id"].id)])
+    assert report.findings.exit_code() == 1
+
+
+def test_damaged_pdfs_in_the_record(arc: Archive) -> None:
+    """PDFs archived broken (their bytes match the record): unreadable, page count, text."""
+    whole = make_pdf(2, "contract")
+    broken = arc.add_doc("broken", customer="ent", document_type="contract",
+                         pdf=whole[: len(whole) // 2])
+    pages = arc.add_doc("pages", customer="ent", document_type="contract",
+                        pdf=make_pdf(1, "one page"), page_count=3)
+    notext = arc.add_doc("notext", customer="ent", document_type="contract",
+                         pdf=make_pdf(1, None), ocr_text="识别出的文字")
+    image_only = arc.add_doc("image", customer="ent", document_type="contract",
+                             pdf=make_pdf(2, None), page_count=2, ocr_text=None)
+    assert image_only.id  # no OCR text recorded, so no text layer expected
+    assert kinds(check(arc, Mode.FULL)) == sorted([
+        ("pdf_unreadable", broken.pdf_key, broken.id),
+        ("page_count_mismatch", pages.pdf_key, pages.id),
+        ("no_text_layer", notext.pdf_key, notext.id),
+    ])
+    assert kinds(check(arc, Mode.METADATA)) == []
+
+
+def test_incremental_mode_rehashes_only_objects_due(arc: Archive) -> None:
+    assert kinds(check(arc, Mode.FULL)) == []
+    doc = arc.docs["ind_id"]
+    data = bytearray(read_raw(arc.store, doc.pdf_key))
+    data[-10] ^= 0x20
+    overwrite_behind_back(arc.store, doc.pdf_key, bytes(data))
+    soon = check(arc, Mode.INCREMENTAL, scrub_days=7)
+    assert soon.stats["hashed_objects"] == 0
+    later = check(arc, Mode.INCREMENTAL, scrub_days=7, now=utcnow() + timedelta(days=8))
+    assert later.stats["hashed_objects"] == 12
+    assert kinds(later) == [("checksum_mismatch", doc.pdf_key, doc.id)]
+    # The damaged object was not stamped as verified, so the next run reads it again.
+    again = check(arc, Mode.INCREMENTAL, scrub_days=7, now=utcnow() + timedelta(days=8))
+    assert again.stats["hashed_objects"] == 1
+    assert kinds(again) == [("checksum_mismatch", doc.pdf_key, doc.id)]
+
+
+# --- database rules (SQLite and PostgreSQL) ---------------------------------------------------
+
+
+def test_review_stale_checklist_and_invariants(db_arc: Archive) -> None:
+    arc = db_arc
+    pending = arc.add_doc("pending", customer="ent", document_type="contract",
+                          status="pending_review")
+    with session_scope(arc.engine) as session:
+        arc.customers["new"] = repo.create_customer(session, actor="tester", data={
+            "name": "王五", "customer_type": "individual", "id_number": make_id_number(9)})
+    arc.add_doc("new_id", customer="new", document_type="id_card")
+    lone = arc.add_doc("lone", customer=None, document_type="other")
+    old = arc.add_doc("old", customer="ent", document_type="contract")
+    arc.update("old", status="superseded")
+    now_findings = check(arc, Mode.METADATA)
+    assert kinds(now_findings) == sorted([
+        ("checklist_missing", None, None),
+        ("invariant_archived_without_customer", None, lone.id),
+        ("invariant_superseded_without_successor", None, old.id),
+    ])
+    missing = now_findings.findings.of_kind("checklist_missing")[0]
+    assert missing.detail["customer_code"] == arc.customers["new"].code
+    assert missing.detail["document_type"] == "customer_form"
+    later = check(arc, Mode.METADATA, now=utcnow() + timedelta(days=8), review_stale_days=7)
+    assert [k for k in kinds(later) if k[0] == "review_stale"] == [
+        ("review_stale", None, pending.id)]
+
+
+def test_record_run_marks_new_open_and_resolved(db_arc: Archive) -> None:
+    arc = db_arc
+    doc = arc.docs["permit"]
+    kept = read_raw(arc.store, doc.original_key)
+    arc.store.delete(doc.original_key)
+
+    def record(report: CheckReport) -> dict[str, Any]:
+        with session_scope(arc.engine) as session:
+            return record_run(session, report=report)
+
+    first = record(check(arc))
+    assert [(f["kind"], f["status"]) for f in first["findings"]] == [("object_missing", "new")]
+    assert first["exit_code"] == 2 and first["counts"]["critical"] == 1
+    second = record(check(arc))
+    assert second["previous_run_id"] == first["run_id"]
+    assert [(f["kind"], f["status"]) for f in second["findings"]] == [("object_missing", "open")]
+    arc.store.put(doc.original_key, io.BytesIO(kept), sha256=sha(kept))
+    third = record(check(arc))
+    assert [(f["kind"], f["status"]) for f in third["findings"]] == [
+        ("object_missing", "resolved")]
+    assert third["exit_code"] == 0 and third["counts"]["resolved"] == 1
+    # A metadata run cannot see content problems: it carries them over instead of resolving.
+    data = bytearray(kept)
+    data[0] ^= 0xFF
+    overwrite_behind_back(arc.store, doc.original_key, bytes(data))
+    assert [f["status"] for f in record(check(arc))["findings"]] == ["new"]
+    carried = record(check(arc, Mode.METADATA))["findings"]
+    assert [(f["kind"], f["status"]) for f in carried] == [("checksum_mismatch", "open")]
+    assert carried[0]["detail"]["carried_over_from"]
+    with Session(arc.engine) as session:
+        stored = session.exec(select(IntegrityFinding)).all()
+    assert len(stored) == 5  # one row per run
+
+
+# --- repair -------------------------------------------------------------------------------------
+
+
+def test_repair_resolves_what_it_can(engine: Engine, store: ObjectStore) -> None:
+    arc = build_clean_archive(engine, store)
+    # 1. An object renamed in the store: missing for its record, an orphan elsewhere.
+    form = arc.docs["ent_form"]
+    renamed = form.pdf_key.replace(".pdf", "-副本.pdf")
+    store.move(form.pdf_key, renamed)
+    # 2. A customer renamed: both of its documents' objects now drift.
+    with session_scope(engine) as session:
+        repo.update_customer(session, code=arc.customers["ind"].code, changes={"name": "李四新"},
+                             actor="tester")
+    # 3. An orphan that matches nothing.
+    stray = "archive/企业客户/2024/Q2/北京测试科技有限公司/无主.pdf"
+    store.put(stray, io.BytesIO(make_pdf(1, "stray")))
+
+    def run() -> dict[str, Any]:
+        report = check(arc)
+        actions = repair(engine=engine, store=store, findings=report.findings, actor="tester")
+        with session_scope(engine) as session:
+            summary = record_run(session, report=report, repairs=actions)
+        return summary
+
+    first = run()
+    assert sorted(f["kind"] for f in first["findings"]) == [
+        "key_drift", "key_drift", "key_drift", "key_drift", "object_missing", "orphan", "orphan"]
+    assert sorted((a["action"], a["ok"]) for a in first["repairs"]) == [
+        ("lost_found", True), ("move_back", True), ("move_back", True), ("move_back", True),
+        ("move_back", True), ("relink", True)]
+    second = run()
+    assert {f["status"] for f in second["findings"]} == {"resolved"}
+    assert len(second["findings"]) == 7 and second["exit_code"] == 0
+    assert second["repairs"] == []
+    # Nothing was deleted: the stray orphan is under lost+found, the documents are intact.
+    assert read_raw(store, f"lost+found/{stray}") == make_pdf(1, "stray")
+    with Session(engine) as session:
+        moved = session.get(Document, arc.docs["ind_id"].id)
+        assert moved is not None and "李四新" in str(moved.pdf_key)
+        assert matches_expected_key(str(moved.pdf_key), str(moved.pdf_key))
+        actions = session.exec(
+            select(AuditEvent.action).where(col(AuditEvent.action).like("integrity.%"))
+        ).all()
+    assert sorted(actions) == ["integrity.lost_found", "integrity.move_back",
+                               "integrity.move_back", "integrity.move_back",
+                               "integrity.move_back", "integrity.relink"]
+    assert kinds(check(arc)) == []
+
+
+# --- small pure pieces ------------------------------------------------------------------------
+
+
+def test_collision_suffixes_are_not_drift() -> None:
+    expected = "archive/企业客户/2024/Q2/某公司/某公司-营业执照-2024-05-06.pdf"
+    assert matches_expected_key(expected, expected)
+    assert matches_expected_key(expected.replace(".pdf", "-2.pdf"), expected)
+    assert matches_expected_key(expected.replace(".pdf", "-13.pdf"), expected)
+    assert not matches_expected_key(expected.replace(".pdf", "-1.pdf"), expected)
+    assert not matches_expected_key(expected.replace(".pdf", "-02.pdf"), expected)
+    assert not matches_expected_key(expected.replace(".pdf", "-x.pdf"), expected)
+    assert not matches_expected_key(expected.replace("Q2", "Q3"), expected)
+
+
+def test_quarantine_staleness() -> None:
+    now = utcnow()
+    items = [
+        QuarantineItem("corrupt/20240101/a.pdf", "corrupt", now - timedelta(days=20)),
+        QuarantineItem("corrupt/20240101/b.pdf", "corrupt", now - timedelta(days=3)),
+    ]
+    found = check_quarantine(items, options=CheckOptions(now=now, quarantine_stale_days=14))
+    assert [(f.kind, f.detail["name"], f.detail["days"]) for f in found] == [
+        ("quarantine_stale", "corrupt/20240101/a.pdf", 20)]
