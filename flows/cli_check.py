@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 import flows  # noqa: F401  (switches Prefect telemetry off before anything imports prefect)
+from config.errors import DossierError
 
 app = typer.Typer(help="归档完整性检查 (integrity check)", add_completion=False)
 
@@ -87,9 +88,13 @@ def check(
 ) -> None:
     """Prove every archived document is present, intact, correctly filed and linked.
 
-    Exit code 0: clean; 1: warnings; 2: critical findings.
+    Exit code 0: clean; 1: warnings; 2: critical findings; 3: the check could not run.
     """
-    summary = run_summary(mode=mode.value, repair=repair, use_prefect=use_prefect)
+    try:
+        summary = run_summary(mode=mode.value, repair=repair, use_prefect=use_prefect)
+    except DossierError as e:
+        Console(stderr=True).print(f"[red]检查无法运行[/red] ({e.code}): {e.message}")
+        raise typer.Exit(code=3) from e
     text = json.dumps(summary, ensure_ascii=False, indent=2, default=str)
     if output is not None:
         output.write_text(text + "\n", encoding="utf-8")

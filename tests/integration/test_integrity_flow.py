@@ -117,3 +117,14 @@ def test_markdown_lists_findings(home_archive: Archive) -> None:
     text = render_markdown(summary)
     assert "| critical | object_missing | new |" in text
     assert home_archive.docs["license"].original_key in text
+
+
+def test_check_that_cannot_run_exits_3_not_a_finding_code(tmp_path, monkeypatch) -> None:
+    """Monitoring must tell "could not check" from "found problems" (1 warnings, 2 critical)."""
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    monkeypatch.setenv("DOSSIER_HOME", str(tmp_path / "never-initialized"))
+    result = CliRunner().invoke(app, ["check", "--no-prefect"])
+    assert result.exit_code == 3
