@@ -48,6 +48,15 @@ class WorkerCrashedError(IngestError):
     """The child process died (killed by a signal or exited) while processing the file."""
 
 
+class WorkerSetupError(IngestError):
+    """The worker could not load the task (e.g. our own code fails to import).
+
+    Not the file's fault: retryable, so the file goes back to the intake instead of quarantine.
+    """
+
+    retryable = True
+
+
 @dataclass(frozen=True)
 class _Failure:
     """An exception from the child that could not be pickled as itself."""
@@ -90,6 +99,10 @@ def _die_with_parent() -> None:
 def _run_task(task: bytes) -> bytes:
     try:
         fn, args, kwargs, max_bytes = pickle.loads(task)
+    except BaseException as e:  # the code, not the file: an import error, a missing module
+        setup = WorkerSetupError(f"处理进程无法加载任务：{type(e).__name__}: {e}")
+        return _pickle_error(setup)
+    try:
         result = fn(*args, **kwargs)
     except BaseException as e:  # everything goes back to the parent
         return _pickle_error(e)

@@ -227,3 +227,28 @@ def test_sigkill_from_outside_is_reported_as_memory(pool: IsolatedPool) -> None:
     with pytest.raises(TooLargeError) as info:
         pool.run(die_by, int(signal.SIGKILL))
     assert "1024 MB" in info.value.message and "SIGKILL" in info.value.message
+
+
+def test_a_task_the_worker_cannot_load_is_retryable_not_the_files_fault(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Our code failing to import in the worker must not quarantine every file as "internal"."""
+    import importlib
+    import sys
+
+    from ingest.isolation import WorkerSetupError
+
+    # one worker, started (with its sys.path) before the module exists
+    pool = IsolatedPool(1, timeout_seconds=5.0, memory_limit_mb=1024)
+    pool.run(child_facts, 1, y="")
+    (tmp_path / "only_in_parent_mod.py").write_text("def work():\n    return 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("only_in_parent_mod")
+    try:
+        with pytest.raises(WorkerSetupError) as info:
+            pool.run(module.work)
+        assert info.value.retryable is True
+        assert "only_in_parent_mod" in info.value.message
+    finally:
+        sys.modules.pop("only_in_parent_mod", None)
+        pool.close()
