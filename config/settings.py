@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     target_dpi: int = 300
     ocr_languages: str = "chi_sim"  # measured: docs/benchmarks.md (OCR settings)
     ocr_psm: int = 4
+    ocr_engine: Literal["tesseract", "rapidocr", "cascade"] = "cascade"  # docs/benchmarks.md
     ocr_min_confidence: float = 60.0
 
     # Checks and maintenance

@@ -1,0 +1,275 @@
+"""Accuracy benchmark: generated documents through the real pipeline, per OCR engine setting.
+
+``python -m bench.accuracy [--engines tesseract,rapidocr,cascade] [--limit N] [--out FILE]``
+
+Each document (bench/samples.py, known ground truth) is written as a PNG and run through
+``ingest.pipeline.normalize_file``, as ingestion does. Reported per engine, per document type
+and per degradation: classification accuracy, exact-match rate of the key fields (USCC, ID
+number, names, numbers), character error rate of the OCR text against the printed lines
+(order-free: each line against its best stretch of the text), seconds per page; and the number
+of documents whose USCC or ID number is invalid or wrong yet would be ``archived`` directly
+under ``review_policy = "anomalies"`` (must be 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+
+from archive.filing import decide_status
+from bench.samples import generate, write_sample
+from config import load_settings
+from ingest.fields import compact
+from ingest.pipeline import NormalizedFile, PipelineParams, normalize_file
+from models.validation import id_number_is_valid, uscc_is_valid
+
+#: Document types and the degradations every type gets (None = clean).
+KINDS = ("business_license", "id_card", "bank_permit", "customer_form", "contract")
+DEGRADATIONS: tuple[tuple[str, ...], ...] = (
+    (), ("noise",), ("blur",), ("skew",), ("rotate90",), ("rotate270",), ("lowres",),
+    ("jpeg",), ("seal_over_text",), ("fax",),
+)
+#: ID photocopies under a diagonal watermark, alone and with other damage.
+ID_COPY_DEGRADATIONS: tuple[tuple[str, ...], ...] = (
+    ("watermark",), ("watermark", "noise"), ("watermark", "blur"), ("watermark", "jpeg"),
+)
+SEEDS = (11, 12)
+ID_COPY_SEEDS = (21, 22, 23)
+EXPECTED_TYPE = {"business_license": "business_license", "id_card": "id_card",
+                 "bank_permit": "bank_permit", "customer_form": "customer_form",
+                 "contract": "contract"}
+#: Truth key -> extracted field key, per kind: the fields compared exactly.
+KEY_FIELDS = {
+    "business_license": {"uscc": "uscc", "name": "name",
+                         "legal_representative": "legal_representative"},
+    "id_card": {"id_number": "id_number", "name": "name", "birth_date": "birth_date"},
+    "bank_permit": {"approval_number": "approval_number", "depositor_name": "depositor_name",
+                    "account_number": "account_number"},
+    "customer_form": {"uscc": "uscc", "name": "customer_name", "phone": "phone"},
+    "contract": {"contract_number": "contract_number", "party_a": "party_a",
+                 "party_b": "party_b"},
+}
+CODE_FIELDS = ("uscc", "id_number")
+TODAY = date(2026, 11, 1)
+
+
+@dataclass(frozen=True)
+class Case:
+    kind: str
+    seed: int
+    degradations: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return "+".join(self.degradations) or "clean"
+
+
+@dataclass
+class Result:
+    engine: str
+    kind: str
+    degradation: str
+    seed: int
+    classified: str
+    type_ok: bool
+    fields: dict[str, bool]
+    cer: float
+    seconds: float
+    pages: int
+    bad_code_archived: bool
+    reasons: list[str]
+
+
+def cases(limit: int | None = None) -> list[Case]:
+    """The benchmark set (>= 100 documents), interleaved so ``limit`` keeps a spread."""
+    out = [Case(k, s, d) for s in SEEDS for d in DEGRADATIONS for k in KINDS]
+    out += [Case("id_card", s, d) for s in ID_COPY_SEEDS for d in ID_COPY_DEGRADATIONS]
+    if limit is not None and limit < len(out):
+        out = [out[i * len(out) // limit] for i in range(limit)]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoring
+# ---------------------------------------------------------------------------------------------
+
+
+def line_cer(truth_lines: Iterable[str], text: str) -> float:
+    """Character error rate of the printed lines against the OCR text, order-free.
+
+    Each true line (compacted: no spaces, half-width) is aligned to its best-matching stretch
+    of the compacted text (edit distance with free start and end in the text); the sum of
+    distances over the sum of line lengths.
+    """
+    target = compact(text)
+    errors = total = 0
+    for line in truth_lines:
+        line = compact(line)
+        if not line:
+            continue
+        errors += _best_stretch_distance(line, target)
+        total += len(line)
+    return errors / total if total else 0.0
+
+
+def _best_stretch_distance(pattern: str, text: str) -> int:
+    previous = [0] * (len(text) + 1)  # free start anywhere in the text
+    for i, p in enumerate(pattern, start=1):
+        current = [i] + [0] * len(text)
+        for j, t in enumerate(text, start=1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (p != t))
+        previous = current
+    return min(previous)  # free end
+
+
+def _norm(value: object) -> str:
+    return compact(unicodedata.normalize("NFKC", str(value or ""))).rstrip("。.")
+
+
+def score(case: Case, truth: dict, normalized: NormalizedFile, *, engine: str) -> Result:
+    """Compare one pipeline result with the ground truth."""
+    part = max(normalized.parts, key=lambda p: len(p.pages)) if normalized.parts else None
+    classified = part.document_type if part else "none"
+    fields = part.fields if part else {}
+    checks = {
+        truth_key: _norm(fields.get(field_key, {}).get("value")) == _norm(
+            truth["fields"].get(truth_key))
+        for truth_key, field_key in KEY_FIELDS[case.kind].items()
+    }
+    text = "\n".join(p.text for p in normalized.parts)
+    return Result(
+        engine=engine, kind=case.kind, degradation=case.label, seed=case.seed,
+        classified=classified, type_ok=classified == EXPECTED_TYPE[case.kind], fields=checks,
+        cer=round(line_cer(truth["lines"], text), 4), seconds=normalized.seconds,
+        pages=normalized.page_count, bad_code_archived=any(
+            _bad_code_archived(p.fields, p.reasons, truth) for p in normalized.parts),
+        reasons=sorted({r for p in normalized.parts for r in p.reasons}),
+    )
+
+
+def _bad_code_archived(fields: dict, reasons: Sequence[str], truth: dict) -> bool:
+    """A USCC/ID number that is invalid (or differs from the printed one) reaching archived."""
+    if decide_status(reasons, policy="anomalies", is_new_version=False) != "archived":
+        return False
+    for key, valid in (("uscc", uscc_is_valid), ("id_number", id_number_is_valid)):
+        value = fields.get(key, {}).get("value")
+        if value and (not valid(value) or value != truth["fields"].get(key, value)):
+            return True
+    return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+# ---------------------------------------------------------------------------------------------
+
+
+def run(engine: str, selected: Sequence[Case], *, work: Path, log=sys.stderr) -> list[Result]:
+    """Run every case through ``normalize_file`` with ``ocr_engine = engine``."""
+    base = PipelineParams.from_settings(load_settings(home=work / "home"))
+    params = PipelineParams(limits=base.limits, ocr=base.ocr, target_dpi=base.target_dpi,
+                            min_confidence=base.min_confidence, today=TODAY, ocr_engine=engine)
+    results = []
+    for n, case in enumerate(selected, start=1):
+        sample = generate(case.kind, seed=case.seed, degradation=case.degradations)
+        path = write_sample(sample, work / "in" / f"{case.kind}-{case.seed}-{case.label}.png")
+        started = time.monotonic()
+        normalized = normalize_file(path, params=params, work_dir=work / "out" / engine / path.stem)
+        result = score(case, sample.truth, normalized, engine=engine)
+        log.write(f"[{engine} {n}/{len(selected)}] {case.kind} {case.label} seed={case.seed}: "
+                  f"{result.classified} fields={sum(result.fields.values())}/{len(result.fields)}"
+                  f" missed={[k for k, ok in result.fields.items() if not ok]}"
+                  f" cer={result.cer:.3f} {time.monotonic() - started:.1f}s\n")
+        log.flush()
+        results.append(result)
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+# Reporting
+# ---------------------------------------------------------------------------------------------
+
+
+def _rate(values: Sequence[bool]) -> str:
+    if not values:
+        return "—"
+    return f"{sum(values)}/{len(values)} ({100 * sum(values) / len(values):.0f}%)"
+
+
+def summarize(results: Sequence[Result], *, by: str | None = None) -> list[dict]:
+    """Rows of aggregate figures, per engine and (optionally) per ``kind`` or ``degradation``."""
+    groups: dict[tuple[str, str], list[Result]] = defaultdict(list)
+    for r in results:
+        groups[(r.engine, getattr(r, by) if by else "all")].append(r)
+    rows = []
+    for (engine, key), rs in sorted(groups.items()):
+        codes = [ok for r in rs for f, ok in r.fields.items() if f in CODE_FIELDS]
+        uscc = [ok for r in rs for f, ok in r.fields.items() if f == "uscc"]
+        ids = [ok for r in rs for f, ok in r.fields.items() if f == "id_number"]
+        every = [ok for r in rs for ok in r.fields.values()]
+        rows.append({
+            "engine": engine, "group": key, "documents": len(rs),
+            "classification": _rate([r.type_ok for r in rs]),
+            "uscc": _rate(uscc), "id_number": _rate(ids), "codes": _rate(codes),
+            "key_fields": _rate(every),
+            "cer": f"{sum(r.cer for r in rs) / len(rs):.3f}",
+            "s_per_page": f"{sum(r.seconds for r in rs) / max(1, sum(r.pages for r in rs)):.2f}",
+            "bad_code_archived": sum(r.bad_code_archived for r in rs),
+        })
+    return rows
+
+
+def markdown_table(rows: Sequence[dict]) -> str:
+    """A Markdown table of :func:`summarize` rows."""
+    if not rows:
+        return ""
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def report(results: Sequence[Result]) -> str:
+    """All tables: overall, per type, per degradation."""
+    return "\n\n".join([
+        "### Overall\n\n" + markdown_table(summarize(results)),
+        "### Per document type\n\n" + markdown_table(summarize(results, by="kind")),
+        "### Per degradation\n\n" + markdown_table(summarize(results, by="degradation")),
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point."""
+    parser = argparse.ArgumentParser(prog="python -m bench.accuracy", description=__doc__)
+    parser.add_argument("--engines", default="tesseract,cascade")
+    parser.add_argument("--limit", type=int, default=None, help="run only N documents")
+    parser.add_argument("--out", type=Path, default=None, help="also write results as JSON")
+    parser.add_argument("--report", type=Path, nargs="*", default=None,
+                        help="only print the tables for earlier --out JSON files")
+    args = parser.parse_args(argv)
+    if args.report:
+        loaded = [Result(**r) for f in args.report for r in json.loads(f.read_text("utf-8"))]
+        print(report(loaded))
+        return 0
+    selected = cases(args.limit)
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="dossier-accuracy-") as tmp:
+        for engine in args.engines.split(","):
+            results += run(engine.strip(), selected, work=Path(tmp))
+    if args.out:
+        args.out.write_text(json.dumps([asdict(r) for r in results], ensure_ascii=False,
+                                       indent=1), encoding="utf-8")
+    print(report(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

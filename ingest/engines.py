@@ -1,0 +1,139 @@
+"""Choosing OCR engines per stage: orientation, full text, key-field re-read.
+
+``make_engine(name)`` builds what the pipeline calls an engine:
+
+* ``"tesseract"``: tesseract for everything (orientation by OSD, text with ``chi_sim --psm 4``,
+  codes re-read with ``eng --psm 7`` and a whitelist).
+* ``"rapidocr"``: tesseract OSD for orientation, RapidOCR for text and the PDF text layer,
+  codes re-read by tesseract.
+* ``"cascade"``: a :class:`CascadeEngine` composed of one engine per stage; by default
+  tesseract OSD -> RapidOCR full text -> code re-read by tesseract ``--psm 7``, then by
+  RapidOCR's recognizer on the same region when tesseract's reading does not validate.
+
+The numbers behind the default are in docs/benchmarks-accuracy.md (``python -m bench.accuracy``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import Protocol
+
+from PIL import Image
+
+from ingest.errors import OcrError
+from ingest.ocr import OcrEngine, OcrParams, OcrResult, Orientation, TesseractEngine
+from ingest.rapid import RapidOcrEngine
+
+log = logging.getLogger(__name__)
+
+ENGINE_NAMES = ("tesseract", "rapidocr", "cascade")
+
+
+class CodeReader(Protocol):
+    """An engine that can re-read an identifier in a region of a page."""
+
+    name: str
+
+    def reread_code(
+        self,
+        image: Image.Image,
+        region_box: tuple[int, int, int, int],
+        *,
+        validate: Callable[[str], bool] | None = None,
+    ) -> str: ...
+
+
+class CascadeEngine:
+    """One engine per stage, behind the ordinary engine interface.
+
+    Attributes:
+        orientation: Its ``osd`` turns pages upright.
+        text: Its ``recognize`` gives the page text, words and PDF text layer.
+        readers: Tried in order by :meth:`reread_code` until a reading validates.
+    """
+
+    name = "cascade"
+
+    def __init__(self, *, orientation: OcrEngine, text: OcrEngine,
+                 readers: Sequence[CodeReader]) -> None:
+        self.orientation = orientation
+        self.text = text
+        self.readers = tuple(readers)
+
+    def osd(self, image: Image.Image) -> Orientation:
+        """Page orientation from the orientation engine."""
+        return self.orientation.osd(image)
+
+    def recognize(self, image: Image.Image, *, params: OcrParams) -> OcrResult:
+        """Page text from the text engine."""
+        return self.text.recognize(image, params=params)
+
+    def reread_code(
+        self,
+        image: Image.Image,
+        region_box: tuple[int, int, int, int],
+        *,
+        validate: Callable[[str], bool] | None = None,
+    ) -> str:
+        """Each reader in turn; the first reading that validates, else the first reading.
+
+        A reader that fails (OcrError) is skipped: a re-read is a second chance, not a stage
+        that may fail the page.
+        """
+        first = ""
+        for reader in self.readers:
+            try:
+                text = reader.reread_code(image, region_box, validate=validate)
+            except OcrError as e:
+                log.warning("code re-read by %s failed: %s", reader.name, e)
+                continue
+            if validate is None or validate(text):
+                return text
+            first = first or text
+        return first
+
+
+def make_engine(name: str, *, threads: int = 1) -> OcrEngine:
+    """The engine for a setting value (``Settings.ocr_engine``).
+
+    Args:
+        name: ``"tesseract"``, ``"rapidocr"`` or ``"cascade"``.
+        threads: Threads for RapidOCR's onnxruntime session (one process per core: keep 1).
+
+    Raises:
+        ValueError: Unknown name.
+    """
+    if name == "tesseract":
+        return TesseractEngine()
+    if name == "rapidocr":
+        return _RapidWithTesseractCodes(threads=threads)
+    if name == "cascade":
+        tesseract, rapid = TesseractEngine(), RapidOcrEngine(threads=threads)
+        return CascadeEngine(orientation=tesseract, text=rapid, readers=(tesseract, rapid))
+    raise ValueError(f"unknown OCR engine {name!r}; choose from {ENGINE_NAMES}")
+
+
+@cache
+def shared_engine(name: str) -> OcrEngine:
+    """One engine per name and process (RapidOCR loads its models once per process)."""
+    return make_engine(name)
+
+
+class _RapidWithTesseractCodes(RapidOcrEngine):
+    """``rapidocr``: RapidOCR text, tesseract's code re-read (the measured single-engine mix)."""
+
+    name = "rapidocr"
+
+    def reread_code(
+        self,
+        image: Image.Image,
+        region_box: tuple[int, int, int, int],
+        *,
+        validate: Callable[[str], bool] | None = None,
+    ) -> str:
+        return TesseractEngine().reread_code(image, region_box, validate=validate)
+
+
+__all__ = ["ENGINE_NAMES", "CascadeEngine", "CodeReader", "make_engine", "shared_engine"]
