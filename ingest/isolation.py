@@ -144,12 +144,12 @@ class _Worker:
         self.tasks = 0
         if not self.conn.poll(_START_TIMEOUT_SECONDS):
             self.kill()
-            raise IngestError("隔离进程启动超时")
+            raise WorkerSetupError("隔离进程启动超时")
         try:
             self.conn.recv_bytes()
         except (EOFError, OSError) as e:
             self.kill()
-            raise IngestError(f"隔离进程启动失败（退出码 {self.process.exitcode}）") from e
+            raise WorkerSetupError(f"隔离进程启动失败（退出码 {self.process.exitcode}）") from e
 
     @property
     def pid(self) -> int:
@@ -258,6 +258,16 @@ class IsolatedPool:
         try:
             worker = worker or self._start_worker()
             answer = worker.call(task, self.timeout_seconds)
+            if _out_of_memory(answer) and worker.tasks > 1:
+                # A worker that has served other files may simply have grown (caches, model
+                # arenas): give the file one fresh worker before calling the file too large.
+                log.info("worker %s ran out of memory; retrying in a fresh worker", worker.pid)
+                with self._lock:
+                    self._all.discard(worker)
+                worker.kill()
+                worker = None
+                worker = self._start_worker()
+                answer = worker.call(task, self.timeout_seconds)
         except BaseException:
             self._release(worker, keep=False)
             raise
@@ -326,6 +336,11 @@ class IsolatedPool:
                 worker.stop()
         for worker in busy:
             log.debug("isolated worker %s still busy at close; it stops when done", worker.pid)
+
+
+def _out_of_memory(answer: tuple[Any, ...]) -> bool:
+    """A memory error in the child, or a child killed by SIGKILL (the kernel's OOM killer)."""
+    return answer[0] == "memory" or (answer[0] == "died" and answer[1] == -signal.SIGKILL)
 
 
 def _memory_error(limit_mb: int | None, child_tb: str | None) -> TooLargeError:

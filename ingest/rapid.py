@@ -116,6 +116,8 @@ class RapidOcrEngine:
             # Every stage named: RapidOCR keeps the flags of the previous call (read_line).
             out = _rapid(self.threads)(_rgb(image), use_det=True, use_cls=True, use_rec=True)
         except Exception as e:  # noqa: BLE001 - onnxruntime raises many unrelated types
+            if "bad_alloc" in str(e):  # out of memory inside onnxruntime
+                raise MemoryError(f"RapidOCR out of memory: {e}") from e
             raise OcrError(f"文字识别失败（RapidOCR）：{e}") from e
         if out is None or getattr(out, "boxes", None) is None or not out.txts:
             return []
@@ -131,6 +133,8 @@ class RapidOcrEngine:
         try:
             out = _rapid(self.threads)(_rgb(image), use_det=False, use_cls=False, use_rec=True)
         except Exception as e:  # noqa: BLE001 - see pieces()
+            if "bad_alloc" in str(e):  # out of memory inside onnxruntime
+                raise MemoryError(f"RapidOCR out of memory: {e}") from e
             raise OcrError(f"文字识别失败（RapidOCR）：{e}") from e
         return "".join(getattr(out, "txts", None) or ())
 

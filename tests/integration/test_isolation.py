@@ -101,6 +101,15 @@ def _gone(pid: int, within: float = 5.0) -> bool:
     return False
 
 
+_HELD: list[bytearray] = []
+
+
+def hold_memory(mb: int) -> int:
+    """Allocate ``mb`` MiB and keep it for the worker's lifetime (a growing worker)."""
+    _HELD.append(bytearray(mb * 1024 * 1024))
+    return len(_HELD)
+
+
 @pytest.fixture
 def pool():
     with IsolatedPool(2, timeout_seconds=2.0, memory_limit_mb=1024) as p:
@@ -252,3 +261,15 @@ def test_a_task_the_worker_cannot_load_is_retryable_not_the_files_fault(
     finally:
         sys.modules.pop("only_in_parent_mod", None)
         pool.close()
+
+
+def test_a_grown_worker_out_of_memory_retries_the_file_in_a_fresh_worker() -> None:
+    """Memory held from earlier files must not make the next file "too large"; a file that
+    does not fit even a fresh worker still is."""
+    with IsolatedPool(1, timeout_seconds=20.0, memory_limit_mb=700) as pool:
+        assert pool.run(hold_memory, 250) == 1
+        assert pool.run(hold_memory, 250) == 2
+        # the third 250 MiB does not fit beside the 500 held: a fresh worker takes it
+        assert pool.run(hold_memory, 250) == 1
+        with pytest.raises(TooLargeError):
+            pool.run(hold_memory, 900)
