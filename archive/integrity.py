@@ -9,11 +9,17 @@ Modes (:class:`Mode`):
 - ``incremental``: hash only objects not verified within ``scrub_days`` (a rolling scrub:
   ``object_verification`` remembers when each object last passed every content check); the
   rest get the metadata checks.
-- ``metadata``: no content reads at all: the listing, ``head`` and the database.
+- ``metadata``: no content reads at all: the listing and the database.
 
-Memory stays bounded: documents are read in pages (keyset pagination, one short transaction
-per page, so SQLite's write lock is never held for long), the object listing is streamed in
-batches, and object reads run in a bounded thread pool, one page at a time.
+Two passes. The document pass reads documents in pages (keyset pagination, one short
+transaction per page, so SQLite's write lock is never held for long) and runs the database-only
+checks; expected keys are cached per naming input. The object pass joins the documents'
+references, streamed in key order, with one listing of the archive prefixes (also in key order):
+presence and size come from the listing (no request per object), a listed object no reference
+matched is an orphan once the database agrees, and only an object the listing did not show is
+asked for with ``head``. Content reads run in a bounded thread pool (hashlib releases the GIL;
+each thread reads into one reused 1 MiB buffer). Memory stays bounded: pages, batches and reads
+in flight are all capped, whatever the size of the archive.
 
 A finding's fingerprint (kind, object key, document id, subject) is stable, so
 :func:`record_run` can mark findings new or still open and the previous run's others resolved.
@@ -23,14 +29,18 @@ drifted objects back to their computed key and moves other orphans under ``lost+
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import heapq
 import io
+import itertools
 import logging
 import re
 import tempfile
-from collections import Counter
+import threading
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -46,10 +56,10 @@ from sqlmodel import Session, col, func, select
 from archive.errors import InvalidKeyError, ObjectNotFoundError, StorageError
 from archive.linking import field_value
 from archive.naming import archive_key, first_free_key, original_key, with_collision_suffix
-from archive.storage.base import ObjectStore, copy_hashing, hash_stream
+from archive.storage.base import ObjectInfo, ObjectStore, copy_hashing, hash_stream
 from config.errors import DossierError
 from config.settings import Settings
-from config.taxonomy import Taxonomy
+from config.taxonomy import Taxonomy, Templates
 from models import repo
 from models.audit import SYSTEM_ACTOR
 from models.customer import Customer
@@ -67,6 +77,10 @@ from models.runs import (
 log = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
+#: Read buffer per worker thread (content is hashed in place, no copies).
+READ_BUFFER_BYTES = MIB
+#: Cached expected-key pairs (naming is pure; about 0.4 ms per document uncached).
+KEY_CACHE_SIZE = 4096
 LOST_AND_FOUND_PREFIX = "lost+found"
 #: Statuses of documents that are in effect or on their way (checked for expiry, checklists).
 ACTIVE_STATUSES = ("pending_review", "archived", "updating")
@@ -337,18 +351,32 @@ def matches_expected_key(actual: str, expected: str) -> bool:
 def expected_keys(row: DocRow, taxonomy: Taxonomy) -> tuple[str, str]:
     """Where the naming rules put this document's PDF and original, from its current fields.
 
+    The naming functions are pure, so results are cached per naming input (customer type and
+    name, document type, date, extension): documents of one customer, type and day share them.
+
     Raises:
         DossierError: Unknown type in the taxonomy, or a name that cannot become a key.
     """
     ctype = taxonomy.customer_type(row.customer_type).label if row.customer_type else None
+    return _keys_for(
+        taxonomy.templates, ctype, row.customer_name,
+        taxonomy.document_type(row.document_type).label, row.submitted_date,
+        PurePosixPath(row.original_filename).suffix.lower(),
+    )
+
+
+@functools.lru_cache(maxsize=KEY_CACHE_SIZE)
+def _keys_for(
+    templates: Templates, customer_type_label: str | None, customer_name: str | None,
+    document_type_label: str, submitted: date, ext: str,
+) -> tuple[str, str]:
     names: dict[str, Any] = {
-        "templates": taxonomy.templates,
-        "customer_type_label": ctype,
-        "customer_name": row.customer_name,
-        "document_type_label": taxonomy.document_type(row.document_type).label,
-        "submitted": row.submitted_date,
+        "templates": templates,
+        "customer_type_label": customer_type_label,
+        "customer_name": customer_name,
+        "document_type_label": document_type_label,
+        "submitted": submitted,
     }
-    ext = PurePosixPath(row.original_filename).suffix.lower()
     return archive_key(**names), original_key(**names, original_ext=ext)
 
 
@@ -488,44 +516,77 @@ def _ref_finding(ref: ObjectRef, kind: str, message: str, **detail: Any) -> Find
 _TEXT_SHOWING = re.compile(rb"T[jJ](?![A-Za-z0-9])")
 
 
-def _has_text(reader: PdfReader) -> bool:
-    """Whether any page's content stream shows text (``Tj``/``TJ``), even invisible OCR text.
+def _shows_text(contents: Any) -> bool:
+    """Whether a page's content stream shows text (``Tj``/``TJ``), even invisible OCR text.
 
     Looking for text-showing operators is much cheaper than extracting the text, and an OCR
     layer (render mode 3) counts as text just the same.
     """
-    for page in reader.pages:
-        try:
-            contents = page.get_contents()
-            data = contents.get_data() if contents is not None else b""
-        except Exception:  # noqa: BLE001 - pypdf raises many types on damaged content
-            continue
-        if b"BT" in data and _TEXT_SHOWING.search(data):
-            return True
-    return False
+    try:
+        data = contents.get_data() if contents is not None else b""
+    except Exception:  # noqa: BLE001 - pypdf raises many types on damaged content
+        return False
+    return b"BT" in data and _TEXT_SHOWING.search(data) is not None
 
 
 def check_pdf(stream: BinaryIO, ref: ObjectRef) -> list[Finding]:
-    """Open a PDF with pypdf: readable, page count as recorded, text layer when OCR'd."""
+    """Open a PDF with pypdf: readable, page count as recorded, text layer when OCR'd.
+
+    One pass over the pages: each page's content stream is resolved once (a damaged one makes
+    the PDF unreadable) and, until a page showing text is found, searched for text operators.
+    """
     try:
         reader = PdfReader(stream, strict=False)
         if reader.is_encrypted:
             return [_ref_finding(ref, "pdf_unreadable", f"PDF 已加密: {ref.key}",
                                  error="encrypted")]
-        pages = len(reader.pages)
-        for page in reader.pages:
-            page.get_contents()
+        pages = reader.pages
+        count = len(pages)
+        text = False
+        for page in pages:
+            contents = page.get_contents()
+            text = text or (ref.expect_text and _shows_text(contents))
     except Exception as e:  # noqa: BLE001 - pypdf raises many types on damaged files
         return [_ref_finding(ref, "pdf_unreadable", f"PDF 无法打开: {ref.key}",
                              error=type(e).__name__)]
     out = []
-    if ref.page_count is not None and pages != ref.page_count:
+    if ref.page_count is not None and count != ref.page_count:
         out.append(_ref_finding(ref, "page_count_mismatch",
-                                f"PDF 有 {pages} 页，记录为 {ref.page_count} 页: {ref.key}",
-                                expected=ref.page_count, actual=pages))
-    if ref.expect_text and not _has_text(reader):
+                                f"PDF 有 {count} 页，记录为 {ref.page_count} 页: {ref.key}",
+                                expected=ref.page_count, actual=count))
+    if ref.expect_text and not text:
         out.append(_ref_finding(ref, "no_text_layer", f"PDF 没有可提取的文字层: {ref.key}"))
     return out
+
+
+_read_buffers = threading.local()
+
+
+def _read_buffer() -> memoryview:
+    """This thread's reusable read buffer (no allocation per read or per object)."""
+    view = getattr(_read_buffers, "view", None)
+    if view is None:
+        view = memoryview(bytearray(READ_BUFFER_BYTES))
+        _read_buffers.view = view
+    return view
+
+
+def hash_into_buffer(stream: BinaryIO) -> tuple[str, int]:
+    """SHA-256 hex digest and size of the rest of ``stream``, read into a reused buffer.
+
+    ``readinto`` fills one 1 MiB buffer per thread, and hashlib releases the GIL while it
+    hashes, so several threads hash at once.
+    """
+    readinto = getattr(stream, "readinto", None)
+    if readinto is None:
+        return hash_stream(stream)
+    view = _read_buffer()
+    digest = hashlib.sha256()
+    size = 0
+    while n := readinto(view):
+        digest.update(view[:n])
+        size += n
+    return digest.hexdigest(), size
 
 
 def _read_content(
@@ -535,7 +596,7 @@ def _read_content(
     temporary file) so that pypdf can open it without a second read."""
     with store.open(ref.key, verify=False) as stream:
         if not pdf_checks:
-            digest, size = hash_stream(stream)
+            digest, size = hash_into_buffer(stream)
             return digest, size, []
         with _buffer(size_hint, spool_bytes) as buffer:
             digest, size = copy_hashing(stream, buffer)
@@ -554,24 +615,37 @@ def _buffer(size_hint: int, spool_bytes: int) -> BinaryIO:
 
 
 def check_object(
-    store: ObjectStore, ref: ObjectRef, *, check_pdfs: bool = True, spool_bytes: int = 16 * MIB
+    store: ObjectStore,
+    ref: ObjectRef,
+    *,
+    check_pdfs: bool = True,
+    spool_bytes: int = 16 * MIB,
+    info: ObjectInfo | None = None,
 ) -> ObjectOutcome:
     """Check one object: present, size, then (when ``ref.read_content``) content and PDF.
 
     One finding at most per cause: a size mismatch is not also reported as a checksum
     mismatch, and a PDF is only opened when its bytes are the recorded ones.
+
+    Args:
+        store: The object store.
+        ref: The object and what its record says about it.
+        check_pdfs: Open PDFs with pypdf after hashing them.
+        spool_bytes: PDFs up to this size are held in memory for pypdf, larger ones spooled.
+        info: What a listing said about the object (its size); None asks the store (``head``).
     """
     outcome = ObjectOutcome(ref)
-    try:
-        info = store.head(ref.key)
-    except ObjectNotFoundError:
-        outcome.findings.append(_ref_finding(
-            ref, "object_missing", f"对象缺失: {ref.key}", sha256=ref.sha256, size=ref.size))
-        return outcome
-    except (StorageError, InvalidKeyError) as e:
-        outcome.findings.append(_ref_finding(ref, "object_unreadable",
-                                             f"对象无法读取: {ref.key}", error=str(e.code)))
-        return outcome
+    if info is None:
+        try:
+            info = store.head(ref.key)
+        except ObjectNotFoundError:
+            outcome.findings.append(_ref_finding(
+                ref, "object_missing", f"对象缺失: {ref.key}", sha256=ref.sha256, size=ref.size))
+            return outcome
+        except (StorageError, InvalidKeyError) as e:
+            outcome.findings.append(_ref_finding(ref, "object_unreadable",
+                                                 f"对象无法读取: {ref.key}", error=str(e.code)))
+            return outcome
     if ref.size is not None and info.size != ref.size:
         outcome.findings.append(_ref_finding(ref, "size_mismatch", f"对象大小与记录不符: {ref.key}",
                                              expected=ref.size, actual=info.size))
@@ -615,18 +689,98 @@ def _check_content(
     return outcome
 
 
-# --- the page loop ----------------------------------------------------------------------------
+# --- documents' references, sorted by key -------------------------------------------------------
 
 
-def _object_refs(row: DocRow) -> list[ObjectRef]:
-    refs = []
-    if row.pdf_key:
-        refs.append(ObjectRef(row.pdf_key, row.id, "pdf", row.pdf_sha256, row.pdf_size,
-                              page_count=row.page_count, expect_text=row.has_text))
-    if row.original_key:
-        refs.append(ObjectRef(row.original_key, row.id, "original", row.original_sha256,
-                              row.original_size))
-    return refs
+def _ref_query(role: str, *, after: tuple[str, int] | None, limit: int, dialect: str) -> Any:
+    """One page of ``role`` references ordered by (key, document id), in code-point order."""
+    t = Document.__table__  # type: ignore[attr-defined]
+    if role == "pdf":
+        key, sha, size = t.c.pdf_key, t.c.pdf_sha256, t.c.pdf_size
+        has_text = sa.and_(t.c.ocr_text.is_not(None), func.length(t.c.ocr_text) > 0)
+        extra: tuple[Any, ...] = (t.c.page_count, has_text)
+    else:
+        key, sha, size = t.c.original_key, t.c.original_sha256, t.c.original_size
+        extra = ()
+    # PostgreSQL sorts text by the database's collation; "C" is byte (= code point) order,
+    # the order of S3 listings and of the local store's listing. SQLite compares bytes.
+    ordered = key.collate("C") if dialect == "postgresql" else key
+    query = sa.select(key, t.c.id, sha, size, *extra).where(key.is_not(None))
+    if after is not None:
+        query = query.where(sa.tuple_(ordered, t.c.id) > sa.tuple_(*after))
+    return query.order_by(ordered, t.c.id).limit(limit)
+
+
+def _role_refs(engine: Engine, role: str, *, page_size: int) -> Iterator[ObjectRef]:
+    after: tuple[str, int] | None = None
+    while True:
+        with engine.begin() as conn:
+            rows = conn.execute(_ref_query(role, after=after, limit=page_size,
+                                           dialect=engine.dialect.name)).all()
+        if not rows:
+            return
+        for row in rows:
+            if role == "pdf":
+                yield ObjectRef(row[0], row[1], "pdf", row[2], row[3], page_count=row[4],
+                                expect_text=bool(row[5]))
+            else:
+                yield ObjectRef(row[0], row[1], "original", row[2], row[3])
+        after = (rows[-1][0], rows[-1][1])
+
+
+def iter_object_refs(engine: Engine, *, page_size: int = 2000) -> Iterator[ObjectRef]:
+    """Every object any document references (PDF and original), in key order.
+
+    Streamed in keyset pages (one short transaction each); a key several documents share
+    comes once per document.
+    """
+    return heapq.merge(_role_refs(engine, "pdf", page_size=page_size),
+                       _role_refs(engine, "original", page_size=page_size),
+                       key=lambda ref: (ref.key, ref.document_id))
+
+
+def listing_prefixes(taxonomy: Taxonomy) -> list[str]:
+    """The archive prefixes in key order, without one that another already covers."""
+    out: list[str] = []
+    for prefix in sorted(set(archive_prefixes(taxonomy))):
+        if not any(prefix.startswith(p) for p in out):
+            out.append(prefix)
+    return out
+
+
+def _listing(store: ObjectStore, prefixes: Sequence[str]) -> Iterator[ObjectInfo]:
+    for prefix in prefixes:
+        yield from store.iter_objects(prefix)
+
+
+def join_by_key(
+    refs: Iterable[ObjectRef], listing: Iterable[ObjectInfo]
+) -> Iterator[tuple[list[ObjectRef], ObjectInfo | None, ObjectInfo | None]]:
+    """Merge references and listed objects, both in key order.
+
+    Yields ``(refs, info, unmatched)``: references of one key with the listed object of that
+    key (or None when it was not listed), or ``([], None, info)`` for a listed object no
+    reference in the stream matched. If the two orders ever disagreed, a reference would only
+    fall back to ``head`` and an unmatched object be looked up in the database: slower, never
+    wrong.
+    """
+    listed = iter(listing)
+    info = next(listed, None)
+    for key, group in itertools.groupby(refs, key=lambda ref: ref.key):
+        while info is not None and info.key < key:
+            yield [], None, info
+            info = next(listed, None)
+        if info is not None and info.key == key:
+            yield list(group), info, None
+            info = next(listed, None)
+        else:
+            yield list(group), None, None
+    while info is not None:
+        yield [], None, info
+        info = next(listed, None)
+
+
+# --- the object pass ----------------------------------------------------------------------------
 
 
 def _fresh_keys(engine: Engine, refs: Sequence[ObjectRef], *, since: datetime) -> set[str]:
@@ -676,6 +830,129 @@ def stamp_verified(engine: Engine, outcomes: Sequence[ObjectOutcome], *, at: dat
         session.execute(stmt, list(rows.values()))
 
 
+@dataclass
+class CheckReport:
+    """The result of :func:`run_checks`."""
+
+    mode: Mode
+    started_at: datetime
+    findings: Findings = field(default_factory=Findings)
+    stats: Counter[str] = field(default_factory=Counter)
+    finished_at: datetime | None = None
+
+
+class _ObjectPass:
+    """Checks referenced objects batch by batch, with at most ``limit`` reads in flight.
+
+    An object the listing showed needs no store request unless its content is read; one it did
+    not show is asked for with ``head`` (missing, unreadable, or written since the listing).
+    """
+
+    def __init__(self, *, engine: Engine, store: ObjectStore, options: CheckOptions,
+                 pool: ThreadPoolExecutor, report: CheckReport) -> None:
+        self.engine, self.store, self.options = engine, store, options
+        self.pool, self.report = pool, report
+        self.limit = max(2, options.workers * 4)
+        self.pending: deque[Future[ObjectOutcome]] = deque()
+        self.done: list[ObjectOutcome] = []
+
+    def check(self, pairs: list[tuple[ObjectRef, ObjectInfo | None]]) -> None:
+        """Plan (which objects are due for a read) and check one batch."""
+        planned = _plan_reads(self.engine, [ref for ref, _ in pairs], self.options)
+        for ref, (_, info) in zip(planned, pairs, strict=True):
+            if info is not None and (not ref.read_content or ref.size not in (None, info.size)):
+                self._finish(self._check(ref, info))  # decided by the listing alone
+                continue
+            self.pending.append(self.pool.submit(self._check, ref, info))
+            while len(self.pending) > self.limit:
+                self._finish(self.pending.popleft().result())
+
+    def _check(self, ref: ObjectRef, info: ObjectInfo | None) -> ObjectOutcome:
+        return check_object(self.store, ref, check_pdfs=self.options.check_pdf,
+                            spool_bytes=self.options.spool_bytes, info=info)
+
+    def _finish(self, outcome: ObjectOutcome) -> None:
+        stats = self.report.stats
+        self.report.findings.extend(outcome.findings)
+        stats["objects"] += 1
+        stats["hashed_objects"] += int(outcome.read)
+        stats["hashed_bytes"] += outcome.hashed_bytes
+        if outcome.verified:
+            self.done.append(outcome)
+        if len(self.done) >= self.options.page_size:
+            self._stamp()
+
+    def _stamp(self) -> None:
+        if self.options.mode != Mode.METADATA and self.done:
+            stamp_verified(self.engine, self.done, at=self.options.now)
+        self.done = []
+
+    def close(self) -> None:
+        """Wait for the reads in flight and stamp what they verified."""
+        while self.pending:
+            self._finish(self.pending.popleft().result())
+        self._stamp()
+
+
+def check_objects(
+    *, engine: Engine, store: ObjectStore, taxonomy: Taxonomy, options: CheckOptions,
+    pool: ThreadPoolExecutor, report: CheckReport,
+) -> None:
+    """Every referenced object (present, size, content by mode) and every orphan, in one pass.
+
+    The documents' references (sorted by key) are joined with one listing of the archive
+    prefixes, so presence and size need no request per object and orphans no query per key.
+    """
+    objects = _ObjectPass(engine=engine, store=store, options=options, pool=pool, report=report)
+    batch: list[tuple[ObjectRef, ObjectInfo | None]] = []
+    unmatched: list[ObjectInfo] = []
+    listed = _counted(_listing(store, listing_prefixes(taxonomy)), report.stats, "listed_objects")
+    for refs, info, stray in join_by_key(iter_object_refs(engine, page_size=options.page_size),
+                                         listed):
+        if stray is not None:
+            unmatched.append(stray)
+            if len(unmatched) >= options.page_size:
+                _report_orphans(engine, unmatched, report)
+                unmatched = []
+            continue
+        batch.extend((ref, info) for ref in refs)
+        if len(batch) >= options.page_size:
+            objects.check(batch)
+            batch = []
+    if batch:
+        objects.check(batch)
+    _report_orphans(engine, unmatched, report)
+    objects.close()
+
+
+def _counted(items: Iterable[T], stats: Counter[str], name: str) -> Iterator[T]:
+    for item in items:
+        stats[name] += 1
+        yield item
+
+
+def _referenced_keys(engine: Engine, keys: Sequence[str]) -> set[str]:
+    d = Document
+    with Session(engine) as session:
+        pdf = session.exec(select(d.pdf_key).where(col(d.pdf_key).in_(keys))).all()
+        orig = session.exec(select(d.original_key).where(col(d.original_key).in_(keys))).all()
+    return {k for k in (*pdf, *orig) if k}
+
+
+def _report_orphans(engine: Engine, candidates: Sequence[ObjectInfo], report: CheckReport) -> None:
+    """Listed objects the join matched to no reference: orphans, once the database agrees."""
+    if not candidates:
+        return
+    referenced = _referenced_keys(engine, [o.key for o in candidates])
+    for info in candidates:
+        if info.key not in referenced:
+            report.findings.add("orphan", f"对象没有任何记录引用: {info.key}",
+                                object_key=info.key, size=info.size)
+
+
+# --- the document pass --------------------------------------------------------------------------
+
+
 def _shared_originals(engine: Engine, page: Sequence[DocRow]) -> frozenset[str]:
     keys = list({r.original_key for r in page if r.original_key})
     if not keys:
@@ -689,59 +966,22 @@ def _shared_originals(engine: Engine, page: Sequence[DocRow]) -> frozenset[str]:
         return frozenset(k for k in session.exec(query).all() if k)
 
 
-@dataclass
-class CheckReport:
-    """The result of :func:`run_checks`."""
-
-    mode: Mode
-    started_at: datetime
-    findings: Findings = field(default_factory=Findings)
-    stats: Counter[str] = field(default_factory=Counter)
-    finished_at: datetime | None = None
-
-
-def _check_page(
-    page: list[DocRow],
-    *,
-    engine: Engine,
-    store: ObjectStore,
-    taxonomy: Taxonomy,
-    options: CheckOptions,
-    pool: ThreadPoolExecutor,
-    report: CheckReport,
-) -> None:
-    shared = _shared_originals(engine, page)
-    refs: list[ObjectRef] = []
-    for row in page:
-        report.findings.extend(check_document_row(
-            row, taxonomy=taxonomy, options=options, shared_originals=shared))
-        refs.extend(_object_refs(row))
-    planned = _plan_reads(engine, refs, options)
-
-    def work(ref: ObjectRef) -> ObjectOutcome:
-        return check_object(store, ref, check_pdfs=options.check_pdf,
-                            spool_bytes=options.spool_bytes)
-
-    outcomes = list(pool.map(work, planned))
-    for o in outcomes:
-        report.findings.extend(o.findings)
-        report.stats["hashed_objects"] += int(o.read)
-        report.stats["hashed_bytes"] += o.hashed_bytes
-    report.stats["documents"] += len(page)
-    report.stats["objects"] += len(planned)
-    if options.mode != Mode.METADATA:
-        stamp_verified(engine, outcomes, at=options.now)
+def check_documents(
+    *, engine: Engine, taxonomy: Taxonomy, options: CheckOptions
+) -> tuple[list[Finding], int]:
+    """Every database-only check of every document, page by page; (findings, documents)."""
+    findings: list[Finding] = []
+    documents = 0
+    for page in iter_document_pages(engine, page_size=options.page_size):
+        shared = _shared_originals(engine, page)
+        for row in page:
+            findings.extend(check_document_row(
+                row, taxonomy=taxonomy, options=options, shared_originals=shared))
+        documents += len(page)
+    return findings, documents
 
 
 # --- archive-wide checks ----------------------------------------------------------------------
-
-
-def _referenced_keys(engine: Engine, keys: Sequence[str]) -> set[str]:
-    d = Document
-    with Session(engine) as session:
-        pdf = session.exec(select(d.pdf_key).where(col(d.pdf_key).in_(keys))).all()
-        orig = session.exec(select(d.original_key).where(col(d.original_key).in_(keys))).all()
-    return {k for k in (*pdf, *orig) if k}
 
 
 def archive_prefixes(taxonomy: Taxonomy) -> tuple[str, ...]:
@@ -749,20 +989,6 @@ def archive_prefixes(taxonomy: Taxonomy) -> tuple[str, ...]:
     t = taxonomy.templates
     return tuple(p.strip("/") + "/" for p in (t.archive_prefix, t.originals_prefix))
 
-
-def check_orphans(
-    *, engine: Engine, store: ObjectStore, taxonomy: Taxonomy, report: CheckReport,
-    batch_size: int = 500,
-) -> None:
-    """Objects under the archive prefixes that no record references."""
-    for prefix in archive_prefixes(taxonomy):
-        for batch in _batched(store.iter_objects(prefix), batch_size):
-            referenced = _referenced_keys(engine, [o.key for o in batch])
-            report.stats["listed_objects"] += len(batch)
-            for info in batch:
-                if info.key not in referenced:
-                    report.findings.add("orphan", f"对象没有任何记录引用: {info.key}",
-                                        object_key=info.key, size=info.size)
 
 
 def _duplicate_groups(session: Session) -> dict[frozenset[int], set[str]]:
@@ -913,6 +1139,11 @@ def run_checks(
 ) -> CheckReport:
     """Run every check once and return the findings (nothing is written but verification stamps).
 
+    The document pass (database only: key drift, review, expiry, row invariants) runs first,
+    then the object pass (one listing joined with the references; content reads in a thread
+    pool). Not side by side: on SQLite every transaction takes the write lock, and the two
+    passes waited on each other.
+
     Args:
         engine: The database (read in short transactions, page by page).
         store: The object store.
@@ -925,11 +1156,12 @@ def run_checks(
         listed_objects, customers).
     """
     report = CheckReport(mode=options.mode, started_at=utcnow())
+    findings, documents = check_documents(engine=engine, taxonomy=taxonomy, options=options)
+    report.findings.extend(findings)
+    report.stats["documents"] += documents
     with ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="integrity") as pool:
-        for page in iter_document_pages(engine, page_size=options.page_size):
-            _check_page(page, engine=engine, store=store, taxonomy=taxonomy, options=options,
-                        pool=pool, report=report)
-    check_orphans(engine=engine, store=store, taxonomy=taxonomy, report=report)
+        check_objects(engine=engine, store=store, taxonomy=taxonomy, options=options, pool=pool,
+                      report=report)
     report.findings.extend(check_duplicates(engine))
     report.findings.extend(check_set_invariants(engine))
     check_checklists(engine=engine, taxonomy=taxonomy, report=report, page_size=options.page_size)

@@ -3,14 +3,19 @@
     .venv/bin/python -m bench.integrity all --out /tmp/dossier-bench-integrity
 
 1. Local: a generated archive of ``--local-docs`` documents (two objects each: a small PDF
-   and an "original"), timed in full, incremental (nothing due; then 1/7 due) and metadata
-   mode, beside ``sha256sum`` over the same files (the ceiling), with peak memory per run.
-2. S3 protocol (moto server on 127.0.0.1): ``--s3-docs`` documents, the same three modes.
-3. Metadata-only scale: ``--scale-docs`` synthetic records whose objects are tiny files written
-   straight into the local folder (no sidecar, so ``head`` knows only the size).
+   and an "original" of ``--size`` bytes), timed in full, incremental (nothing due; then 1/7
+   due) and metadata mode, beside ``sha256sum`` over the same files (the ceiling), with peak
+   memory per run.
+2. Local, scan-sized: the same with ``--scan-docs`` documents of ``--scan-size`` bytes (a
+   300 dpi A4 scan is a few hundred KB), where per-object costs weigh less than bytes.
+3. S3 protocol (moto server on 127.0.0.1): ``--s3-docs`` documents, the same three modes.
+4. Metadata-only scale: ``--scale-docs`` synthetic records whose objects are tiny files written
+   straight into the local folder (no sidecar).
 
 Every measured run happens in a fresh subprocess (``measure``), so ``ru_maxrss`` is the peak of
-that run alone. Results are printed as JSON and written to ``<out>/results.json``.
+that run alone; each run also reports its CPU time and the machine's load average when it
+started (the build machine is shared). Results are printed as JSON and written to
+``<out>/results.json``.
 """
 
 from __future__ import annotations
@@ -190,20 +195,38 @@ def measure(*, db_url: str, storage_url: str, endpoint: str | None, mode: str,
     engine = make_engine(db_url)
     store = make_store(storage_url=storage_url, s3_endpoint_url=endpoint, s3_region=TEST_REGION)
     options = CheckOptions(mode=Mode(mode), workers=workers)
-    started = time.perf_counter()
+    load = os.getloadavg()[0]
+    started, cpu_started = time.perf_counter(), time.process_time()
     report = run_checks(engine=engine, store=store, taxonomy=load_taxonomy(), options=options)
     seconds = time.perf_counter() - started
     stats = dict(report.stats)
     return {
         "mode": mode, "seconds": round(seconds, 2), "workers": workers,
+        "cpu_seconds": round(time.process_time() - cpu_started, 2), "load_avg_1m": load,
         "documents": stats.get("documents", 0), "objects": stats.get("objects", 0),
         "hashed_objects": stats.get("hashed_objects", 0),
         "hashed_mb": round(stats.get("hashed_bytes", 0) / 1e6, 1),
         "objects_per_s": round(stats.get("objects", 0) / seconds, 1),
         "hashed_mb_per_s": round(stats.get("hashed_bytes", 0) / 1e6 / seconds, 1),
         "findings": len(report.findings),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": peak_rss_mb(),
     }
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (MB).
+
+    ``VmHWM`` belongs to this process's own address space; ``ru_maxrss`` survives ``exec`` on
+    Linux, so a run spawned by a bench process that had just generated 100,000 rows reported
+    that parent's peak (426 MB) instead of its own (112 MB).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def _measure_in_subprocess(**kw: Any) -> dict[str, Any]:
@@ -222,9 +245,11 @@ def sha256sum_ceiling(root: Path, *, parallel: int) -> dict[str, Any]:
     listing = b"\0".join(str(p).encode() for p in files)
     cmd = ["xargs", "-0", "-n", "256", "-P", str(parallel), "sha256sum"]
     started = time.perf_counter()
+    load = os.getloadavg()[0]
     subprocess.run(cmd, input=listing, check=True, stdout=subprocess.DEVNULL)
     seconds = time.perf_counter() - started
     return {"tool": f"sha256sum x{parallel}", "objects": len(files), "seconds": round(seconds, 2),
+            "load_avg_1m": load,
             "objects_per_s": round(len(files) / seconds, 1),
             "hashed_mb_per_s": round(total / 1e6 / seconds, 1)}
 
@@ -245,9 +270,10 @@ def _modes(db_url: str, storage_url: str, endpoint: str | None, workers: int) ->
     return runs
 
 
-def bench_local(out: Path, *, docs: int, size: int, workers: int) -> dict[str, Any]:
-    root = out / "local-objects"
-    db_url = f"sqlite:///{out / 'local.db'}"
+def bench_local(out: Path, *, docs: int, size: int, workers: int, name: str = "local") -> (
+        dict[str, Any]):
+    root = out / f"{name}-objects"
+    db_url = f"sqlite:///{out / f'{name}.db'}"
     gen = generate_archive(db_url=db_url, store=make_store(storage_url=root.as_uri()), docs=docs,
                            size=size)
     sha256sum_ceiling(root, parallel=1)  # warm the page cache once, for every contender alike
@@ -297,6 +323,8 @@ def main(argv: list[str] | None = None) -> None:
     a.add_argument("--s3-docs", type=int, default=1000)
     a.add_argument("--scale-docs", type=int, default=100_000)
     a.add_argument("--size", type=int, default=48 * 1024)
+    a.add_argument("--scan-docs", type=int, default=5000)
+    a.add_argument("--scan-size", type=int, default=256 * 1024)
     a.add_argument("--workers", type=int, default=4)
     m = sub.add_parser("measure")
     m.add_argument("--db-url", required=True)
@@ -316,10 +344,14 @@ def main(argv: list[str] | None = None) -> None:
     results = {
         "date": datetime.now().astimezone().isoformat(timespec="minutes"),
         "cpus": os.cpu_count(),
+        "load_avg_at_start": os.getloadavg(),
         "local": bench_local(out, docs=args.local_docs, size=args.size, workers=args.workers),
+        "local_scan_sized": bench_local(out, docs=args.scan_docs, size=args.scan_size,
+                                        workers=args.workers, name="scan"),
         "s3": bench_s3(out, docs=args.s3_docs, size=args.size, workers=args.workers),
         "scale": bench_scale(out, docs=args.scale_docs, workers=args.workers),
     }
+    results["load_avg_at_end"] = os.getloadavg()
     text = json.dumps(results, ensure_ascii=False, indent=2)
     (out / "results.json").write_text(text + "\n", encoding="utf-8")
     sys.stdout.write(text + "\n")
