@@ -130,7 +130,7 @@ def test_result_and_child_setup(pool: IsolatedPool) -> None:
 
 def test_workers_are_reused(pool: IsolatedPool) -> None:
     pids = {pool.run(child_facts, i, y="")["pid"] for i in range(6)}
-    assert 1 <= len(pids) <= 2
+    assert len(pids) in (1, 2)  # two workers at most, reused
 
 
 def test_timeout_kills_child_and_grandchild(tmp_path: Path) -> None:

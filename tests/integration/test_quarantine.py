@@ -176,8 +176,10 @@ def test_quarantine_on_another_filesystem_copies_and_verifies(
 ) -> None:
     intake, work, _ = dirs
     shm = Path("/dev/shm")
-    if not shm.is_dir() or shm.stat().st_dev == intake.stat().st_dev:
-        pytest.skip("needs a second filesystem (/dev/shm) to test")
+    # A precondition, not a skip: Linux machines (and CI) have /dev/shm as a separate tmpfs.
+    assert shm.is_dir() and shm.stat().st_dev != intake.stat().st_dev, (
+        "this test needs /dev/shm on a filesystem other than the temporary folder's"
+    )
     data = os.urandom(3_000_000)
     c = _claim_one(intake, work, "big.tif", data)
     with tempfile.TemporaryDirectory(dir=shm) as other:
