@@ -19,6 +19,7 @@ from typing import Literal
 from sqlmodel import Session, select
 
 from archive.dedupe import find_near_duplicate, text_fingerprint
+from archive.errors import ObjectNotFoundError
 from archive.linking import LinkResult, compare_customer_fields, find_customer, normalize_name
 from archive.naming import archive_key, first_free_key, original_key
 from archive.storage.base import ObjectInfo, ObjectStore
@@ -97,6 +98,14 @@ def _content_type(path: Path) -> str:
     return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
+def _stored(store: ObjectStore, key: str) -> ObjectInfo | None:
+    """What the store holds at ``key`` (one request), or None."""
+    try:
+        return store.head(key)
+    except ObjectNotFoundError:
+        return None
+
+
 def _key_taken_by(session: Session, store: ObjectStore, sha256: str) -> Callable[[str], bool]:
     """A key is free when no row uses it and the store has nothing there, or the same bytes."""
 
@@ -106,9 +115,8 @@ def _key_taken_by(session: Session, store: ObjectStore, sha256: str) -> Callable
         ).first()
         if used is not None:
             return True
-        if not store.exists(key):
-            return False
-        return store.head(key).sha256 != sha256
+        held = _stored(store, key)
+        return held is not None and held.sha256 != sha256
 
     return taken
 
@@ -116,9 +124,10 @@ def _key_taken_by(session: Session, store: ObjectStore, sha256: str) -> Callable
 def _put_verified(
     store: ObjectStore, key: str, path: Path, sha256: str, doc_meta: dict
 ) -> ObjectInfo:
-    if store.exists(key) and store.head(key).sha256 == sha256:
+    held = _stored(store, key)
+    if held is not None and held.sha256 == sha256:
         # Left by a run that crashed before its commit: the bytes are already there.
-        return store.head(key)
+        return held
     return store.put(key, path, content_type=_content_type(path), metadata=doc_meta, sha256=sha256)
 
 
