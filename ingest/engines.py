@@ -4,10 +4,11 @@
 
 * ``"tesseract"``: tesseract for everything (orientation by OSD, text with ``chi_sim --psm 4``,
   codes re-read with ``eng --psm 7`` and a whitelist).
-* ``"rapidocr"``: tesseract OSD for orientation, RapidOCR for text and the PDF text layer,
-  codes re-read by tesseract.
+* ``"rapidocr"``: RapidOCR for orientation (text boxes + line classifier), text and the PDF
+  text layer, codes re-read by tesseract.
 * ``"cascade"``: a :class:`CascadeEngine` composed of one engine per stage; by default
-  tesseract OSD -> RapidOCR full text -> code re-read by tesseract ``--psm 7``, then by
+  RapidOCR orientation (tesseract OSD when it is unsure) -> RapidOCR full text, reusing the
+  text boxes found for the orientation -> code re-read by tesseract ``--psm 7``, then by
   RapidOCR's recognizer on the same region when tesseract's reading does not validate.
 
 The numbers behind the default are in docs/benchmarks-accuracy.md (``python -m bench.accuracy``).
@@ -29,6 +30,9 @@ from ingest.rapid import RapidOcrEngine
 log = logging.getLogger(__name__)
 
 ENGINE_NAMES = ("tesseract", "rapidocr", "cascade")
+#: RapidOCR's orientation (0-10, see ingest.rapid.orientation_from_boxes) below which the
+#: cascade asks tesseract OSD instead.
+SURE_RAPID_ORIENTATION = 3.0
 
 
 class CodeReader(Protocol):
@@ -52,19 +56,29 @@ class CascadeEngine:
         orientation: Its ``osd`` turns pages upright.
         text: Its ``recognize`` gives the page text, words and PDF text layer.
         readers: Tried in order by :meth:`reread_code` until a reading validates.
+        orientation_fallback: Asked when ``orientation`` answers with less than
+            ``sure_orientation`` confidence (None: take the first answer).
     """
 
     name = "cascade"
 
     def __init__(self, *, orientation: OcrEngine, text: OcrEngine,
-                 readers: Sequence[CodeReader]) -> None:
+                 readers: Sequence[CodeReader], orientation_fallback: OcrEngine | None = None,
+                 sure_orientation: float = 0.0) -> None:
         self.orientation = orientation
         self.text = text
         self.readers = tuple(readers)
+        self.orientation_fallback = orientation_fallback
+        self.sure_orientation = sure_orientation
 
     def osd(self, image: Image.Image) -> Orientation:
-        """Page orientation from the orientation engine."""
-        return self.orientation.osd(image)
+        """Page orientation from the orientation engine, or its fallback when it is unsure."""
+        found = self.orientation.osd(image)
+        if self.orientation_fallback is None or found.confidence >= self.sure_orientation:
+            return found
+        log.debug("orientation %s unsure (%.2f): asking %s", self.orientation.name,
+                  found.confidence, self.orientation_fallback.name)
+        return self.orientation_fallback.osd(image)
 
     def recognize(self, image: Image.Image, *, params: OcrParams) -> OcrResult:
         """Page text from the text engine."""
@@ -111,7 +125,9 @@ def make_engine(name: str, *, threads: int = 1) -> OcrEngine:
         return _RapidWithTesseractCodes(threads=threads)
     if name == "cascade":
         tesseract, rapid = TesseractEngine(), RapidOcrEngine(threads=threads)
-        return CascadeEngine(orientation=tesseract, text=rapid, readers=(tesseract, rapid))
+        return CascadeEngine(orientation=rapid, text=rapid, readers=(tesseract, rapid),
+                             orientation_fallback=tesseract,
+                             sure_orientation=SURE_RAPID_ORIENTATION)
     raise ValueError(f"unknown OCR engine {name!r}; choose from {ENGINE_NAMES}")
 
 

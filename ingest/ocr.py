@@ -62,6 +62,10 @@ class OcrParams:
         timeout: Seconds for one tesseract run before it is killed.
         dpi: Resolution told to tesseract (and used for the PDF layer's page size).
         text_pdf: Also produce a text-only PDF page for a searchable PDF.
+        turned: How the page was turned after the engine's ``osd`` saw it:
+            ``(clockwise quarter turn, counter-clockwise small rotation in degrees)``. An
+            engine that found the text lines during orientation (RapidOCR) moves them onto the
+            page instead of detecting them again; None when unknown.
     """
 
     languages: str = "chi_sim"
@@ -69,6 +73,7 @@ class OcrParams:
     timeout: float = 120
     dpi: int = 300
     text_pdf: bool = True
+    turned: tuple[int, float] | None = None
 
 
 @dataclass(frozen=True)

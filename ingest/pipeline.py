@@ -180,7 +180,8 @@ def _process_pages(
             ocr_seconds += time.monotonic() - t0
             results.append(PageResult(index=info.index, source="blank"))
             continue
-        ocr = engine.recognize(prepared.image, params=params.ocr)
+        turned = (prepared.rotated_by, -prepared.skew_degrees)
+        ocr = engine.recognize(prepared.image, params=replace(params.ocr, turned=turned))
         rereads = reread_key_codes(prepared.image, ocr, engine=engine, today=params.today)
         ocr_seconds += time.monotonic() - t0
         page_pdf = work_dir / f"page-{info.index:04d}.pdf"
