@@ -134,7 +134,7 @@ def _is_bilevel(image: Image.Image) -> bool:
 
 
 def _is_colourless(image: Image.Image) -> bool:
-    small = image.resize((max(1, image.width // 8), max(1, image.height // 8)))
+    small = image.reduce(8) if min(image.size) >= 8 else image  # box average: fast
     r, g, b = small.split()
     chroma = ImageStat.Stat(ImageChops.difference(r, g)).mean[0]
     chroma += ImageStat.Stat(ImageChops.difference(g, b)).mean[0]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.accuracy import line_cer
+from bench.accuracy import PLAIN_TESSERACT, Case, line_cer, run_plain_tesseract, summarize
 from bench.samples import generate, write_sample
 from config import load_settings
 from ingest.pipeline import PipelineParams, normalize_file
@@ -59,3 +59,11 @@ def test_line_cer_counts_errors_order_free() -> None:
     assert line_cer(["统一社会信用代码 91", "名称 某某"], "名称某某\n统一社会信用代码91") == 0
     assert line_cer(["ABCD"], "xxABXDyy") == pytest.approx(0.25)
     assert line_cer(["ABCD"], "") == 1.0
+
+
+def test_plain_tesseract_yardstick_reads_the_page(tmp_path: Path) -> None:
+    (result,) = run_plain_tesseract([Case("business_license", 11, ())], work=tmp_path)
+    assert result.engine == PLAIN_TESSERACT and result.pages == 1 and result.seconds > 0
+    assert result.cer < 0.3
+    (row,) = summarize([result])
+    assert row["classification"] == "—"  # plain tesseract does not classify
