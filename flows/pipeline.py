@@ -273,6 +273,8 @@ def _meta(normalized: NormalizedFile, pages: Iterable[int], type_confidence: flo
         "type_confidence": type_confidence,
         "blank_pages_removed": [i + 1 for i in normalized.blank_pages if i not in pages],
         "rotated_pages": [i + 1 for i in normalized.rotated_pages if i in pages],
+        "id_card_pages": [p.index + 1 for p in normalized.page_results
+                          if p.cards and p.index in pages],
     }
 
 

@@ -10,6 +10,7 @@ review reasons on the field, never exceptions.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
@@ -218,7 +219,21 @@ _TRAILING_JUNK = re.compile(r"[\s:;,、|_\-—~=\"'“”‘’©]+$")
 
 
 def _clean(text: str) -> str:
-    return _TRAILING_JUNK.sub("", _LEADING_JUNK.sub("", text))
+    text = _TRAILING_JUNK.sub("", _LEADING_JUNK.sub("", text))
+    return _strip_symbols(text)
+
+
+def _strip_symbols(text: str) -> str:
+    """Drop symbols OCR reads from ticks, boxes and emblems (☑, ■, ★) at either end."""
+    start, end = 0, len(text)
+    while start < end and unicodedata.category(text[start]) in _SYMBOLS:
+        start += 1
+    while end > start and unicodedata.category(text[end - 1]) in _SYMBOLS:
+        end -= 1
+    return text[start:end].strip()
+
+
+_SYMBOLS = frozenset({"So", "Sm", "Sk"})  # not Sc: a value may start with ¥ or $
 
 
 def _segment_value(rule: FieldRule, segment: _Segment) -> str:

@@ -66,6 +66,8 @@ class OcrParams:
             ``(clockwise quarter turn, counter-clockwise small rotation in degrees)``. An
             engine that found the text lines during orientation (RapidOCR) moves them onto the
             page instead of detecting them again; None when unknown.
+        regions: Boxes ``(left, top, right, bottom)`` holding the page's only text (ID cards on
+            a copy; the rest was painted over); empty: the whole page.
     """
 
     languages: str = "chi_sim"
@@ -74,6 +76,7 @@ class OcrParams:
     dpi: int = 300
     text_pdf: bool = True
     turned: tuple[int, float] | None = None
+    regions: tuple[tuple[int, int, int, int], ...] = ()
 
 
 @dataclass(frozen=True)

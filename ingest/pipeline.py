@@ -24,6 +24,7 @@ from PIL import Image
 
 from config import Settings
 from ingest import pdfout
+from ingest.cards import isolate_cards
 from ingest.classify import OTHER, Classification, classify, classify_pages, group_pages
 from ingest.engines import shared_engine
 from ingest.extract import _cross_check_id, extract_fields
@@ -102,6 +103,7 @@ class PageResult:
     skew_degrees: float = 0.0
     pdf_page: Path | None = None  # single-page searchable PDF for OCR'd pages
     rereads: tuple[tuple[str, str, bool], ...] = ()  # (field, valid code, corrected) re-read
+    cards: int = 0  # ID cards found on a copy; OCR read only inside them
 
 
 @dataclass(frozen=True)
@@ -180,8 +182,11 @@ def _process_pages(
             ocr_seconds += time.monotonic() - t0
             results.append(PageResult(index=info.index, source="blank"))
             continue
-        turned = (prepared.rotated_by, -prepared.skew_degrees)
-        ocr = engine.recognize(prepared.image, params=replace(params.ocr, turned=turned))
+        cards = isolate_cards(prepared.image, dpi=params.target_dpi)  # ID copies: cards only
+        ocr = engine.recognize(cards.image, params=replace(
+            params.ocr, turned=(prepared.rotated_by, -prepared.skew_degrees), regions=cards.cards))
+        card_count = len(cards.cards)
+        del cards
         rereads = reread_key_codes(prepared.image, ocr, engine=engine, today=params.today)
         ocr_seconds += time.monotonic() - t0
         page_pdf = work_dir / f"page-{info.index:04d}.pdf"
@@ -198,6 +203,7 @@ def _process_pages(
                 skew_degrees=prepared.skew_degrees,
                 pdf_page=page_pdf,
                 rereads=rereads,
+                cards=card_count,
             )
         )
     return results, ocr_seconds

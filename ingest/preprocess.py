@@ -266,13 +266,13 @@ def estimate_skew(image: Image.Image) -> float:
 
 def rotate_small(image: Image.Image, angle: float) -> Image.Image:
     """Rotate by a small angle (counter-clockwise positive), same size, corners in paper colour."""
-    paper = _paper_colour(image)
+    paper = paper_colour(image)
     out = image.rotate(angle, resample=Image.Resampling.BILINEAR, expand=False, fillcolor=paper)
     out.info["dpi"] = image.info.get("dpi", (300, 300))
     return out
 
 
-def _paper_colour(image: Image.Image) -> int | tuple[int, ...]:
+def paper_colour(image: Image.Image) -> int | tuple[int, ...]:
     grey = ImageOps.grayscale(image) if image.mode != "L" else image
     hist = grey.histogram()
     level = max(range(256), key=lambda v: hist[v])

@@ -131,6 +131,8 @@ class RapidOcrEngine:
         boxes = reuse_boxes(kept, image.size, params.turned) if kept and params.turned else None
         if boxes is None:
             boxes = self._detect(array, dpi=_dpi(image, params.dpi))
+        if params.regions:
+            boxes = boxes_within(boxes, params.regions)
         pieces = self._read(array, boxes)
         kept_pieces = drop_watermark(pieces)
         lines = order_lines(kept_pieces)
@@ -358,6 +360,18 @@ def reuse_boxes(
     points = turn_points(points, size=(upright_w, upright_h), turn=turn)
     points = rotate_points(points, size=size, degrees=small_rotation)
     return np.stack([clockwise_from_top_left(b) for b in points]) if len(points) else points
+
+
+def boxes_within(boxes: np.ndarray, regions: Sequence[tuple[int, int, int, int]]) -> np.ndarray:
+    """The boxes whose centre lies inside one of the regions."""
+    if len(boxes) == 0:
+        return boxes
+    centre = boxes.mean(axis=1)
+    inside = np.zeros(len(boxes), dtype=bool)
+    for left, top, right, bottom in regions:
+        inside |= ((centre[:, 0] >= left) & (centre[:, 0] <= right)
+                   & (centre[:, 1] >= top) & (centre[:, 1] <= bottom))
+    return boxes[inside]
 
 
 def _crop(array: np.ndarray, box: np.ndarray) -> np.ndarray:

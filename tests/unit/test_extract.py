@@ -444,3 +444,8 @@ def test_tesseract_id_copy_with_garbled_labels() -> None:
     assert fields["name"].reasons == ["missing"]
     assert fields["gender"].reasons == ["missing"]
     assert fields["birth_date"].confidence < 0.9  # read by pattern, not label
+
+
+def test_symbols_read_from_ticks_and_emblems_are_not_part_of_a_value() -> None:
+    text = "姓名 ☑王强\n性别 男 民族 汉\n公民身份号码 330106198012196239"
+    assert extract_fields("id_card", text, today=date(2026, 11, 1))["name"].value == "王强"
