@@ -275,6 +275,8 @@ def _meta(normalized: NormalizedFile, pages: Iterable[int], type_confidence: flo
         "rotated_pages": [i + 1 for i in normalized.rotated_pages if i in pages],
         "id_card_pages": [p.index + 1 for p in normalized.page_results
                           if p.cards and p.index in pages],
+        "photo_pages": [p.index + 1 for p in normalized.page_results
+                        if p.photo and p.index in pages],
     }
 
 

@@ -41,6 +41,9 @@ _FIELD_REASON_MAP = {
     "missing": "missing_field",
     "uscc_check_digit": "invalid_check_digit",
     "id_check_digit": "invalid_check_digit",
+    "uscc_format": "invalid_check_digit",  # not even the shape of a code: no less doubtful
+    "id_format": "invalid_check_digit",
+    "id_birth_date": "invalid_check_digit",
     "uscc_corrected": "corrected_check_digit",
     "id_corrected": "corrected_check_digit",
     "expired": "expired",
@@ -60,7 +63,7 @@ _KEY_CODES: dict[str, tuple[frozenset[str], tuple[str, ...], Callable[[str], boo
 }
 #: Field reasons that call for a re-read of the value region.
 _REREAD_WHEN = frozenset({"missing", "uscc_check_digit", "id_check_digit", "uscc_corrected",
-                          "id_corrected"})
+                          "id_corrected", "uscc_format", "id_format", "id_birth_date"})
 CONF_REREAD = 0.9
 CONF_REREAD_CORRECTED = 0.6
 
@@ -104,6 +107,7 @@ class PageResult:
     pdf_page: Path | None = None  # single-page searchable PDF for OCR'd pages
     rereads: tuple[tuple[str, str, bool], ...] = ()  # (field, valid code, corrected) re-read
     cards: int = 0  # ID cards found on a copy; OCR read only inside them
+    photo: bool = False  # a phone photo: the sheet was cut out and flattened
 
 
 @dataclass(frozen=True)
@@ -204,6 +208,7 @@ def _process_pages(
                 pdf_page=page_pdf,
                 rereads=rereads,
                 cards=card_count,
+                photo=prepared.flattened,
             )
         )
     return results, ocr_seconds

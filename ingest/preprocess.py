@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageChops, ImageFilter, ImageOps
 
 from ingest.ocr import OcrEngine, Orientation
+from ingest.photo import flatten_photo
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ class PreparedPage:
         dpi: Resolution of ``image``.
         ink_ratio: Share of the page covered by ink (for diagnostics and tuning).
         orientation_confidence: Tesseract OSD confidence (0.0 when OSD was not run or failed).
+        flattened: A phone photo: the sheet was cut out of it and flattened
+            (:func:`ingest.photo.flatten_photo`).
     """
 
     image: Image.Image
@@ -54,6 +57,7 @@ class PreparedPage:
     dpi: int
     ink_ratio: float = 0.0
     orientation_confidence: float = 0.0
+    flattened: bool = False
 
 
 def prepare_page(
@@ -79,11 +83,13 @@ def prepare_page(
         ProcessingTimeoutError: Orientation detection timed out.
     """
     bilevel = image.mode == "1"
-    page = normalize_resolution(normalize_mode(image), target_dpi=target_dpi)
+    page = normalize_mode(image)
+    page, flattened = (page, False) if bilevel else flatten_photo(page)  # phone photos
+    page = normalize_resolution(page, target_dpi=target_dpi)
     ink = ink_ratio(page)
     if ink <= BLANK_MAX_INK_RATIO:
         return _finish(page, bilevel=bilevel, rotated_by=0, skew=0.0, blank=True, ink=ink,
-                       dpi=target_dpi, confidence=0.0)
+                       dpi=target_dpi, confidence=0.0, flattened=flattened)
     orientation = engine.osd(_osd_copy(page, dpi=target_dpi))
     rotated_by = 0
     if orientation.angle and orientation.confidence >= osd_min_confidence:
@@ -94,17 +100,18 @@ def prepare_page(
         page = rotate_small(page, -skew)
     log.debug("page prepared: rotated %s, skew %.2f, ink %.4f", rotated_by, skew, ink)
     return _finish(page, bilevel=bilevel, rotated_by=rotated_by, skew=skew, blank=False,
-                   ink=ink, dpi=target_dpi, confidence=orientation.confidence)
+                   ink=ink, dpi=target_dpi, confidence=orientation.confidence,
+                   flattened=flattened)
 
 
 def _finish(page: Image.Image, *, bilevel: bool, rotated_by: int, skew: float, blank: bool,
-            ink: float, dpi: int, confidence: float) -> PreparedPage:
+            ink: float, dpi: int, confidence: float, flattened: bool) -> PreparedPage:
     if bilevel:
         page = page.point(lambda v: 255 if v >= 128 else 0).convert("1", dither=None)
     page.info["dpi"] = (dpi, dpi)
     return PreparedPage(image=page, rotated_by=rotated_by, skew_degrees=round(skew, 2),
                         is_blank=blank, dpi=dpi, ink_ratio=round(ink, 5),
-                        orientation_confidence=confidence)
+                        orientation_confidence=confidence, flattened=flattened)
 
 
 # ---------------------------------------------------------------------------------------------
