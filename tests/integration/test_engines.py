@@ -171,16 +171,16 @@ class _MisreadCode:
 
     name = "misread"
 
-    def __init__(self, inner: TesseractEngine, code: str) -> None:
+    def __init__(self, inner: TesseractEngine, code: str, wrong: str | None = None) -> None:
         self.inner, self.code = inner, code
+        self.wrong = wrong or code[:4] + ("7" if code[4] != "7" else "8") + code[5:]
 
     def osd(self, image: Image.Image) -> Orientation:
         return self.inner.osd(image)
 
     def recognize(self, image: Image.Image, *, params: OcrParams) -> OcrResult:
         result = self.inner.recognize(image, params=params)
-        wrong = self.code[:4] + ("7" if self.code[4] != "7" else "8") + self.code[5:]
-        return replace(result, text=result.text.replace(self.code, wrong))
+        return replace(result, text=result.text.replace(self.code, self.wrong))
 
 
 class _Garbage:
@@ -237,3 +237,25 @@ def test_a_line_read_does_not_change_later_page_reads(rapid: RapidOcrEngine) -> 
     assert rapid.read_line(sample.image.crop((0, 0, 200, 60))) is not None
     text = rapid.recognize(sample.image, params=OcrParams(text_pdf=False)).text
     assert sample.truth["fields"]["id_number"] in text
+
+
+@pytest.mark.parametrize(("letter", "reread"), [("V", True), ("V", False), ("S", False)])
+def test_a_code_read_with_a_letter_no_code_has_is_reread_or_held_back(
+    tmp_path: Path, letter: str, reread: bool
+) -> None:
+    path, uscc = _license(tmp_path)
+    tesseract = TesseractEngine()
+    misread = uscc[:8] + letter + uscc[9:]  # V and S are not in the USCC alphabet
+    engine = CascadeEngine(orientation=tesseract, text=_MisreadCode(tesseract, uscc, misread),
+                           readers=(tesseract,) if reread else (_Garbage(),))
+    (part,) = normalize_file(path, params=_params(tmp_path), work_dir=tmp_path / "out",
+                             engine=engine).parts
+    field = part.fields["uscc"]
+    if reread:
+        assert field["value"] == uscc and "reread" in field["reasons"]
+    elif letter == "S":  # S for 5 is a known confusion with exactly one valid reading
+        assert field["value"] == uscc and "corrected_check_digit" in part.reasons
+    else:
+        assert field["value"] != uscc and "invalid_check_digit" in part.reasons
+    if not reread:
+        assert decide_status(part.reasons, policy="anomalies", is_new_version=False) != "archived"
