@@ -1,6 +1,7 @@
 """Accuracy benchmark: generated documents through the real pipeline, per OCR engine setting.
 
-``python -m bench.accuracy [--engines tesseract-cli,tesseract,cascade] [--limit N] [--out F]``
+``python -m bench.accuracy [--engines tesseract-cli,tesseract,cascade] [--set standard|extra|all]
+[--limit N] [--out F]``
 
 Each document (bench/samples.py, known ground truth) is written as a PNG and run through
 ``ingest.pipeline.normalize_file``, as ingestion does; the pseudo-engine ``tesseract-cli`` is
@@ -12,6 +13,12 @@ number, names, numbers), character error rate of the OCR text against the printe
 (order-free: each line against its best stretch of the text), seconds per page; and the number
 of documents whose USCC or ID number is invalid or wrong yet would be ``archived`` directly
 under ``review_policy = "anomalies"`` (must be 0).
+
+Case sets (``--set``): ``standard`` (default, 112 documents: every type in ``KINDS`` clean and
+under each of ``DEGRADATIONS``, seeds 11 and 12, plus watermarked ID photocopies, seeds 21-23);
+``extra`` (15 documents: customer forms filled in by hand, seeds 31-33, and seed 31 also with
+noise and photographed by a phone; every type in ``KINDS`` photographed by a phone, seeds 31
+and 32); ``all`` (standard then extra). ``--limit`` picks a spread from the chosen set.
 """
 
 from __future__ import annotations
@@ -49,6 +56,13 @@ ID_COPY_DEGRADATIONS: tuple[tuple[str, ...], ...] = (
 )
 SEEDS = (11, 12)
 ID_COPY_SEEDS = (21, 22, 23)
+#: The extra set: hand-filled customer forms, and every type photographed by a phone.
+HANDWRITTEN_SEEDS = (31, 32, 33)
+HANDWRITTEN_DEGRADATIONS: tuple[tuple[str, ...], ...] = (
+    ("handwritten", "noise"), ("handwritten", "phone_photo"),
+)
+PHONE_PHOTO_SEEDS = (31, 32)
+CASE_SETS = ("standard", "extra", "all")
 EXPECTED_TYPE = {"business_license": "business_license", "id_card": "id_card",
                  "bank_permit": "bank_permit", "customer_form": "customer_form",
                  "contract": "contract"}
@@ -94,12 +108,30 @@ class Result:
     reasons: list[str]
 
 
-def cases(limit: int | None = None) -> list[Case]:
-    """The benchmark set (>= 100 documents), interleaved so ``limit`` keeps a spread."""
-    out = [Case(k, s, d) for s in SEEDS for d in DEGRADATIONS for k in KINDS]
-    out += [Case("id_card", s, d) for s in ID_COPY_SEEDS for d in ID_COPY_DEGRADATIONS]
+def cases(limit: int | None = None, case_set: str = "standard") -> list[Case]:
+    """The benchmark set, interleaved so ``limit`` keeps a spread.
+
+    ``case_set``: ``standard`` (>= 100 documents), ``extra`` (hand-filled forms and phone
+    photos, :func:`extra_cases`) or ``all`` (both, standard first).
+    """
+    if case_set not in CASE_SETS:
+        raise ValueError(f"unknown case set {case_set!r}; choose from {CASE_SETS}")
+    out: list[Case] = []
+    if case_set in ("standard", "all"):
+        out += [Case(k, s, d) for s in SEEDS for d in DEGRADATIONS for k in KINDS]
+        out += [Case("id_card", s, d) for s in ID_COPY_SEEDS for d in ID_COPY_DEGRADATIONS]
+    if case_set in ("extra", "all"):
+        out += extra_cases()
     if limit is not None and limit < len(out):
         out = [out[i * len(out) // limit] for i in range(limit)]
+    return out
+
+
+def extra_cases() -> list[Case]:
+    """Inputs the standard set lacks: hand-filled customer forms and phone photos."""
+    out = [Case("customer_form", s, ("handwritten",)) for s in HANDWRITTEN_SEEDS]
+    out += [Case("customer_form", HANDWRITTEN_SEEDS[0], d) for d in HANDWRITTEN_DEGRADATIONS]
+    out += [Case(k, s, ("phone_photo",)) for s in PHONE_PHOTO_SEEDS for k in KINDS]
     return out
 
 
@@ -285,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     """CLI entry point."""
     parser = argparse.ArgumentParser(prog="python -m bench.accuracy", description=__doc__)
     parser.add_argument("--engines", default=f"{PLAIN_TESSERACT},tesseract,cascade")
+    parser.add_argument("--set", dest="case_set", choices=CASE_SETS, default="standard",
+                        help="standard (default), extra (hand-filled forms, phone photos) or all")
     parser.add_argument("--limit", type=int, default=None, help="run only N documents")
     parser.add_argument("--out", type=Path, default=None, help="also write results as JSON")
     parser.add_argument("--report", type=Path, nargs="*", default=None,
@@ -294,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         loaded = [Result(**r) for f in args.report for r in json.loads(f.read_text("utf-8"))]
         print(report(loaded))
         return 0
-    selected = cases(args.limit)
+    selected = cases(args.limit, args.case_set)
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="dossier-accuracy-") as tmp:

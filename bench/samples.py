@@ -5,10 +5,19 @@ returns the image together with what is printed on it (``truth``). The same kind
 give the same pixels. Identification numbers are valid: the USCC carries its GB 32100 check
 character, ID numbers their GB 11643 check digit, consistent with the printed birth date and sex.
 
+Degradations are applied to the rendered page in a fixed order (``_ORDER``), except
+``handwritten``, a render-time option for ``customer_form`` only: the canvas knows the requested
+degradations and the form then draws its filled-in values (not the printed labels) by hand, in a
+Kai font (AR PL UKai, Debian ``fonts-arphic-ukai``; the normal font, with a logged error, when it
+is missing), blue-black ink and per-character jitter; its step in the degradation chain does
+nothing. ``phone_photo`` (any kind) turns the page into a phone snapshot: keystone warp onto a
+darker table, uneven lighting, slight blur, JPEG quality 70, same pixel size and dpi.
+
 Truth keys: ``kind``; ``fields`` (English keys, printed values, dates ISO); ``lines`` (printed
 text lines, for character error rates); ``degradations``; ``rotation`` (degrees the upright page
 was turned counter-clockwise, PIL convention: 0/90/180/270); ``skew_degrees`` (counter-clockwise);
-``is_blank``; ``dpi``.
+``is_blank``; ``dpi``; with ``handwritten``: ``handwriting`` (font, ink); with ``phone_photo``:
+``phone_photo`` (page corners in the photo, table colour, lighting, blur, JPEG quality).
 
 ``python -m bench.samples OUT_DIR`` writes a small demo set.
 """
@@ -17,6 +26,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import math
 import random
 import sys
@@ -51,7 +61,12 @@ DEGRADATIONS = (
     "fax",
     "watermark",
     "show_through",
+    "handwritten",
+    "phone_photo",
 )
+#: Render-time options (drawn while the page is composed, not applied afterwards) and the kinds
+#: that have them.
+RENDER_OPTIONS = {"handwritten": ("customer_form",)}
 FORMATS = ("jpeg", "png", "tiff", "bmp", "webp", "pdf")
 
 _FONT_CANDIDATES = (
@@ -66,10 +81,13 @@ _BOLD_CANDIDATES = (
     ("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc", 2),
     *_FONT_CANDIDATES,
 )
+#: Brush-script (Kai) faces for hand-filled values: AR PL UKai CN from fonts-arphic-ukai.
+_HAND_CANDIDATES = (("/usr/share/fonts/truetype/arphic/ukai.ttc", 0),)
 
 INK = (20, 20, 20)
 _NO_LINE_START = "，。；：、）)」》！？"
 RED = (210, 30, 35)
+HAND_INK = (25, 35, 110)  # blue-black ballpoint
 WHITE = (255, 255, 255)
 
 # ---------------------------------------------------------------------------------------------
@@ -180,8 +198,12 @@ def generate(
     unknown = [d for d in degradations if d not in DEGRADATIONS]
     if unknown:
         raise ValueError(f"unknown degradation(s) {unknown}; choose from {DEGRADATIONS}")
+    for option, kinds in RENDER_OPTIONS.items():
+        if option in degradations and kind not in kinds:
+            raise ValueError(f"{option!r} applies to {kinds} only, not {kind!r}")
     rng = random.Random(f"{kind}:{seed}")
-    canvas = _Canvas(dpi=dpi, landscape=kind == "business_license")
+    canvas = _Canvas(dpi=dpi, landscape=kind == "business_license", degradations=degradations,
+                     hand_rng=random.Random(f"hand:{kind}:{seed}"))
     fields, lines = _RENDERERS[kind](canvas, rng)
     truth = {
         "kind": kind,
@@ -194,6 +216,9 @@ def generate(
         "is_blank": kind == "blank",
         "dpi": dpi,
     }
+    if canvas.handwritten:
+        truth["handwriting"] = {"font": " ".join(_font("hand", 46).getname()),
+                                "ink": list(HAND_INK)}
     image = _degrade(canvas, rng=random.Random(f"degrade:{kind}:{seed}"), names=degradations,
                      truth=truth)
     return Sample(image=image, truth=truth, kind=kind, degradations=degradations)
@@ -339,25 +364,58 @@ def _cn_amount(value: int) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+def _find_font(candidates: Iterable[tuple[str, int]]) -> tuple[str, int] | None:
+    """The first (path, face index) whose file exists."""
+    return next(((path, index) for path, index in candidates if Path(path).is_file()), None)
+
+
 @cache
 def _font(style: str, size: int) -> ImageFont.FreeTypeFont:
+    """``sans``, ``serif``, ``bold`` or ``hand`` (Kai; the sans font when none is installed)."""
+    if style == "hand":
+        found = _find_font(_HAND_CANDIDATES)
+        if found is None:
+            _missing_hand_font()
+            return _font("sans", size)
+        return ImageFont.truetype(found[0], size, index=found[1])
     candidates = {"sans": _FONT_CANDIDATES, "serif": _SERIF_CANDIDATES, "bold": _BOLD_CANDIDATES}
-    for path, index in candidates[style]:
-        if Path(path).is_file():
-            return ImageFont.truetype(path, size, index=index)
-    raise RuntimeError("no CJK font found: install fonts-noto-cjk or fonts-wqy-zenhei")
+    found = _find_font(candidates[style])
+    if found is None:
+        raise RuntimeError("no CJK font found: install fonts-noto-cjk or fonts-wqy-zenhei")
+    return ImageFont.truetype(found[0], size, index=found[1])
+
+
+@cache
+def _missing_hand_font() -> None:
+    """Logged once per process: handwritten samples then fall back to the printed font."""
+    logging.getLogger(__name__).error(
+        "no Kai font for handwritten samples (looked for %s): install the Debian package "
+        "fonts-arphic-ukai (scripts/bootstrap.sh); drawing hand-filled values in the normal "
+        "font instead", ", ".join(path for path, _ in _HAND_CANDIDATES))
 
 
 class _Canvas:
-    """An A4 page in RGB with helpers working in 300-dpi units (scaled to the real dpi)."""
+    """An A4 page in RGB with helpers working in 300-dpi units (scaled to the real dpi).
 
-    def __init__(self, *, dpi: int, landscape: bool = False) -> None:
+    ``degradations`` are the ones requested for the page: renderers consult them for
+    render-time options (``handwritten``: :meth:`value` writes by hand, with ``hand_rng``).
+    """
+
+    def __init__(self, *, dpi: int, landscape: bool = False, degradations: Iterable[str] = (),
+                 hand_rng: random.Random | None = None) -> None:
         self.dpi = dpi
         self.scale = dpi / 300
         w, h = round(8.27 * dpi), round(11.69 * dpi)
         self.image = Image.new("RGB", (h, w) if landscape else (w, h), WHITE)
         self.draw = ImageDraw.Draw(self.image)
         self.seal_spots: list[tuple[int, int]] = []  # centres where 'seal_over_text' may go
+        self.degradations = frozenset(degradations)
+        self.hand_rng = hand_rng or random.Random(0)
+
+    @property
+    def handwritten(self) -> bool:
+        """Filled-in values are drawn by hand (render-time option ``handwritten``)."""
+        return "handwritten" in self.degradations
 
     def px(self, v: float) -> int:
         return round(v * self.scale)
@@ -377,6 +435,57 @@ class _Canvas:
              fill: tuple[int, int, int] = INK, anchor: str = "la") -> None:
         self.draw.text((self.px(x), self.px(y)), s, font=self.font(size, style), fill=fill,
                        anchor=anchor)
+
+    def value(self, x: float, y: float, s: str, size: float, *, anchor: str = "la") -> None:
+        """A filled-in value: printed, or written by hand on a ``handwritten`` page."""
+        if self.handwritten:
+            self.handwrite(x, y, s, size, anchor=anchor)
+        else:
+            self.text(x, y, s, size, anchor=anchor)
+
+    def labelled(self, x: float, y: float, label: str, value: str, size: float) -> None:
+        """A printed label followed by its value (``value`` rules), top-left anchored."""
+        if self.handwritten:
+            self.text(x, y, label, size)
+            self.handwrite(x + self.text_width(label, size), y, value, size, anchor="la")
+        else:
+            self.text(x, y, label + value, size)
+
+    def handwrite(self, x: float, y: float, s: str, size: float, *, anchor: str = "la") -> None:
+        """``s`` as if written with a ballpoint: Kai glyphs in ``HAND_INK``, one by one.
+
+        Each character gets its own size (+-10 %), rotation (+-4 degrees), offset (up to 3 units
+        either way), spacing and pressure; the baseline drifts slowly and slopes slightly.
+        ``anchor`` is ``la`` (top left) or ``lm`` (left, middle), as for :meth:`text`.
+        """
+        rng = self.hand_rng
+        ascent, descent = _font("hand", max(6, self.px(size))).getmetrics()
+        baseline = self.px(y) + (ascent if anchor == "la" else (ascent - descent) / 2)
+        pen, drift = float(self.px(x)), 0.0
+        slope = math.tan(math.radians(rng.uniform(-0.8, 0.8)))
+        for ch in s:
+            font = _font("hand", max(6, self.px(size * rng.uniform(0.9, 1.1))))
+            advance = font.getlength(ch)
+            drift = max(-4.0, min(4.0, drift + rng.uniform(-1.5, 1.5)))
+            if not ch.isspace():
+                dx, dy = (self.px(rng.uniform(-3, 3)) for _ in range(2))
+                base = baseline + (pen - self.px(x)) * slope + self.px(drift) + dy
+                self._hand_glyph(ch, font, pen + dx, base, angle=rng.uniform(-4, 4),
+                                 pressure=rng.uniform(0.82, 1.0))
+            pen += advance * rng.uniform(1.0, 1.1)
+
+    def _hand_glyph(self, ch: str, font: ImageFont.FreeTypeFont, x: float, baseline: float, *,
+                    angle: float, pressure: float) -> None:
+        pad = font.size // 2
+        ascent, descent = font.getmetrics()
+        mask = Image.new("L", (round(font.getlength(ch)) + 2 * pad, ascent + descent + 2 * pad), 0)
+        ImageDraw.Draw(mask).text((pad, pad + ascent), ch, font=font, fill=round(255 * pressure),
+                                  anchor="ls")
+        left, top, right, bottom = font.getbbox(ch, anchor="ls")
+        centre = (pad + (left + right) / 2, pad + ascent + (top + bottom) / 2)
+        mask = mask.rotate(angle, resample=Image.Resampling.BICUBIC, center=centre)
+        ink = Image.new("RGB", mask.size, HAND_INK)
+        self.image.paste(ink, (round(x) - pad, round(baseline) - pad - ascent), mask)
 
     def text_width(self, s: str, size: float, style: str = "sans") -> float:
         return self.font(size, style).getlength(s) / self.scale
@@ -678,12 +787,12 @@ def _customer_form(canvas: _Canvas, rng: random.Random) -> tuple[dict, list[str]
         canvas.rect((x0, y, x2, y + row_h), width=4)
         canvas.line((x1, y, x1, y + row_h), width=4)
         canvas.text(x0 + 40, y + row_h / 2, label, 46, style="bold", anchor="lm")
-        canvas.text(x1 + 40, y + row_h / 2, value, 46, anchor="lm")
+        canvas.value(x1 + 40, y + row_h / 2, value, 46, anchor="lm")
         lines.append(f"{label} {value}".strip())
     y = top + len(rows) * row_h + 120
     filled = _cn_date(date.fromisoformat(fields["filled_date"]))
-    canvas.text(x0, y, f"填表人：{contact}", 46)
-    canvas.text(1300, y, f"填表日期：{filled}", 46)
+    canvas.labelled(x0, y, "填表人：", contact, 46)
+    canvas.labelled(1300, y, "填表日期：", filled, 46)
     lines += [f"填表人：{contact}", f"填表日期：{filled}"]
     canvas.seal_spots.append((1300, top + 2 * row_h))
     return fields, lines
@@ -743,8 +852,8 @@ _RENDERERS = {
 # Degradations
 # ---------------------------------------------------------------------------------------------
 
-_ORDER = ("watermark", "seal_over_text", "show_through", "skew", "blur", "noise", "lowres",
-          "rotate90", "rotate180", "rotate270", "jpeg", "fax")
+_ORDER = ("handwritten", "watermark", "seal_over_text", "show_through", "skew", "blur", "noise",
+          "lowres", "phone_photo", "rotate90", "rotate180", "rotate270", "jpeg", "fax")
 
 
 def _degrade(canvas: _Canvas, *, rng: random.Random, names: tuple[str, ...],
@@ -862,7 +971,117 @@ def _d_show_through(image: Image.Image, *, rng: random.Random, truth: dict,
     return ImageChops.multiply(image, faint.resize(image.size))
 
 
+def _d_handwritten(image: Image.Image, **_: object) -> Image.Image:
+    """Render-time option: the values were already written by hand (``_Canvas.value``)."""
+    return image
+
+
+#: Colours of the table under a photographed page (all darker than paper).
+_TABLE_COLOURS = ((96, 74, 56), (70, 71, 76), (58, 44, 36), (118, 104, 88))
+
+
+def _d_phone_photo(image: Image.Image, *, rng: random.Random, truth: dict,
+                   **_: object) -> Image.Image:
+    """The page photographed with a phone, same pixel size (and dpi) as the scan.
+
+    Keystone: each corner moves inward by 1-5 % of the width and of the height, at random; the
+    table around the page is a darker colour; the light falls off across the photo (a linear
+    gradient, sometimes with a soft shadow: the image is multiplied by 0.7-1.0); a slight blur
+    and JPEG at quality 70. ``truth["phone_photo"]`` records all of it, corners in pixels
+    (top left, top right, bottom right, bottom left).
+    """
+    page = image.convert("RGB")
+    w, h = page.size
+    insets = [(rng.uniform(0.01, 0.05), rng.uniform(0.01, 0.05)) for _ in range(4)]
+    signs = ((1, 1), (-1, 1), (-1, -1), (1, -1))
+    src = [(0.0, 0.0), (float(w), 0.0), (float(w), float(h)), (0.0, float(h))]
+    dst = [(sx + ix * w * gx, sy + iy * h * gy)
+           for (sx, sy), (ix, iy), (gx, gy) in zip(src, insets, signs, strict=True)]
+    coeffs = _perspective_coeffs(dst, src)
+    warped = page.transform(page.size, Image.Transform.PERSPECTIVE, coeffs,
+                            Image.Resampling.BICUBIC)
+    mask = Image.new("L", page.size, 255).transform(page.size, Image.Transform.PERSPECTIVE,
+                                                     coeffs, Image.Resampling.BILINEAR)
+    table_colour = rng.choice(_TABLE_COLOURS)
+    photo = Image.composite(warped, Image.new("RGB", page.size, table_colour), mask)
+    light, lighting = _lighting(page.size, rng)
+    photo = ImageChops.multiply(photo, Image.merge("RGB", (light, light, light)))
+    blur = round(0.8 * truth["dpi"] / 300, 2)
+    photo = photo.filter(ImageFilter.GaussianBlur(blur))
+    buf = io.BytesIO()
+    photo.save(buf, "JPEG", quality=70)
+    buf.seek(0)
+    truth["phone_photo"] = {
+        "corners": [[round(x), round(y)] for x, y in dst],
+        "inset_fractions": [[round(ix, 4), round(iy, 4)] for ix, iy in insets],
+        "table_colour": list(table_colour),
+        "lighting": lighting,
+        "blur_radius": blur,
+        "jpeg_quality": 70,
+    }
+    return Image.open(buf).convert("RGB")
+
+
+def _perspective_coeffs(dst: Sequence[tuple[float, float]],
+                        src: Sequence[tuple[float, float]]) -> tuple[float, ...]:
+    """Pillow ``PERSPECTIVE`` data mapping output points ``dst`` to input points ``src``.
+
+    Solves ``u = (a x + b y + c) / (g x + h y + 1)``, ``v = (d x + e y + f) / (g x + h y + 1)``
+    for the four point pairs (Gauss-Jordan with partial pivoting on the 8 x 9 system).
+    """
+    rows = []
+    for (x, y), (u, v) in zip(dst, src, strict=True):
+        rows.append([x, y, 1.0, 0.0, 0.0, 0.0, -u * x, -u * y, u])
+        rows.append([0.0, 0.0, 0.0, x, y, 1.0, -v * x, -v * y, v])
+    n = len(rows)
+    for col in range(n):
+        pivot = max(range(col, n), key=lambda r: abs(rows[r][col]))
+        rows[col], rows[pivot] = rows[pivot], rows[col]
+        lead = rows[col][col]
+        rows[col] = [value / lead for value in rows[col]]
+        for r in range(n):
+            if r != col and rows[r][col]:
+                factor = rows[r][col]
+                rows[r] = [a - factor * b for a, b in zip(rows[r], rows[col], strict=True)]
+    return tuple(row[n] for row in rows)
+
+
+def _lighting(size: tuple[int, int], rng: random.Random) -> tuple[Image.Image, dict]:
+    """A smooth brightness map (L, 255 = full light, never below 0.7): a linear fall-off in a
+    random direction, and in half of the photos a soft round shadow; with its description."""
+    w, h = size
+    angle = rng.uniform(0, 360)
+    darkest = rng.uniform(0.7, 0.88)
+    dx, dy = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+    shadow = None
+    if rng.random() < 0.5:
+        shadow = {"centre": [round(rng.uniform(0, 1), 3), round(rng.uniform(0, 1), 3)],
+                  "radius": round(rng.uniform(0.25, 0.45), 3),
+                  "depth": round(rng.uniform(0.08, 0.18), 3)}
+    sw = 64
+    sh = max(2, round(sw * h / w))
+    small = Image.new("L", (sw, sh))
+    spread = (abs(dx) + abs(dy * h / w)) / 2  # half the projected extent, in widths
+    values = []
+    for j in range(sh):
+        for i in range(sw):
+            u, v = i / (sw - 1) - 0.5, (j / (sh - 1) - 0.5) * h / w
+            t = (u * dx + v * dy + spread) / (2 * spread)  # 0 .. 1 along the direction
+            level = 1.0 - (1.0 - darkest) * t
+            if shadow:
+                cx, cy = shadow["centre"][0] - 0.5, (shadow["centre"][1] - 0.5) * h / w
+                d = math.hypot(u - cx, v - cy) / shadow["radius"]
+                level *= 1.0 - shadow["depth"] * max(0.0, 1.0 - d * d) ** 2
+            values.append(round(255 * max(0.7, level)))
+    small.putdata(values)
+    light = small.resize(size, Image.Resampling.BILINEAR)
+    return light, {"direction_degrees": round(angle, 1), "darkest": round(darkest, 3),
+                   "shadow": shadow}
+
+
 _APPLY = {
+    "handwritten": _d_handwritten,
+    "phone_photo": _d_phone_photo,
     "noise": _d_noise,
     "blur": _d_blur,
     "skew": _d_skew,

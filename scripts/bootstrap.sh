@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng tesseract-ocr-osd
-  fonts-noto-cjk fonts-wqy-zenhei
+  fonts-noto-cjk fonts-wqy-zenhei fonts-arphic-ukai
   libreoffice-writer-nogui libreoffice-calc-nogui
   chromium poppler-utils jbig2dec
 )

@@ -29,6 +29,10 @@ CASES = [
     ("contract", 55, ("jpeg",), "contract", {"contract_number": "contract_number"}),
     ("business_license", 56, ("rotate270", "blur"), "business_license",
      {"uscc": "uscc", "name": "name"}),
+    ("customer_form", 57, ("handwritten",), "customer_form",
+     {"uscc": "uscc", "name": "customer_name", "phone": "phone"}),
+    ("business_license", 58, ("phone_photo",), "business_license",
+     {"uscc": "uscc", "name": "name", "legal_representative": "legal_representative"}),
 ]
 
 
