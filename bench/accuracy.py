@@ -10,7 +10,9 @@ segmentation, one thread, text only) on the same PNG files: the seconds-per-page
 its character error rate. Reported per engine, per document type
 and per degradation: classification accuracy, exact-match rate of the key fields (USCC, ID
 number, names, numbers), character error rate of the OCR text against the printed lines
-(order-free: each line against its best stretch of the text), seconds per page; and the number
+(order-free: each line against its best stretch of the text), seconds per page (the whole
+``normalize_file``, and of it ``ocr_s_per_page``: page preparation, OCR and code re-reads, the
+part an OCR engine is answerable for); and the number
 of documents whose USCC or ID number is invalid or wrong yet would be ``archived`` directly
 under ``review_policy = "anomalies"`` (must be 0).
 
@@ -106,6 +108,7 @@ class Result:
     pages: int
     bad_code_archived: bool
     reasons: list[str]
+    ocr_seconds: float = 0.0  # of ``seconds``: page preparation, OCR and code re-reads
 
 
 def cases(limit: int | None = None, case_set: str = "standard") -> list[Case]:
@@ -187,6 +190,7 @@ def score(case: Case, truth: dict, normalized: NormalizedFile, *, engine: str) -
         engine=engine, kind=case.kind, degradation=case.label, seed=case.seed,
         classified=classified, type_ok=classified == EXPECTED_TYPE[case.kind], fields=checks,
         cer=round(line_cer(truth["lines"], text), 4), seconds=normalized.seconds,
+        ocr_seconds=normalized.ocr_seconds,
         pages=normalized.page_count, bad_code_archived=any(
             _bad_code_archived(p.fields, p.reasons, truth) for p in normalized.parts),
         reasons=sorted({r for p in normalized.parts for r in p.reasons}),
@@ -229,7 +233,8 @@ def run_plain_tesseract(selected: Sequence[Case], *, work: Path, log=sys.stderr)
         result = Result(engine=PLAIN_TESSERACT, kind=case.kind, degradation=case.label,
                         seed=case.seed, classified="-", type_ok=False, fields={},
                         cer=round(line_cer(sample.truth["lines"], text), 4),
-                        seconds=round(seconds, 3), pages=1, bad_code_archived=False, reasons=[])
+                        seconds=round(seconds, 3), pages=1, bad_code_archived=False, reasons=[],
+                        ocr_seconds=round(seconds, 3))
         log.write(f"[{PLAIN_TESSERACT} {n}/{len(selected)}] {case.kind} {case.label} "
                   f"seed={case.seed}: cer={result.cer:.3f} {seconds:.1f}s\n")
         log.flush()
@@ -289,6 +294,8 @@ def summarize(results: Sequence[Result], *, by: str | None = None) -> list[dict]
             "key_fields": _rate(every),
             "cer": f"{sum(r.cer for r in rs) / len(rs):.3f}",
             "s_per_page": f"{sum(r.seconds for r in rs) / max(1, sum(r.pages for r in rs)):.2f}",
+            "ocr_s_per_page":
+                f"{sum(r.ocr_seconds for r in rs) / max(1, sum(r.pages for r in rs)):.2f}",
             "bad_code_archived": sum(r.bad_code_archived for r in rs),
         })
     return rows
