@@ -960,21 +960,9 @@ def approve(
             raise InvalidTransitionError(
                 "未关联客户的资料不能归档，请先关联客户", action="approve", status=document.status
             )
-        changes = {
-            "status": next_status("approve", document.status),
-            "reviewed_by": user.username,
-            "reviewed_at": now,
-            **_CLEAR_CLAIM,
-        }
         _supersede_previous(session, document, user.username)
-        return repo.update_document(
-            session,
-            document_id=document_id,
-            changes=changes,
-            actor=user.username,
-            action="document.approve",
-            taxonomy=taxonomy,
-        )
+        return _decide(session, document, user=user, action="approve", now=now,
+                       taxonomy=taxonomy)
 
     return _run(session, work)
 
@@ -1005,23 +993,34 @@ def reject(
     def work() -> Document:
         document = _begin(session, document_id=document_id, user=user, action="reject", now=now)
         fields = {**(document.fields or {}), "_rejection": {"reason": text, "by": user.username}}
-        changes = {
-            "status": next_status("reject", document.status),
-            "reviewed_by": user.username,
-            "reviewed_at": now,
-            "fields": fields,
-            **_CLEAR_CLAIM,
-        }
-        return repo.update_document(
-            session,
-            document_id=document_id,
-            changes=changes,
-            actor=user.username,
-            action="document.reject",
-            detail=text,
-        )
+        return _decide(session, document, user=user, action="reject", now=now,
+                       extra={"fields": fields}, detail=text)
 
     return _run(session, work)
+
+
+def _decide(
+    session: Session,
+    document: Document,
+    *,
+    user: User,
+    action: str,
+    now: datetime,
+    extra: Mapping[str, Any] | None = None,
+    detail: str | None = None,
+    taxonomy: Taxonomy | None = None,
+) -> Document:
+    """Record a reviewer's decision: the status it leads to, who and when; the claim ends."""
+    changes = {
+        "status": next_status(action, document.status),
+        "reviewed_by": user.username,
+        "reviewed_at": now,
+        **(extra or {}),
+        **_CLEAR_CLAIM,
+    }
+    return repo.update_document(session, document_id=document.id, changes=changes,
+                                actor=user.username, action=f"document.{action}",
+                                detail=detail, taxonomy=taxonomy)
 
 
 def refile(
