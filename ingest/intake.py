@@ -64,8 +64,25 @@ class AlreadyClaimedError(DossierError):
 # --------------------------------------------------------------------------------------------
 
 
+class _IntakeFile:
+    """What a file seen in the intake and a claimed file both tell about themselves."""
+
+    relative_path: str
+    kind: FileKind
+
+    @property
+    def refused(self) -> bool:
+        """Symlinks and special files are refused: the caller quarantines them."""
+        return self.kind != "regular"
+
+    @property
+    def display_path(self) -> str:
+        """The relative path NFC-normalized, for display and keys (never for disk access)."""
+        return display_text(self.relative_path)
+
+
 @dataclass(frozen=True)
-class Candidate:
+class Candidate(_IntakeFile):
     """One entry found in the intake folder, as seen by ``lstat`` (never followed).
 
     Attributes:
@@ -87,16 +104,6 @@ class Candidate:
     ctime_ns: int
     kind: FileKind
     link_target: str | None = None
-
-    @property
-    def refused(self) -> bool:
-        """Symlinks and special files are refused: the caller quarantines them."""
-        return self.kind != "regular"
-
-    @property
-    def display_path(self) -> str:
-        """The relative path NFC-normalized, for display and keys (never for disk access)."""
-        return display_text(self.relative_path)
 
     @property
     def signature(self) -> tuple[int, int, int]:
@@ -299,7 +306,7 @@ def settled_candidates(
 
 
 @dataclass(frozen=True)
-class Claim:
+class Claim(_IntakeFile):
     """A file moved into the processing area; the caller now owns it.
 
     Attributes:
@@ -335,16 +342,6 @@ class Claim:
     host: str
     run_id: str
     recovered_from: str | None = None
-
-    @property
-    def refused(self) -> bool:
-        """True for symlinks and special files: quarantine them, do not process them."""
-        return self.kind != "regular"
-
-    @property
-    def display_path(self) -> str:
-        """The original relative path, NFC-normalized, for display and keys."""
-        return display_text(self.relative_path)
 
     @property
     def display_name(self) -> str:
