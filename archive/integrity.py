@@ -5,11 +5,17 @@ to a :class:`Findings` collector; only the caller (flow, CLI) turns them into ex
 
 Modes (:class:`Mode`):
 
-- ``full``: stream-hash every referenced object and open every PDF with pypdf.
+- ``full``: stream-hash every referenced object and check every PDF's structure.
 - ``incremental``: hash only objects not verified within ``scrub_days`` (a rolling scrub:
   ``object_verification`` remembers when each object last passed every content check); the
   rest get the metadata checks.
 - ``metadata``: no content reads at all: the listing and the database.
+
+A PDF's structure (opens, page count, text layer) is checked with pypdf the first time its
+bytes are verified; the verification stamp keeps what pypdf found (:class:`PdfFacts`) with the
+digest. Later content reads that hash the same digest judge the record against those facts
+instead of opening the PDF again (equal digests, equal bytes); new bytes, a record whose
+digest changed, or a text layer never looked for open it again, and so does ``deep``.
 
 Two passes. The document pass reads documents in pages (keyset pagination, one short
 transaction per page, so SQLite's write lock is never held for long) and runs the database-only
@@ -18,8 +24,11 @@ references, streamed in key order, with one listing of the archive prefixes (als
 presence and size come from the listing (no request per object), a listed object no reference
 matched is an orphan once the database agrees, and only an object the listing did not show is
 asked for with ``head``. Content reads run in a bounded thread pool (hashlib releases the GIL;
-each thread reads into one reused 1 MiB buffer). Memory stays bounded: pages, batches and reads
-in flight are all capped, whatever the size of the archive.
+each thread reads into one reused 1 MiB buffer), except small objects whose bytes the store
+already holds in memory (the page cache): those are read in the calling thread, where they
+cost less than the hand-over to a worker; reads that would wait for a disk still overlap in
+the pool. Memory stays bounded: pages, batches and reads in flight are all capped, whatever
+the size of the archive.
 
 A finding's fingerprint (kind, object key, document id, subject) is stable, so
 :func:`record_run` can mark findings new or still open and the previous run's others resolved.
@@ -81,6 +90,8 @@ MIB = 1024 * 1024
 READ_BUFFER_BYTES = MIB
 #: Cached expected-key pairs (naming is pure; about 0.4 ms per document uncached).
 KEY_CACHE_SIZE = 4096
+#: Most objects handed to the pool after a failed in-memory read before the next attempt.
+MAX_MEMORY_BACKOFF = 256
 LOST_AND_FOUND_PREFIX = "lost+found"
 #: Statuses of documents that are in effect or on their way (checked for expiry, checklists).
 ACTIVE_STATUSES = ("pending_review", "archived", "updating")
@@ -240,7 +251,13 @@ class CheckOptions:
     workers: int = 4
     page_size: int = 500
     check_pdf: bool = True
+    #: Open every PDF with pypdf, even bytes an earlier run already opened (see ``PdfFacts``).
+    deep: bool = False
     spool_bytes: int = 16 * MIB
+    #: Objects up to this size whose bytes the store holds in memory are checked in the
+    #: calling thread: handing them to a worker costs more than reading them. Larger ones, and
+    #: any that would wait for a disk or the network, go to the pool. 0: always the pool.
+    inline_read_bytes: int = 128 * 1024
 
     @classmethod
     def from_settings(
@@ -486,8 +503,27 @@ def check_document_row(
 
 
 @dataclass(frozen=True)
+class PdfFacts:
+    """What pypdf found in the bytes of digest ``sha256``.
+
+    ``text`` tells whether a page shows text; None when it was not looked for (the record
+    expected no text layer). Stored with an object's verification stamp, so that a later run
+    which hashes the same digest can judge the record against them without opening the PDF:
+    equal digests mean equal bytes, and pypdf finds the same in equal bytes.
+    """
+
+    sha256: str | None
+    pages: int
+    text: bool | None
+
+
+@dataclass(frozen=True)
 class ObjectRef:
-    """One object a document references, with what its record says about it."""
+    """One object a document references, with what its record says about it.
+
+    ``proven`` holds the PDF facts of the object's last verification (None if there is none);
+    they count only while the bytes still hash to ``proven.sha256``.
+    """
 
     key: str
     document_id: int
@@ -497,6 +533,7 @@ class ObjectRef:
     page_count: int | None = None
     expect_text: bool = False
     read_content: bool = True
+    proven: PdfFacts | None = None
 
 
 @dataclass
@@ -506,6 +543,8 @@ class ObjectOutcome:
     hashed_bytes: int = 0
     read: bool = False  # the content was streamed and hashed
     verified: bool = False
+    pdf: PdfFacts | None = None  # what is known of these bytes as a PDF (stamped when verified)
+    pdf_opened: bool = False  # pypdf opened the bytes in this run
 
 
 def _ref_finding(ref: ObjectRef, kind: str, message: str, **detail: Any) -> Finding:
@@ -529,17 +568,19 @@ def _shows_text(contents: Any) -> bool:
     return b"BT" in data and _TEXT_SHOWING.search(data) is not None
 
 
-def check_pdf(stream: BinaryIO, ref: ObjectRef) -> list[Finding]:
-    """Open a PDF with pypdf: readable, page count as recorded, text layer when OCR'd.
+def read_pdf_facts(stream: BinaryIO, ref: ObjectRef, *, sha256: str | None) -> (
+        PdfFacts | Finding):
+    """Open a PDF with pypdf: its facts, or a ``pdf_unreadable`` finding.
 
     One pass over the pages: each page's content stream is resolved once (a damaged one makes
-    the PDF unreadable) and, until a page showing text is found, searched for text operators.
+    the PDF unreadable) and, when the record expects a text layer and until a page showing
+    text is found, searched for text operators.
     """
     try:
         reader = PdfReader(stream, strict=False)
         if reader.is_encrypted:
-            return [_ref_finding(ref, "pdf_unreadable", f"PDF 已加密: {ref.key}",
-                                 error="encrypted")]
+            return _ref_finding(ref, "pdf_unreadable", f"PDF 已加密: {ref.key}",
+                                error="encrypted")
         pages = reader.pages
         count = len(pages)
         text = False
@@ -547,16 +588,34 @@ def check_pdf(stream: BinaryIO, ref: ObjectRef) -> list[Finding]:
             contents = page.get_contents()
             text = text or (ref.expect_text and _shows_text(contents))
     except Exception as e:  # noqa: BLE001 - pypdf raises many types on damaged files
-        return [_ref_finding(ref, "pdf_unreadable", f"PDF 无法打开: {ref.key}",
-                             error=type(e).__name__)]
+        return _ref_finding(ref, "pdf_unreadable", f"PDF 无法打开: {ref.key}",
+                            error=type(e).__name__)
+    return PdfFacts(sha256, count, text if ref.expect_text else None)
+
+
+def judge_pdf(ref: ObjectRef, facts: PdfFacts) -> list[Finding]:
+    """The record against a PDF's facts: page count as recorded, text layer when OCR'd."""
     out = []
-    if ref.page_count is not None and count != ref.page_count:
+    if ref.page_count is not None and facts.pages != ref.page_count:
         out.append(_ref_finding(ref, "page_count_mismatch",
-                                f"PDF 有 {count} 页，记录为 {ref.page_count} 页: {ref.key}",
-                                expected=ref.page_count, actual=count))
-    if ref.expect_text and not text:
+                                f"PDF 有 {facts.pages} 页，记录为 {ref.page_count} 页: {ref.key}",
+                                expected=ref.page_count, actual=facts.pages))
+    if ref.expect_text and not facts.text:
         out.append(_ref_finding(ref, "no_text_layer", f"PDF 没有可提取的文字层: {ref.key}"))
     return out
+
+
+def proven_facts(ref: ObjectRef) -> PdfFacts | None:
+    """Facts that make pypdf unnecessary if the bytes still hash to the recorded digest.
+
+    Usable when the last verification saw the digest the record holds now, and either found a
+    text layer or the record expects none. Anything else (no verification, another digest, no
+    digest recorded, text never looked for) opens the PDF.
+    """
+    facts = ref.proven
+    if facts is None or ref.sha256 is None or facts.sha256 != ref.sha256:
+        return None
+    return facts if facts.text or not ref.expect_text else None
 
 
 _read_buffers = threading.local()
@@ -589,21 +648,36 @@ def hash_into_buffer(stream: BinaryIO) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+@dataclass(frozen=True)
+class _Content:
+    digest: str
+    size: int
+    pdf: PdfFacts | Finding | None = None  # facts, or why pypdf could not open the bytes
+    opened: bool = False  # pypdf opened the bytes
+
+
 def _read_content(
-    store: ObjectStore, ref: ObjectRef, *, pdf_checks: bool, spool_bytes: int, size_hint: int
-) -> tuple[str, int, list[Finding]]:
-    """Hash the object as a stream; a PDF is kept (in memory up to ``spool_bytes``, else in a
-    temporary file) so that pypdf can open it without a second read."""
+    store: ObjectStore, ref: ObjectRef, *, open_pdf: bool, spool_bytes: int, size_hint: int
+) -> _Content:
+    """Hash the object as a stream. With ``open_pdf`` the bytes are kept (in memory up to
+    ``spool_bytes``, else in a temporary file) so that pypdf can open them without a second
+    read; otherwise the proven facts are carried over when the digest is theirs."""
     with store.open(ref.key, verify=False) as stream:
-        if not pdf_checks:
+        if not open_pdf:
             digest, size = hash_into_buffer(stream)
-            return digest, size, []
+            return _Content(digest, size, _carried(ref, digest))
         with _buffer(size_hint, spool_bytes) as buffer:
             digest, size = copy_hashing(stream, buffer)
             if ref.sha256 is not None and digest != ref.sha256:
-                return digest, size, []
+                return _Content(digest, size)
             buffer.seek(0)
-            return digest, size, check_pdf(buffer, ref)
+            return _Content(digest, size, read_pdf_facts(buffer, ref, sha256=digest), True)
+
+
+def _carried(ref: ObjectRef, digest: str) -> PdfFacts | None:
+    """The proven facts, if they are facts about the bytes just hashed."""
+    proven = ref.proven
+    return proven if proven is not None and proven.sha256 == digest else None
 
 
 def _buffer(size_hint: int, spool_bytes: int) -> BinaryIO:
@@ -619,18 +693,22 @@ def check_object(
     ref: ObjectRef,
     *,
     check_pdfs: bool = True,
+    deep: bool = False,
     spool_bytes: int = 16 * MIB,
     info: ObjectInfo | None = None,
 ) -> ObjectOutcome:
     """Check one object: present, size, then (when ``ref.read_content``) content and PDF.
 
     One finding at most per cause: a size mismatch is not also reported as a checksum
-    mismatch, and a PDF is only opened when its bytes are the recorded ones.
+    mismatch, and a PDF is only judged when its bytes are the recorded ones. A PDF whose
+    recorded digest already passed pypdf (``ref.proven``) is only hashed: if the digest is
+    still the recorded one, the record is judged against the proven facts.
 
     Args:
         store: The object store.
         ref: The object and what its record says about it.
-        check_pdfs: Open PDFs with pypdf after hashing them.
+        check_pdfs: Check PDFs' structure (pypdf, or facts proven by an earlier run).
+        deep: Open every PDF with pypdf, even bytes with proven facts.
         spool_bytes: PDFs up to this size are held in memory for pypdf, larger ones spooled.
         info: What a listing said about the object (its size); None asks the store (``head``).
     """
@@ -656,18 +734,19 @@ def check_object(
                 ref, "checksum_mismatch", f"对象校验和与记录不符: {ref.key}",
                 expected=ref.sha256, actual=info.sha256, source="metadata"))
         return outcome
-    return _check_content(store, ref, outcome, check_pdfs=check_pdfs, spool_bytes=spool_bytes,
-                          size_hint=info.size)
+    return _check_content(store, ref, outcome, check_pdfs=check_pdfs, deep=deep,
+                          spool_bytes=spool_bytes, size_hint=info.size)
 
 
 def _check_content(
-    store: ObjectStore, ref: ObjectRef, outcome: ObjectOutcome, *, check_pdfs: bool,
+    store: ObjectStore, ref: ObjectRef, outcome: ObjectOutcome, *, check_pdfs: bool, deep: bool,
     spool_bytes: int, size_hint: int,
 ) -> ObjectOutcome:
     pdf_checks = check_pdfs and ref.role == "pdf"
+    open_pdf = pdf_checks and (deep or proven_facts(ref) is None)
     try:
-        digest, size, pdf_findings = _read_content(
-            store, ref, pdf_checks=pdf_checks, spool_bytes=spool_bytes, size_hint=size_hint)
+        content = _read_content(store, ref, open_pdf=open_pdf, spool_bytes=spool_bytes,
+                                size_hint=size_hint)
     except ObjectNotFoundError:
         outcome.findings.append(_ref_finding(ref, "object_missing", f"对象缺失: {ref.key}",
                                              sha256=ref.sha256, size=ref.size))
@@ -677,16 +756,59 @@ def _check_content(
         outcome.findings.append(_ref_finding(ref, "object_unreadable",
                                              f"对象无法读取: {ref.key}", error=code))
         return outcome
-    outcome.hashed_bytes = size
+    return _record_content(ref, outcome, content, pdf_checks=pdf_checks)
+
+
+def _record_content(
+    ref: ObjectRef, outcome: ObjectOutcome, content: _Content, *, pdf_checks: bool
+) -> ObjectOutcome:
+    outcome.hashed_bytes = content.size
     outcome.read = True
-    if ref.sha256 is not None and digest != ref.sha256:
+    outcome.pdf_opened = content.opened
+    if ref.sha256 is not None and content.digest != ref.sha256:
         outcome.findings.append(_ref_finding(
             ref, "checksum_mismatch", f"对象内容与记录的校验和不符: {ref.key}",
-            expected=ref.sha256, actual=digest, source="content"))
+            expected=ref.sha256, actual=content.digest, source="content"))
         return outcome
-    outcome.findings.extend(pdf_findings)
-    outcome.verified = not pdf_findings and ref.sha256 is not None
+    if isinstance(content.pdf, Finding):
+        outcome.findings.append(content.pdf)
+    elif content.pdf is not None:
+        outcome.pdf = content.pdf
+        if pdf_checks:
+            outcome.findings.extend(judge_pdf(ref, content.pdf))
+    outcome.verified = not outcome.findings and ref.sha256 is not None
     return outcome
+
+
+def check_in_memory(
+    store: ObjectStore, ref: ObjectRef, *, info: ObjectInfo, check_pdfs: bool = True,
+    deep: bool = False,
+) -> ObjectOutcome | None:
+    """:func:`check_object`'s content checks in this thread, if the store can read the whole
+    object without waiting (its bytes are in memory) into this thread's buffer; else None.
+
+    The same findings as :func:`check_object` for an object the listing showed (``info``).
+    None also when the listing already decides (no content read planned, size differs).
+    """
+    if not ref.read_content or ref.size not in (None, info.size):
+        return None
+    view = _read_buffer()
+    if info.size >= len(view):
+        return None
+    size = store.read_in_memory(ref.key, view[: info.size + 1])
+    if size is None:
+        return None
+    data = view[:size]
+    digest = hashlib.sha256(data).hexdigest()
+    pdf_checks = check_pdfs and ref.role == "pdf"
+    if not pdf_checks or not (deep or proven_facts(ref) is None):
+        content = _Content(digest, size, _carried(ref, digest))
+    elif ref.sha256 is not None and digest != ref.sha256:
+        content = _Content(digest, size)
+    else:
+        facts = read_pdf_facts(io.BytesIO(data), ref, sha256=digest)
+        content = _Content(digest, size, facts, True)
+    return _record_content(ref, ObjectOutcome(ref), content, pdf_checks=pdf_checks)
 
 
 # --- documents' references, sorted by key -------------------------------------------------------
@@ -783,38 +905,70 @@ def join_by_key(
 # --- the object pass ----------------------------------------------------------------------------
 
 
-def _fresh_keys(engine: Engine, refs: Sequence[ObjectRef], *, since: datetime) -> set[str]:
-    """Keys whose bytes were verified at or after ``since`` (and still have the same digest)."""
-    wanted = {r.key: r.sha256 for r in refs}
-    fresh: set[str] = set()
-    v = ObjectVerification
-    with Session(engine) as session:
-        for batch in _batched(list(wanted), 500):
-            rows = session.exec(
-                select(v.key, v.sha256).where(col(v.key).in_(batch), col(v.verified_at) >= since)
-            ).all()
-            fresh.update(key for key, sha in rows if wanted.get(key) == sha)
-    return fresh
+@dataclass(frozen=True)
+class _Stamp:
+    """An object's verification stamp, as read back."""
+
+    sha256: str
+    verified_at: datetime
+    pdf: PdfFacts | None
+
+
+def _stamps(engine: Engine, keys: Sequence[str]) -> dict[str, _Stamp]:
+    """The verification stamps of these keys (one query per 500)."""
+    t = ObjectVerification.__table__  # type: ignore[attr-defined]
+    out: dict[str, _Stamp] = {}
+    with engine.connect() as conn:
+        for batch in _batched(keys, 500):
+            rows = conn.execute(
+                sa.select(t.c.key, t.c.sha256, t.c.verified_at, t.c.pdf_pages, t.c.pdf_text)
+                .where(t.c.key.in_(batch))
+            )
+            for key, sha, at, pages, text in rows:
+                facts = PdfFacts(sha, pages, text) if pages is not None else None
+                out[key] = _Stamp(sha, at, facts)
+    return out
 
 
 def _plan_reads(engine: Engine, refs: list[ObjectRef], options: CheckOptions) -> list[ObjectRef]:
-    if options.mode == Mode.FULL:
-        return refs
+    """Which objects to read (by mode), with the PDF facts of their last verification.
+
+    Full runs read everything; incremental runs what was not verified since ``scrub_days``
+    with the digest recorded now; metadata runs nothing.
+    """
     if options.mode == Mode.METADATA:
-        return [_replace_read(r, False) for r in refs]
-    fresh = _fresh_keys(engine, refs, since=options.now - timedelta(days=options.scrub_days))
-    return [_replace_read(r, r.key not in fresh) for r in refs]
+        return [_planned(r, read=False, proven=None) for r in refs]
+    full = options.mode == Mode.FULL
+    wanted = [r.key for r in refs if not full or r.role == "pdf"]
+    stamps = _stamps(engine, wanted) if wanted else {}
+    since = options.now - timedelta(days=options.scrub_days)
+    planned = []
+    for ref in refs:
+        stamp = stamps.get(ref.key)
+        if stamp is None:
+            planned.append(ref)
+            continue
+        fresh = stamp.sha256 == ref.sha256 and stamp.verified_at >= since
+        planned.append(_planned(ref, read=full or not fresh, proven=stamp.pdf))
+    return planned
 
 
-def _replace_read(ref: ObjectRef, read: bool) -> ObjectRef:
+def _planned(ref: ObjectRef, *, read: bool, proven: PdfFacts | None) -> ObjectRef:
     return ObjectRef(ref.key, ref.document_id, ref.role, ref.sha256, ref.size, ref.page_count,
-                     ref.expect_text, read)
+                     ref.expect_text, read, proven)
 
 
 def stamp_verified(engine: Engine, outcomes: Sequence[ObjectOutcome], *, at: datetime) -> None:
-    """Remember that these objects passed every content check at ``at`` (upsert per key)."""
-    rows = {o.ref.key: {"key": o.ref.key, "sha256": o.ref.sha256, "size": o.hashed_bytes,
-                        "verified_at": at} for o in outcomes if o.verified}
+    """Remember that these objects passed every content check at ``at`` (upsert per key),
+    with what pypdf found in their bytes (``PdfFacts``) when that is known."""
+    rows = {}
+    for o in outcomes:
+        if not o.verified:
+            continue
+        pdf = o.pdf if o.pdf is not None and o.pdf.sha256 == o.ref.sha256 else None
+        rows[o.ref.key] = {"key": o.ref.key, "sha256": o.ref.sha256, "size": o.hashed_bytes,
+                           "verified_at": at, "pdf_pages": pdf.pages if pdf else None,
+                           "pdf_text": pdf.text if pdf else None}
     if not rows:
         return
     table = ObjectVerification.__table__  # type: ignore[attr-defined]
@@ -824,8 +978,8 @@ def stamp_verified(engine: Engine, outcomes: Sequence[ObjectOutcome], *, at: dat
         stmt = insert(table)
         stmt = stmt.on_conflict_do_update(
             index_elements=[table.c.key],
-            set_={"sha256": stmt.excluded.sha256, "size": stmt.excluded.size,
-                  "verified_at": stmt.excluded.verified_at},
+            set_={name: stmt.excluded[name]
+                  for name in ("sha256", "size", "verified_at", "pdf_pages", "pdf_text")},
         )
         session.execute(stmt, list(rows.values()))
 
@@ -846,6 +1000,9 @@ class _ObjectPass:
 
     An object the listing showed needs no store request unless its content is read; one it did
     not show is asked for with ``head`` (missing, unreadable, or written since the listing).
+    A small one whose bytes are in memory is read right here (:func:`check_in_memory`); after
+    a miss (bytes on disk, not cached: a cold archive), the next attempts wait for 1, 2, 4 ...
+    up to ``MAX_MEMORY_BACKOFF`` objects, so a cold archive pays for almost no attempts.
     """
 
     def __init__(self, *, engine: Engine, store: ObjectStore, options: CheckOptions,
@@ -855,6 +1012,8 @@ class _ObjectPass:
         self.limit = max(2, options.workers * 4)
         self.pending: deque[Future[ObjectOutcome]] = deque()
         self.done: list[ObjectOutcome] = []
+        self.backoff = 0  # objects to hand to the pool before trying memory again
+        self.skip = 0
 
     def check(self, pairs: list[tuple[ObjectRef, ObjectInfo | None]]) -> None:
         """Plan (which objects are due for a read) and check one batch."""
@@ -863,13 +1022,33 @@ class _ObjectPass:
             if info is not None and (not ref.read_content or ref.size not in (None, info.size)):
                 self._finish(self._check(ref, info))  # decided by the listing alone
                 continue
+            if info is not None and info.size <= self.options.inline_read_bytes:
+                outcome = self._in_memory(ref, info)
+                if outcome is not None:
+                    self._finish(outcome)
+                    continue
             self.pending.append(self.pool.submit(self._check, ref, info))
             while len(self.pending) > self.limit:
                 self._finish(self.pending.popleft().result())
 
+    def _in_memory(self, ref: ObjectRef, info: ObjectInfo) -> ObjectOutcome | None:
+        if self.skip > 0:
+            self.skip -= 1
+            return None
+        outcome = check_in_memory(self.store, ref, info=info, check_pdfs=self.options.check_pdf,
+                                  deep=self.options.deep)
+        if outcome is None:
+            self.backoff = min(MAX_MEMORY_BACKOFF, max(1, 2 * self.backoff))
+            self.skip = self.backoff
+            return None
+        self.backoff = 0
+        self.report.stats["in_memory_reads"] += 1
+        return outcome
+
     def _check(self, ref: ObjectRef, info: ObjectInfo | None) -> ObjectOutcome:
         return check_object(self.store, ref, check_pdfs=self.options.check_pdf,
-                            spool_bytes=self.options.spool_bytes, info=info)
+                            deep=self.options.deep, spool_bytes=self.options.spool_bytes,
+                            info=info)
 
     def _finish(self, outcome: ObjectOutcome) -> None:
         stats = self.report.stats
@@ -877,6 +1056,7 @@ class _ObjectPass:
         stats["objects"] += 1
         stats["hashed_objects"] += int(outcome.read)
         stats["hashed_bytes"] += outcome.hashed_bytes
+        stats["opened_pdfs"] += int(outcome.pdf_opened)
         if outcome.verified:
             self.done.append(outcome)
         if len(self.done) >= self.options.page_size:
@@ -1267,7 +1447,8 @@ def _counts(report: CheckReport, rows: Sequence[IntegrityFinding], repairs: int)
     by_sev = Counter(r.severity for r in live)
     by_status = Counter(r.status for r in rows)
     counts = {k: int(report.stats.get(k, 0)) for k in (
-        "documents", "objects", "hashed_objects", "hashed_bytes", "listed_objects", "customers")}
+        "documents", "objects", "hashed_objects", "hashed_bytes", "opened_pdfs", "listed_objects",
+        "customers")}
     counts.update({str(s): by_sev.get(str(s), 0) for s in Severity})
     counts.update({str(s): by_status.get(str(s), 0) for s in FindingStatus})
     counts["repairs"] = repairs

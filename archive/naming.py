@@ -12,6 +12,7 @@ Room for a collision suffix (``-2`` ... ``-9999999``) is reserved in every limit
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable
@@ -28,6 +29,9 @@ MAX_COLLISION_N = 9_999
 MAX_LABEL_BYTES = 64  # customer and document type labels
 MIN_NAME_BYTES = 12  # a truncated customer name keeps at least this much room
 FALLBACK_COMPONENT = "未命名"
+#: Sanitized components remembered (pure function; one key needs about a dozen, most of them
+#: shared with the customer's other documents: labels, years, quarters, the name).
+SANITIZE_CACHE_SIZE = 4096
 _UNLIMITED = 1 << 20
 
 _FORBIDDEN = re.compile(r'[<>:"|?*/\\]')
@@ -73,6 +77,7 @@ def _clean(text: str) -> str:
     return text or FALLBACK_COMPONENT
 
 
+@functools.lru_cache(maxsize=SANITIZE_CACHE_SIZE)
 def sanitize_component(text: str, *, max_bytes: int = MAX_COMPONENT_BYTES) -> str:
     """Make ``text`` safe as one path component (a folder or file name).
 

@@ -1,21 +1,26 @@
 """Benchmark of the archive integrity check (run by hand, not in tests).
 
     .venv/bin/python -m bench.integrity all --out /tmp/dossier-bench-integrity
+    .venv/bin/python -m bench.integrity local --out /tmp/bench-48k --size 49152
+    .venv/bin/python -m bench.integrity local --out /tmp/bench-256k --size 262144
+    .venv/bin/python -m bench.integrity scale --out /tmp/bench-scale
 
 1. Local: a generated archive of ``--local-docs`` documents (two objects each: a small PDF
-   and an "original" of ``--size`` bytes), timed in full, incremental (nothing due; then 1/7
-   due) and metadata mode, beside ``sha256sum`` over the same files (the ceiling), with peak
-   memory per run.
+   and an "original" of ``--size`` bytes), timed in full mode twice (the first run opens every
+   PDF with pypdf; the second finds them proven by the first and only hashes them), then
+   incremental (nothing due; then 1/7 due) and metadata mode, beside ``sha256sum`` over the
+   same files (the ceiling, also measured right before each full run: ``pct_of_sha256sum``),
+   with peak memory per run.
 2. Local, scan-sized: the same with ``--scan-docs`` documents of ``--scan-size`` bytes (a
    300 dpi A4 scan is a few hundred KB), where per-object costs weigh less than bytes.
-3. S3 protocol (moto server on 127.0.0.1): ``--s3-docs`` documents, the same three modes.
+3. S3 protocol (moto server on 127.0.0.1): ``--s3-docs`` documents, the same modes.
 4. Metadata-only scale: ``--scale-docs`` synthetic records whose objects are tiny files written
    straight into the local folder (no sidecar).
 
-Every measured run happens in a fresh subprocess (``measure``), so ``ru_maxrss`` is the peak of
-that run alone; each run also reports its CPU time and the machine's load average when it
-started (the build machine is shared). Results are printed as JSON and written to
-``<out>/results.json``.
+``all`` runs the four; ``local`` and ``scale`` run one set. Every measured run happens in a
+fresh subprocess (``measure``), so its peak memory is that run's alone; each run also reports
+its CPU time (user + sys, all threads) and the machine's load average when it started (the
+build machine is shared). Results are printed as JSON and written to ``<out>/results.json``.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -190,11 +196,11 @@ def backdate_fraction(db_url: str, fraction: float, *, days: int) -> int:
 
 
 def measure(*, db_url: str, storage_url: str, endpoint: str | None, mode: str,
-            workers: int) -> dict[str, Any]:
+            workers: int, deep: bool = False) -> dict[str, Any]:
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     engine = make_engine(db_url)
     store = make_store(storage_url=storage_url, s3_endpoint_url=endpoint, s3_region=TEST_REGION)
-    options = CheckOptions(mode=Mode(mode), workers=workers)
+    options = CheckOptions(mode=Mode(mode), workers=workers, deep=deep)
     load = os.getloadavg()[0]
     started, cpu_started = time.perf_counter(), time.process_time()
     report = run_checks(engine=engine, store=store, taxonomy=load_taxonomy(), options=options)
@@ -205,6 +211,7 @@ def measure(*, db_url: str, storage_url: str, endpoint: str | None, mode: str,
         "cpu_seconds": round(time.process_time() - cpu_started, 2), "load_avg_1m": load,
         "documents": stats.get("documents", 0), "objects": stats.get("objects", 0),
         "hashed_objects": stats.get("hashed_objects", 0),
+        "opened_pdfs": stats.get("opened_pdfs", 0),
         "hashed_mb": round(stats.get("hashed_bytes", 0) / 1e6, 1),
         "objects_per_s": round(stats.get("objects", 0) / seconds, 1),
         "hashed_mb_per_s": round(stats.get("hashed_bytes", 0) / 1e6 / seconds, 1),
@@ -246,10 +253,13 @@ def sha256sum_ceiling(root: Path, *, parallel: int) -> dict[str, Any]:
     cmd = ["xargs", "-0", "-n", "256", "-P", str(parallel), "sha256sum"]
     started = time.perf_counter()
     load = os.getloadavg()[0]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(cmd, input=listing, check=True, stdout=subprocess.DEVNULL)
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {"tool": f"sha256sum x{parallel}", "objects": len(files), "seconds": round(seconds, 2),
-            "load_avg_1m": load,
+            "cpu_seconds": round(cpu, 2), "load_avg_1m": load,
             "objects_per_s": round(len(files) / seconds, 1),
             "hashed_mb_per_s": round(total / 1e6 / seconds, 1)}
 
@@ -257,9 +267,26 @@ def sha256sum_ceiling(root: Path, *, parallel: int) -> dict[str, Any]:
 # --- the whole benchmark ----------------------------------------------------------------------
 
 
-def _modes(db_url: str, storage_url: str, endpoint: str | None, workers: int) -> list[dict]:
+#: Full-mode runs and what each shows.
+FULL_RUNS = ("full (first run: pypdf opens every PDF)", "full (later run: PDFs proven)")
+
+
+def _against(run: dict[str, Any], ceiling: dict[str, Any]) -> dict[str, Any]:
+    """``run`` with the ``sha256sum`` run measured just before it and its share of that."""
+    pct = 100 * run["hashed_mb_per_s"] / ceiling["hashed_mb_per_s"]
+    return {**run, "sha256sum": ceiling, "pct_of_sha256sum": round(pct, 1)}
+
+
+def _modes(db_url: str, storage_url: str, endpoint: str | None, workers: int,
+           ceiling: Callable[[], dict[str, Any]] | None = None) -> list[dict]:
     runs = []
-    for mode in ("full", "incremental", "metadata"):
+    for label in FULL_RUNS:
+        before = ceiling() if ceiling else None
+        run = _measure_in_subprocess(db_url=db_url, storage_url=storage_url, endpoint=endpoint,
+                                     mode="full", workers=workers)
+        run["mode"] = label
+        runs.append(_against(run, before) if before else run)
+    for mode in ("incremental", "metadata"):
         runs.append(_measure_in_subprocess(db_url=db_url, storage_url=storage_url,
                                            endpoint=endpoint, mode=mode, workers=workers))
     due = backdate_fraction(db_url, 1 / 7, days=7)
@@ -278,7 +305,8 @@ def bench_local(out: Path, *, docs: int, size: int, workers: int, name: str = "l
                            size=size)
     sha256sum_ceiling(root, parallel=1)  # warm the page cache once, for every contender alike
     ceilings = [sha256sum_ceiling(root, parallel=1), sha256sum_ceiling(root, parallel=2)]
-    runs = _modes(db_url, root.as_uri(), None, workers)
+    runs = _modes(db_url, root.as_uri(), None, workers,
+                  ceiling=lambda: sha256sum_ceiling(root, parallel=1))
     return {"generate": gen, "ceiling": ceilings, "runs": runs}
 
 
@@ -326,31 +354,50 @@ def main(argv: list[str] | None = None) -> None:
     a.add_argument("--scan-docs", type=int, default=5000)
     a.add_argument("--scan-size", type=int, default=256 * 1024)
     a.add_argument("--workers", type=int, default=4)
+    loc = sub.add_parser("local", help="one local set (generated, then measured)")
+    loc.add_argument("--out", type=Path, required=True)
+    loc.add_argument("--docs", type=int, default=5000)
+    loc.add_argument("--size", type=int, default=48 * 1024)
+    loc.add_argument("--workers", type=int, default=4)
+    sc = sub.add_parser("scale", help="metadata-only run over synthetic records")
+    sc.add_argument("--out", type=Path, required=True)
+    sc.add_argument("--docs", type=int, default=100_000)
+    sc.add_argument("--workers", type=int, default=4)
     m = sub.add_parser("measure")
     m.add_argument("--db-url", required=True)
     m.add_argument("--storage-url", required=True)
     m.add_argument("--endpoint")
     m.add_argument("--mode", required=True)
     m.add_argument("--workers", type=int, default=4)
+    m.add_argument("--deep", action="store_true", help="open every PDF with pypdf")
     args = parser.parse_args(argv)
     if args.command == "measure":
         result = measure(db_url=args.db_url, storage_url=args.storage_url,
-                         endpoint=args.endpoint, mode=args.mode, workers=args.workers)
+                         endpoint=args.endpoint, mode=args.mode, workers=args.workers,
+                         deep=args.deep)
         sys.stdout.write(json.dumps(result) + "\n")
         return
     out: Path = args.out
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    results = {
+    results: dict[str, Any] = {
         "date": datetime.now().astimezone().isoformat(timespec="minutes"),
         "cpus": os.cpu_count(),
         "load_avg_at_start": os.getloadavg(),
-        "local": bench_local(out, docs=args.local_docs, size=args.size, workers=args.workers),
-        "local_scan_sized": bench_local(out, docs=args.scan_docs, size=args.scan_size,
-                                        workers=args.workers, name="scan"),
-        "s3": bench_s3(out, docs=args.s3_docs, size=args.size, workers=args.workers),
-        "scale": bench_scale(out, docs=args.scale_docs, workers=args.workers),
     }
+    if args.command == "local":
+        results["local"] = bench_local(out, docs=args.docs, size=args.size, workers=args.workers)
+    elif args.command == "scale":
+        results["scale"] = bench_scale(out, docs=args.docs, workers=args.workers)
+    else:
+        results.update({
+            "local": bench_local(out, docs=args.local_docs, size=args.size,
+                                 workers=args.workers),
+            "local_scan_sized": bench_local(out, docs=args.scan_docs, size=args.scan_size,
+                                            workers=args.workers, name="scan"),
+            "s3": bench_s3(out, docs=args.s3_docs, size=args.size, workers=args.workers),
+            "scale": bench_scale(out, docs=args.scale_docs, workers=args.workers),
+        })
     results["load_avg_at_end"] = os.getloadavg()
     text = json.dumps(results, ensure_ascii=False, indent=2)
     (out / "results.json").write_text(text + "\n", encoding="utf-8")

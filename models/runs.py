@@ -98,6 +98,11 @@ class ObjectVerification(SQLModel, table=True):
 
     Written by ``archive.integrity`` only after every content check of the object passed, so
     an object with a problem is never "fresh" and the incremental mode reads it again each run.
+
+    ``pdf_pages`` and ``pdf_text`` (migration 0006) are what pypdf found in the bytes whose
+    digest is ``sha256``: the page count, and whether a page shows text (None: not looked for).
+    Both None when pypdf did not open these bytes. Later runs that hash the same digest judge
+    the record against these facts instead of opening the PDF again.
     """
 
     __tablename__ = "object_verification"
@@ -106,6 +111,8 @@ class ObjectVerification(SQLModel, table=True):
     sha256: str = Field(max_length=64)
     size: int = Field(sa_type=sa.BigInteger)
     verified_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    pdf_pages: int | None = Field(default=None)
+    pdf_text: bool | None = Field(default=None)
 
 
 # The orphan check and filing look documents up by object key (migration 0003).

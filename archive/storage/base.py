@@ -243,6 +243,21 @@ class ObjectStore(ABC):
     def delete(self, key: str) -> None:
         """Remove an object; deleting a missing key is not an error."""
 
+    def read_in_memory(self, key: str, buffer: memoryview) -> int | None:
+        """Read a whole object into ``buffer`` only if that needs no waiting for a device or
+        the network (its bytes are already in memory, e.g. the page cache); else None.
+
+        Lets a caller read small objects in its own thread when that costs less than handing
+        them to a pool, without giving up the pool's concurrency for reads that would wait.
+        None also when the object is missing, does not fit in ``buffer`` (pass one byte more
+        than the expected size), or the store cannot tell; :meth:`open` then reads it as usual.
+        The default cannot tell.
+
+        Returns:
+            The object's size: ``buffer[:size]`` holds all its bytes.
+        """
+        return None
+
     def sha256_of(self, key: str) -> str:
         """SHA-256 of the stored bytes, computed by streaming the content."""
         with self.open(key, verify=False) as stream:

@@ -56,6 +56,11 @@ RESERVED_PREFIX = ".dossier"
 META_DIR = ".dossier-meta"
 TMP_PREFIX = ".dossier-tmp-"
 _PUT_ATTEMPTS = 3
+#: Where Linux shows the path of each open file descriptor (one readlink per opened object).
+_PROC_FD = "/proc/self/fd"
+_HAS_PROC_FD = os.path.isdir(_PROC_FD)
+#: Linux (4.14+) reads that fail with EAGAIN instead of waiting for the disk.
+_RWF_NOWAIT: int | None = getattr(os, "RWF_NOWAIT", None) if hasattr(os, "preadv") else None
 
 
 def _as_storage_error(e: OSError, *, key: str) -> Exception:
@@ -95,6 +100,8 @@ class LocalObjectStore(ObjectStore):
 
     def __init__(self, root: Path) -> None:
         self._root = Path(root).expanduser().absolute()
+        self._root_text = str(self._root)
+        self._real_root: str | None = None
 
     @property
     def root(self) -> Path:
@@ -102,16 +109,45 @@ class LocalObjectStore(ObjectStore):
 
     # -- paths -------------------------------------------------------------------------------
 
-    def _path(self, key: str) -> Path:
+    def _resolved_root(self) -> str:
+        """The root with symlinks resolved; remembered once the root exists (it is not
+        expected to be replaced while a store uses it)."""
+        if self._real_root is not None:
+            return self._real_root
+        real = os.path.realpath(self._root_text)
+        if os.path.isdir(real):
+            self._real_root = real
+        return real
+
+    def _key_path(self, key: str) -> str:
+        """The file of a valid, unreserved key (string checks only, no file system access)."""
         validate_key(key, max_bytes=self.max_key_bytes)
         segments = key.split("/")
         if any(s.startswith(RESERVED_PREFIX) for s in segments):
             raise InvalidKeyError(f"对象键使用了保留名称 {RESERVED_PREFIX}*: {key}", key=key)
-        path = self._root.joinpath(*segments)
-        real_root = os.path.realpath(self._root)
-        if os.path.commonpath([real_root, os.path.realpath(path)]) != real_root:
+        return os.path.join(self._root_text, *segments)
+
+    def _inside(self, real_path: str) -> bool:
+        """Whether a resolved (absolute, normalized) path is the root or below it."""
+        real_root = self._resolved_root()
+        return real_path == real_root or real_path.startswith(os.path.join(real_root, ""))
+
+    def _path(self, key: str) -> Path:
+        path = self._key_path(key)
+        if not self._inside(os.path.realpath(path)):
             raise InvalidKeyError(f"对象键指向存储目录之外: {key}", key=key)
-        return path
+        return Path(path)
+
+    def _opened_inside(self, fd: int, path: str) -> bool:
+        """Whether the file opened as ``fd`` from ``path`` lies inside the root, by the path
+        the kernel opened (Linux: one readlink instead of resolving every folder of the key;
+        no window between check and open)."""
+        if _HAS_PROC_FD:
+            try:
+                return self._inside(os.readlink(f"{_PROC_FD}/{fd}").removesuffix(" (deleted)"))
+            except OSError:
+                pass
+        return self._inside(os.path.realpath(path))
 
     def _sidecar(self, key: str) -> Path:
         digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
@@ -271,16 +307,40 @@ class LocalObjectStore(ObjectStore):
         return self._info(key, st)
 
     def open(self, key: str, *, verify: bool = True) -> BinaryIO:
-        path = self._path(key)
+        path = self._key_path(key)
         try:
             fh = open(path, "rb")  # noqa: SIM115 - returned to the caller
         except OSError as e:
+            self._path(key)  # a key that leads outside the root is invalid, found or not
             raise _as_storage_error(e, key=key) from e
+        if not self._opened_inside(fh.fileno(), path):
+            fh.close()
+            raise InvalidKeyError(f"对象键指向存储目录之外: {key}", key=key)
         if not verify:
             return fh
         sidecar = self._read_sidecar(key, os.fstat(fh.fileno()))
         expected = check_sha256(sidecar.get("sha256")) if sidecar else None
         return verifying_reader(fh, key=key, expected=expected)
+
+    def read_in_memory(self, key: str, buffer: memoryview) -> int | None:
+        """One non-blocking read (``RWF_NOWAIT``): the whole file if the page cache holds it."""
+        if _RWF_NOWAIT is None:
+            return None
+        try:
+            path = self._key_path(key)
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except (OSError, InvalidKeyError):
+            return None  # open() reports it
+        try:
+            if not self._opened_inside(fd, path):
+                return None
+            size = os.preadv(fd, [buffer], 0, _RWF_NOWAIT)
+            # Short of the file's size: some pages are not in memory (or the file grew).
+            return size if size < len(buffer) and size == os.fstat(fd).st_size else None
+        except OSError:  # BlockingIOError: not in memory; or a file system without support
+            return None
+        finally:
+            os.close(fd)
 
     def iter_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
         validate_prefix(prefix)
@@ -293,15 +353,39 @@ class LocalObjectStore(ObjectStore):
         yield from self._walk(start, base, prefix)
 
     def _walk(self, folder: Path, rel: str, prefix: str) -> Iterator[ObjectInfo]:
+        # Depth first over each folder's entries sorted as "name/" (folders) and "name"
+        # (files): keys come out in global code-point order, which is S3's UTF-8 byte order.
+        # A stack of folders instead of recursion: each key passes one generator, not one per
+        # folder level.
+        stack = [(self._sorted_entries(str(folder), rel), rel)]
+        while stack:
+            items, base = stack[-1]
+            item = next(items, None)
+            if item is None:
+                stack.pop()
+                continue
+            sort_name, entry = item
+            key = f"{base}/{entry.name}" if base else entry.name
+            if sort_name.endswith("/"):
+                folder_key = key + "/"
+                if folder_key.startswith(prefix) or prefix.startswith(folder_key):
+                    stack.append((self._sorted_entries(entry.path, key), key))
+            elif key.startswith(prefix):
+                with contextlib.suppress(FileNotFoundError):
+                    st = entry.stat(follow_symlinks=False)
+                    yield ObjectInfo(key=key, size=st.st_size, last_modified=_mtime(st.st_mtime_ns))
+
+    @staticmethod
+    def _sorted_entries(folder: str, rel: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
+        """A folder's listable entries as ("name/" or "name", entry), sorted; none if it is
+        gone or not a folder."""
         try:
             with os.scandir(folder) as it:
                 entries = [e for e in it if _listable(e.name)]
         except (FileNotFoundError, NotADirectoryError):
-            return
+            return iter(())
         except OSError as e:
             raise _as_storage_error(e, key=rel) from e
-        # Sorting a folder's entries as "name/" (folders) and "name" (files) and walking depth
-        # first yields keys in global code-point order, which is S3's UTF-8 byte order.
         items = []
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
@@ -309,16 +393,7 @@ class LocalObjectStore(ObjectStore):
             elif entry.is_file(follow_symlinks=False):
                 items.append((entry.name, entry))
         items.sort(key=lambda item: item[0])
-        for sort_name, entry in items:
-            key = f"{rel}/{entry.name}" if rel else entry.name
-            if sort_name.endswith("/"):
-                folder_key = key + "/"
-                if folder_key.startswith(prefix) or prefix.startswith(folder_key):
-                    yield from self._walk(Path(entry.path), key, prefix)
-            elif key.startswith(prefix):
-                with contextlib.suppress(FileNotFoundError):
-                    st = entry.stat(follow_symlinks=False)
-                    yield ObjectInfo(key=key, size=st.st_size, last_modified=_mtime(st.st_mtime_ns))
+        return iter(items)
 
     # -- copy, delete ------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -18,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from archive.errors import InvalidKeyError
 from archive.integrity import (
     CheckOptions,
     CheckReport,
@@ -42,7 +45,7 @@ from models.audit import AuditEvent
 from models.customer import Customer
 from models.db import make_engine, session_scope, upgrade_to_head, utcnow
 from models.document import Document
-from models.runs import IntegrityFinding
+from models.runs import IntegrityFinding, ObjectVerification
 from tests.fixtures.db import make_id_number, make_uscc
 
 logging.getLogger("pypdf").setLevel(logging.ERROR)
@@ -346,6 +349,155 @@ def test_incremental_mode_rehashes_only_objects_due(arc: Archive) -> None:
     again = check(arc, Mode.INCREMENTAL, scrub_days=7, now=utcnow() + timedelta(days=8))
     assert again.stats["hashed_objects"] == 1
     assert kinds(again) == [("checksum_mismatch", doc.pdf_key, doc.id)]
+
+
+# --- PDFs already proven: hashed, not reopened (each store on each database) -----------------
+
+
+@pytest.fixture
+def proven_arc(engine: Engine, store: ObjectStore) -> Archive:
+    """A clean archive (plus an image-only PDF with no OCR text) after one clean full run."""
+    arc = build_clean_archive(engine, store)
+    arc.add_doc("image", customer="ent", document_type="contract", pdf=make_pdf(1, None),
+                ocr_text=None)
+    first = check(arc, Mode.FULL)
+    assert kinds(first) == [] and first.stats["opened_pdfs"] == 7
+    return arc
+
+
+def set_columns(arc: Archive, name: str, **values: Any) -> None:
+    """Change a document's row behind the application's back (no repository rules)."""
+    with session_scope(arc.engine) as session:
+        session.execute(sa.update(Document).where(col(Document.id) == arc.docs[name].id)
+                        .values(**values))
+
+
+def test_proven_pdfs_are_hashed_but_not_reopened(proven_arc: Archive) -> None:
+    arc = proven_arc
+    again = check(arc, Mode.FULL)
+    assert kinds(again) == []
+    assert again.stats["hashed_objects"] == 14 and again.stats["opened_pdfs"] == 0
+    deep = check(arc, Mode.FULL, deep=True)
+    assert kinds(deep) == [] and deep.stats["opened_pdfs"] == 7
+
+
+def test_pdf_bytes_changed_after_a_clean_run_are_still_found(proven_arc: Archive) -> None:
+    arc = proven_arc
+    flipped, cut = arc.docs["license"], arc.docs["ent_form"]
+    data = bytearray(read_raw(arc.store, flipped.pdf_key))
+    data[len(data) // 2] ^= 0x01
+    overwrite_behind_back(arc.store, flipped.pdf_key, bytes(data))
+    whole = read_raw(arc.store, cut.pdf_key)
+    overwrite_behind_back(arc.store, cut.pdf_key, whole[: len(whole) // 2])
+    expected = sorted([("checksum_mismatch", flipped.pdf_key, flipped.id),
+                       ("size_mismatch", cut.pdf_key, cut.id)])
+    assert kinds(check(arc, Mode.FULL)) == expected
+    assert kinds(check(arc, Mode.FULL)) == expected  # not stamped: found again
+
+
+def test_new_bytes_under_a_proven_key_are_opened_again(proven_arc: Archive) -> None:
+    """Bytes replaced and the record's digest updated to match: the proof no longer applies."""
+    arc = proven_arc
+    whole = make_pdf(2, "replaced")
+    replacements = {"permit": whole[: len(whole) // 2], "ind_form": make_pdf(3, "three pages")}
+    for name, data in replacements.items():
+        overwrite_behind_back(arc.store, str(arc.docs[name].pdf_key), data)
+        set_columns(arc, name, pdf_sha256=sha(data), pdf_size=len(data))
+    report = check(arc, Mode.FULL)
+    permit, form = arc.docs["permit"], arc.docs["ind_form"]
+    assert kinds(report) == sorted([("pdf_unreadable", permit.pdf_key, permit.id),
+                                    ("page_count_mismatch", form.pdf_key, form.id)])
+    assert report.stats["opened_pdfs"] == 2
+
+
+def test_record_changed_after_a_clean_run_is_judged_again(proven_arc: Archive) -> None:
+    arc = proven_arc
+    permit, image = arc.docs["permit"], arc.docs["image"]
+    set_columns(arc, "permit", page_count=3)
+    arc.update("image", ocr_text="识别出的文字")  # now a text layer is expected
+    expected = sorted([("page_count_mismatch", permit.pdf_key, permit.id),
+                       ("no_text_layer", image.pdf_key, image.id)])
+    report = check(arc, Mode.FULL)
+    assert kinds(report) == expected
+    # The page count is judged by the facts proven last time; the text layer was never looked
+    # for in those bytes, so that PDF alone is opened.
+    assert report.stats["opened_pdfs"] == 1
+    assert kinds(check(arc, Mode.FULL, deep=True)) == expected
+    later = check(arc, Mode.INCREMENTAL, scrub_days=7, now=utcnow() + timedelta(days=8))
+    assert kinds(later) == expected and later.stats["hashed_objects"] == 14
+    set_columns(arc, "permit", page_count=1)
+    arc.update("image", ocr_text=None)
+    fixed = check(arc, Mode.FULL)
+    assert kinds(fixed) == [] and fixed.stats["opened_pdfs"] == 0
+
+
+def test_reads_in_memory_and_in_the_pool_find_the_same(arc: Archive) -> None:
+    """Small objects already in memory are checked in the calling thread (local store); the
+    findings are those of the pool's reads, fault for fault."""
+    flipped = arc.docs["license"]
+    data = bytearray(read_raw(arc.store, flipped.original_key))
+    data[3] ^= 0x01
+    overwrite_behind_back(arc.store, flipped.original_key, bytes(data))
+    whole = make_pdf(2, "contract")
+    arc.add_doc("broken", customer="ent", document_type="contract", pdf=whole[: len(whole) // 2])
+    arc.add_doc("pages", customer="ent", document_type="contract", pdf=make_pdf(1, "one"),
+                page_count=3)
+    arc.add_doc("notext", customer="ent", document_type="contract", pdf=make_pdf(1, None),
+                ocr_text="识别出的文字")
+    in_memory = 18 if isinstance(arc.store, LocalObjectStore) else 0
+
+    def both(*, first: bool, opened: int, **kw: Any) -> None:
+        reports = []
+        for inline in (0, CheckOptions.inline_read_bytes):
+            if first:  # as before any full run: no verification stamps
+                with session_scope(arc.engine) as session:
+                    session.execute(sa.delete(ObjectVerification))
+            reports.append(check(arc, Mode.FULL, inline_read_bytes=inline, **kw))
+        pooled, here = reports
+        assert len(kinds(here)) == 4 and kinds(here) == kinds(pooled)
+        assert (pooled.stats["in_memory_reads"], here.stats["in_memory_reads"]) == (0, in_memory)
+        assert pooled.stats["opened_pdfs"] == here.stats["opened_pdfs"] == opened
+
+    both(first=True, opened=9)  # every PDF opened
+    both(first=False, opened=9, deep=True)
+    both(first=False, opened=3)  # the 6 clean ones judged by their proven facts
+
+
+def test_local_store_reads_in_memory_only_whole_objects(tmp_path: Path) -> None:
+    store = LocalObjectStore(tmp_path / "root")
+    store.ensure_ready()
+    data = make_pdf(3, "in memory")
+    store.put("archive/a.pdf", io.BytesIO(data))
+    buffer = memoryview(bytearray(len(data) + 1))
+    assert store.read_in_memory("archive/a.pdf", buffer) == len(data)
+    assert bytes(buffer[: len(data)]) == data
+    assert store.read_in_memory("archive/a.pdf", buffer[: len(data)]) is None  # does not fit
+    assert store.read_in_memory("archive/missing.pdf", buffer) is None
+    assert store.read_in_memory(".dossier-meta/x", buffer) is None
+    # Dropped from the page cache, the bytes are read by open() instead (where the file system
+    # can drop them; a tmpfs keeps them): never a part of them.
+    fd = os.open(store.root / "archive" / "a.pdf", os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+    assert store.read_in_memory("archive/a.pdf", buffer) in (None, len(data))
+
+
+def test_local_store_reads_stay_inside_the_root(tmp_path: Path) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    outside.mkdir()
+    (outside / "x.pdf").write_bytes(b"not the store's")
+    store = LocalObjectStore(root)
+    store.ensure_ready()
+    store.put("archive/a.pdf", io.BytesIO(b"inside"))
+    (root / "escape").symlink_to(outside, target_is_directory=True)
+    for key in ("escape/x.pdf", "escape/missing.pdf"):
+        with pytest.raises(InvalidKeyError):
+            store.open(key, verify=False)
+        assert store.read_in_memory(key, memoryview(bytearray(100))) is None
+    (tmp_path / "link").symlink_to(root, target_is_directory=True)
+    assert read_raw(LocalObjectStore(tmp_path / "link"), "archive/a.pdf") == b"inside"
 
 
 # --- database rules (SQLite and PostgreSQL) ---------------------------------------------------
