@@ -62,16 +62,17 @@ def _print_summary(console: Console, summary: dict[str, Any]) -> None:
     )
 
 
-def run_summary(*, mode: str, repair: bool, use_prefect: bool) -> dict[str, Any]:
+def run_summary(*, mode: str, repair: bool, use_prefect: bool, deep: bool = False
+                ) -> dict[str, Any]:
     """Run the check through the Prefect flow or directly; return its summary."""
     if use_prefect:
         from flows.integrity import check_archive
 
-        return check_archive(mode=mode, repair=repair)  # type: ignore[arg-type]
+        return check_archive(mode=mode, repair=repair, deep=deep)  # type: ignore[arg-type]
     from flows.context import app_context
     from flows.integrity import run_integrity_check
 
-    return run_integrity_check(app_context(), mode=mode, repair_=repair)
+    return run_integrity_check(app_context(), mode=mode, repair_=repair, deep=deep)
 
 
 @app.command("check")
@@ -85,13 +86,17 @@ def check(
     = None,
     use_prefect: Annotated[bool, typer.Option("--prefect/--no-prefect",
                                               help="Run as a Prefect flow (default).")] = True,
+    deep: Annotated[bool, typer.Option(
+        "--deep", help="Open every PDF read with pypdf, also bytes already proven (slower).")]
+    = False,
 ) -> None:
     """Prove every archived document is present, intact, correctly filed and linked.
 
     Exit code 0: clean; 1: warnings; 2: critical findings; 3: the check could not run.
     """
     try:
-        summary = run_summary(mode=mode.value, repair=repair, use_prefect=use_prefect)
+        summary = run_summary(mode=mode.value, repair=repair, use_prefect=use_prefect,
+                              deep=deep)
     except DossierError as e:
         Console(stderr=True).print(f"[red]检查无法运行[/red] ({e.code}): {e.message}")
         raise typer.Exit(code=3) from e

@@ -64,7 +64,7 @@ def _record(ctx: AppContext, report: CheckReport, actions: list[RepairAction]) -
 
 def run_integrity_check(
     ctx: AppContext, *, mode: Mode | str = Mode.FULL, repair_: bool = False,
-    now: datetime | None = None,
+    now: datetime | None = None, deep: bool = False,
 ) -> dict[str, Any]:
     """Check, optionally repair, record; return the summary (see ``archive.integrity.record_run``).
 
@@ -73,8 +73,9 @@ def run_integrity_check(
         mode: ``full``, ``incremental`` or ``metadata``.
         repair_: Repair what can be repaired (never destructive, audited).
         now: Reference time (default: now).
+        deep: Open every PDF read with pypdf, also bytes whose PDF facts are already proven.
     """
-    options = CheckOptions.from_settings(ctx.settings, mode=mode, now=now)
+    options = CheckOptions.from_settings(ctx.settings, mode=mode, now=now, deep=deep)
     report = _checks(ctx, options)
     actions = _repair(ctx, report) if repair_ else []
     return _record(ctx, report, actions)
@@ -119,11 +120,12 @@ record_task = task(name="record-run", cache_policy=NO_CACHE)(_record)
 
 @flow(name="check-archive", description="Prove every archived document is present and intact.")
 def check_archive(
-    mode: Literal["full", "incremental", "metadata"] = "full", repair: bool = False
+    mode: Literal["full", "incremental", "metadata"] = "full", repair: bool = False,
+    deep: bool = False,
 ) -> dict[str, Any]:
     """Run the integrity check, store and compare findings, publish a markdown artifact."""
     ctx = app_context()
-    options = CheckOptions.from_settings(ctx.settings, mode=mode)
+    options = CheckOptions.from_settings(ctx.settings, mode=mode, deep=deep)
     report = checks_task(ctx, options)
     actions = repair_task(ctx, report) if repair else []
     summary = record_task(ctx, report, actions)

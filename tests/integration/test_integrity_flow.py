@@ -128,3 +128,17 @@ def test_check_that_cannot_run_exits_3_not_a_finding_code(tmp_path, monkeypatch)
     monkeypatch.setenv("DOSSIER_HOME", str(tmp_path / "never-initialized"))
     result = CliRunner().invoke(app, ["check", "--no-prefect"])
     assert result.exit_code == 3
+
+
+def test_cli_deep_opens_every_pdf_again(home_archive: Archive) -> None:
+    runner, app = CliRunner(), _cli()
+    pdfs = len(home_archive.docs)
+
+    def opened(*args: str) -> int:
+        result = runner.invoke(app, ["check", "--no-prefect", "--json", *args])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)["counts"]["opened_pdfs"]
+
+    assert opened() == pdfs  # first full run: nothing proven yet
+    assert opened() == 0  # same bytes, facts kept: no PDF opened again
+    assert opened("--deep") == pdfs
