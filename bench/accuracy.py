@@ -327,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="case_set", choices=CASE_SETS, default="standard",
                         help="standard (default), extra (hand-filled forms, phone photos) or all")
     parser.add_argument("--limit", type=int, default=None, help="run only N documents")
+    parser.add_argument("--only", default=None,
+                        help="only cases with these degradation labels, e.g. rotate90,rotate270")
     parser.add_argument("--out", type=Path, default=None, help="also write results as JSON")
     parser.add_argument("--report", type=Path, nargs="*", default=None,
                         help="only print the tables for earlier --out JSON files")
@@ -336,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         print(report(loaded))
         return 0
     selected = cases(args.limit, args.case_set)
+    if args.only:
+        selected = [c for c in selected if c.label in args.only.split(",")]
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="dossier-accuracy-") as tmp:

@@ -344,6 +344,10 @@ def reuse_boxes(
 ) -> np.ndarray | None:
     """Boxes found on the orientation copy, moved onto the prepared page; None if they do not fit.
 
+    Not for a page that lay on its side (a quarter turn): the text lines found across the
+    sideways page lost a single-character label piece (号 of 账号 on a bank permit turned by
+    270 degrees) that detection on the upright page keeps, so such pages are detected again.
+
     Args:
         kept: The orientation copy's size and its boxes.
         size: The prepared page's size.
@@ -352,6 +356,8 @@ def reuse_boxes(
     """
     (copy_w, copy_h), boxes = kept
     turn, small_rotation = turned
+    if turn % 180 == 90:
+        return None
     upright_w, upright_h = (size[1], size[0]) if turn % 180 == 90 else size
     sx, sy = upright_w / copy_w, upright_h / copy_h
     if abs(sx - sy) > 0.02 * max(sx, sy):

@@ -21,7 +21,7 @@ from ingest.errors import OcrError
 from ingest.extract import extract_fields
 from ingest.ocr import OcrParams, OcrResult, Orientation, TesseractEngine
 from ingest.pipeline import PipelineParams, normalize_file
-from ingest.rapid import Piece, RapidOcrEngine, drop_watermark, order_lines
+from ingest.rapid import Piece, RapidOcrEngine, drop_watermark, order_lines, reuse_boxes
 
 TODAY = date(2026, 11, 1)
 
@@ -128,10 +128,11 @@ def test_boxes_from_the_orientation_copy_read_like_a_fresh_detection(
 ) -> None:
     from ingest.preprocess import prepare_page  # noqa: PLC0415
 
-    sample = generate("business_license", seed=48, degradation=("rotate90", "skew"))
+    sample = generate("business_license", seed=48, degradation=("rotate180", "skew"))
     prepared = prepare_page(sample.image, engine=rapid, target_dpi=300)
-    assert prepared.rotated_by and prepared.skew_degrees
+    assert prepared.rotated_by == 180 and prepared.skew_degrees
     turned = (prepared.rotated_by, -prepared.skew_degrees)
+    assert reuse_boxes(rapid._kept.layout, prepared.image.size, turned) is not None
     reused = rapid.recognize(prepared.image, params=OcrParams(text_pdf=False, turned=turned))
     fresh = rapid.recognize(prepared.image, params=OcrParams(text_pdf=False))
     # the same lines; a seal's curved fragments may be cut differently

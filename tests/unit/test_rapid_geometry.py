@@ -60,16 +60,19 @@ def test_corners_come_back_in_reading_order(order: list[int], tilt: float, width
 
 
 def test_reuse_scales_turns_and_reorders() -> None:
-    copy = (124, 175)  # 150 dpi copy of a 300 dpi page lying on its side
-    box = np.array([[[10, 20], [14, 20], [14, 120], [10, 120]]], dtype=np.float32)  # tall
-    page = (350, 248)  # after the clockwise quarter turn the page is landscape
-    (moved,) = reuse_boxes((copy, box), page, (90, 0.0))
-    # tall box at x 20..28 (page px), y 40..240 of the 248x350 page -> wide box after 90 cw
-    assert moved[0] == pytest.approx((350 - 240, 20), abs=2)  # top-left
-    assert moved[2] == pytest.approx((350 - 40, 28), abs=2)  # bottom-right
-    width = np.linalg.norm(moved[1] - moved[0])
-    height = np.linalg.norm(moved[3] - moved[0])
-    assert width > 5 * height
+    copy = (175, 124)  # 150 dpi copy of a 300 dpi landscape page lying upside down
+    box = np.array([[[10, 20], [110, 20], [110, 26], [10, 26]]], dtype=np.float32)  # wide
+    page = (350, 248)
+    (moved,) = reuse_boxes((copy, box), page, (180, 0.0))
+    # x 20..220, y 40..52 on the page -> after the half turn x 130..330, y 196..208
+    assert moved[0] == pytest.approx((350 - 220, 248 - 52), abs=2)  # top-left
+    assert moved[2] == pytest.approx((350 - 20, 248 - 40), abs=2)  # bottom-right
+
+
+def test_a_page_that_lay_on_its_side_is_detected_again() -> None:
+    box = np.array([[[10, 20], [14, 20], [14, 120], [10, 120]]], dtype=np.float32)
+    assert reuse_boxes(((124, 175), box), (350, 248), (90, 0.0)) is None
+    assert reuse_boxes(((124, 175), box), (350, 248), (270, 0.0)) is None
 
 
 def test_reuse_refuses_a_page_of_another_shape() -> None:
