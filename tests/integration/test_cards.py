@@ -33,7 +33,7 @@ def test_both_sides_of_an_id_copy_are_found(degradation: tuple[str, ...]) -> Non
     (_, _, _, front_bottom), (_, back_top, _, _) = cards
     assert front_bottom < back_top  # front above back, in reading order
     for left, top, right, bottom in cards:
-        assert 1.45 <= (right - left) / (bottom - top) <= 1.7
+        assert (right - left) / (bottom - top) == pytest.approx(1.585, abs=0.12)  # ID-1
         assert 0.9 * 1011 <= right - left <= 1.5 * 1011  # 85.6 mm at 300 dpi, copies enlarged
 
 
