@@ -49,6 +49,7 @@ from archive.integrity import CheckOptions, Mode, run_checks
 from archive.naming import archive_key, original_key
 from archive.storage import ObjectStore, make_store
 from config.taxonomy import load_taxonomy
+from ingest.pdfout import pdf_from_objects
 from models.customer import Customer
 from models.db import make_engine, upgrade_to_head
 from models.document import Document
@@ -72,16 +73,7 @@ def make_pdf(text: str, pad_bytes: int, rng: random.Random) -> bytes:
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         b"<< /Length %d >>\nstream\n" % len(pad) + pad + b"\nendstream",
     ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for n, body in enumerate(objs, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
-    return bytes(out)
+    return pdf_from_objects(objs)
 
 
 def _customers(engine: sa.Engine, count: int) -> list[tuple[int, str]]:

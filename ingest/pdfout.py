@@ -99,7 +99,7 @@ def add_searchable_page(writer: PdfWriter, page: PagePdf) -> PageObject:
 def image_page_pdf(image: Image.Image) -> bytes:
     """A one-page, image-only PDF made by img2pdf; page size from ``image.info["dpi"]``."""
     data = encode_page_image(image)
-    dpi = _dpi(image)
+    dpi = image_dpi(image)
     layout = img2pdf.get_fixed_dpi_layout_fun((dpi, dpi))
     try:
         return img2pdf.convert(data, layout_fun=layout)
@@ -109,7 +109,7 @@ def image_page_pdf(image: Image.Image) -> bytes:
 
 def encode_page_image(image: Image.Image) -> bytes:
     """Compress a page: CCITT G4 TIFF for bilevel, JPEG (grey when colourless) otherwise."""
-    dpi = _dpi(image)
+    dpi = image_dpi(image)
     buf = io.BytesIO()
     if image.mode == "1" or (image.mode == "L" and _is_bilevel(image)):
         image.convert("1", dither=None).save(buf, "TIFF", compression="group4", dpi=(dpi, dpi))
@@ -122,10 +122,33 @@ def encode_page_image(image: Image.Image) -> bytes:
     return buf.getvalue()
 
 
-def _dpi(image: Image.Image) -> int:
-    dpi = image.info.get("dpi", (300, 300))
-    value = dpi[0] if isinstance(dpi, tuple) else dpi
-    return max(1, round(float(value or 300)))
+def image_dpi(image: Image.Image, default: int = 300) -> int:
+    """The resolution ``image.info["dpi"]`` gives (a pair or one number); ``default`` if none."""
+    dpi = image.info.get("dpi", default)
+    try:
+        value = float((dpi[0] if isinstance(dpi, tuple) else dpi) or default)
+    except (TypeError, ValueError, IndexError):
+        value = float(default)
+    return max(1, round(value))
+
+
+def pdf_from_objects(objects: Sequence[bytes]) -> bytes:
+    """A PDF file from its objects' bodies, numbered from 1 (object 1 is the catalog).
+
+    For PDFs written byte by byte (a text layer, test and benchmark files): header, the
+    objects, the cross-reference table and the trailer.
+    """
+    out = bytearray(b"%PDF-1.5\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for n, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (n, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, xref)
+    return bytes(out)
 
 
 def _is_bilevel(image: Image.Image) -> bool:

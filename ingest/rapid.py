@@ -42,6 +42,7 @@ from ingest.ocr import (
     Word,
     normalize_ocr_text,
 )
+from ingest.pdfout import image_dpi, pdf_from_objects
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ class RapidOcrEngine:
             OcrError: RapidOCR or onnxruntime failed.
         """
         array = _array(image)
-        boxes = self._detect(array, dpi=_dpi(image))
+        boxes = self._detect(array, dpi=image_dpi(image))
         self._kept.layout = (image.size, boxes)
         return orientation_from_boxes(array, boxes, classify=self._classify)
 
@@ -130,7 +131,7 @@ class RapidOcrEngine:
         array = _array(image)
         boxes = reuse_boxes(kept, image.size, params.turned) if kept and params.turned else None
         if boxes is None:
-            boxes = self._detect(array, dpi=_dpi(image, params.dpi))
+            boxes = self._detect(array, dpi=image_dpi(image, params.dpi))
         if params.regions:
             boxes = boxes_within(boxes, params.regions)
         pieces = self._read(array, boxes)
@@ -140,7 +141,7 @@ class RapidOcrEngine:
         words = tuple(_words(lines))
         confidence = (round(100 * sum(p.score for p in kept_pieces) / len(kept_pieces), 2)
                       if kept_pieces else 0.0)
-        dpi = _dpi(image, params.dpi)
+        dpi = image_dpi(image, params.dpi)
         pdf = text_layer_pdf(kept_pieces, size=image.size, dpi=dpi) if params.text_pdf else None
         return OcrResult(text=text, mean_confidence=confidence, words=words, text_pdf=pdf)
 
@@ -151,7 +152,7 @@ class RapidOcrEngine:
             OcrError: RapidOCR or onnxruntime failed.
         """
         array = _array(image)
-        return self._read(array, self._detect(array, dpi=_dpi(image)))
+        return self._read(array, self._detect(array, dpi=image_dpi(image)))
 
     def read_line(self, image: Image.Image) -> str:
         """Recognize one text line (no detection), e.g. a code's value region.
@@ -388,13 +389,6 @@ def _crop(array: np.ndarray, box: np.ndarray) -> np.ndarray:
 
 def _array(image: Image.Image) -> np.ndarray:
     return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
-
-
-def _dpi(image: Image.Image, default: int = 300) -> int:
-    try:
-        return round(float(image.info.get("dpi", (default, default))[0])) or default
-    except (TypeError, ValueError, IndexError):
-        return default
 
 
 @cache
@@ -666,26 +660,11 @@ def text_layer_pdf(pieces: Sequence[Piece], *, size: tuple[int, int], dpi: int) 
         _stream(to_unicode, b""),
         _stream(font, f"/Length1 {len(font)}".encode()),
     ]
-    return _pdf_file(objects)
+    return pdf_from_objects(objects)
 
 
 def _stream(data: bytes, extra: bytes) -> bytes:
     return b"<< /Length %d %s >>\nstream\n%s\nendstream" % (len(data), extra, data)
-
-
-def _pdf_file(objects: Sequence[bytes]) -> bytes:
-    out = bytearray(b"%PDF-1.5\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for n, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (n, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for off in offsets:
-        out += b"%010d 00000 n \n" % off
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref)
-    return bytes(out)
 
 
 __all__ = [

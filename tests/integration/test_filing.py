@@ -26,6 +26,7 @@ from models.audit import AuditEvent
 from models.customer import Customer
 from models.document import Document
 from tests.fixtures.db import make_id_number, make_uscc
+from tests.fixtures.text import rescan
 
 TAX = load_taxonomy()
 SUBMITTED = date(2024, 5, 6)
@@ -174,19 +175,6 @@ def license_text(fields: Mapping[str, object]) -> str:
             "登记机关 国家市场监督管理总局监制",
         ]
     )
-
-
-def rescan(text: str, *, seed: int, rate: float = 0.05) -> str:
-    """The same text read again with OCR noise: dropped, confused and spaced characters."""
-    confusions = {"0": "O", "1": "l", "5": "S", "8": "B", "有": "友", "限": "很", "司": "可"}
-    rng = random.Random(seed)
-    out = []
-    for ch in text:
-        r = rng.random()
-        if r < rate / 3:
-            continue
-        out.append((confusions.get(ch, ch) if rng.random() < 0.7 else " ") if r < rate else ch)
-    return "".join(out)
 
 
 def customer_count(session: Session) -> int:

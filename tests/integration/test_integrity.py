@@ -40,6 +40,7 @@ from archive.naming import archive_key, first_free_key, original_key
 from archive.storage import LocalObjectStore, ObjectStore
 from archive.storage.s3 import S3ObjectStore
 from config.taxonomy import Taxonomy, load_taxonomy
+from ingest.pdfout import pdf_from_objects
 from models import repo
 from models.audit import AuditEvent
 from models.customer import Customer
@@ -70,16 +71,7 @@ def make_pdf(pages: int = 1, text: str | None = "dossier page") -> bytes:
             f"<< /F1 {font_id} 0 R >> >> /Contents {4 + 2 * i} 0 R >>".encode())
         objs.append(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
     objs.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for n, body in enumerate(objs, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
-    return bytes(out)
+    return pdf_from_objects(objs)
 
 
 def sha(data: bytes) -> str:

@@ -20,6 +20,7 @@ from ingest.detect import FormatKind
 from ingest.errors import CorruptFileError, EncryptedFileError, TooLargeError
 from ingest.loading import Limits, LoadedDocument, load_document
 from ingest.pdfin import MIN_TEXT_CHARS, meaningful_text, normalize_text
+from ingest.pdfout import pdf_from_objects
 
 LIMITS = Limits()
 LICENSE_TEXT = (
@@ -57,19 +58,7 @@ def _pdf_bytes(page_texts: list[str], *, size: tuple[float, float] = (595, 842))
         kids.append(b"%d 0 R" % len(objects))
     objects[0] = b"<< /Type /Catalog /Pages 2 0 R >>"
     objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(kids), len(kids))
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
+    return pdf_from_objects(objects)
 
 
 def _write_pdf(path: Path, page_texts: list[str]) -> Path:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
 from archive.dedupe import (
@@ -17,6 +15,7 @@ from archive.dedupe import (
     text_fingerprint,
 )
 from models.document import Document
+from tests.fixtures.text import rescan
 
 LICENSE = """营业执照
 统一社会信用代码 91110108000000001X
@@ -39,19 +38,6 @@ OTHER = (
     .replace("北京市海淀区中关村大街27号", "上海市浦东新区世纪大道100号")
     .replace("技术开发、技术咨询、技术服务；销售电子产品、计算机软件及辅助设备", "日用百货批发")
 )
-
-
-def rescan(text: str, *, seed: int, rate: float = 0.05) -> str:
-    """OCR noise: dropped characters, look-alike confusions and stray spaces."""
-    confusions = {"0": "O", "1": "l", "5": "S", "8": "B", "有": "友", "限": "很", "司": "可"}
-    rng = random.Random(seed)
-    out = []
-    for ch in text:
-        r = rng.random()
-        if r < rate / 3:
-            continue
-        out.append((confusions.get(ch, ch) if rng.random() < 0.7 else " ") if r < rate else ch)
-    return "".join(out)
 
 
 def fp(text: str) -> str:
