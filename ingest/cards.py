@@ -56,10 +56,12 @@ def find_cards(image: Image.Image, *, dpi: int) -> list[Box]:
     The page should be upright and deskewed (``prepare_page``); a card turned by more than a
     few degrees is not found.
     """
+    return _find_cards(*_work_grey(image, dpi))
+
+
+def _find_cards(grey: np.ndarray, factor: float) -> list[Box]:
     import cv2  # noqa: PLC0415 - opencv comes with rapidocr; loaded only when a page is read
 
-    factor = WORK_DPI / max(1, dpi)
-    grey = _grey(image, factor)
     mask = cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV,
                                  15, 6)
     long_px, short_px = (mm / 25.4 * WORK_DPI for mm in CARD_MM)
@@ -98,10 +100,12 @@ def lines_outside(image: Image.Image, cards: list[Box], *, dpi: int) -> int:
     axis, is long and thin like a line of text, and is at least 15 mm long. A diagonal
     watermark's blobs lie at an angle and do not count.
     """
-    import cv2  # noqa: PLC0415 - see find_cards
+    return _lines_outside(*_work_grey(image, dpi), cards)
 
-    factor = WORK_DPI / max(1, dpi)
-    grey = _grey(image, factor)
+
+def _lines_outside(grey: np.ndarray, factor: float, cards: list[Box]) -> int:
+    import cv2  # noqa: PLC0415 - see _find_cards
+
     mask = cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV,
                                  15, 10)
     pad = round(2 / 25.4 * WORK_DPI)  # the outline itself is not a text line
@@ -124,10 +128,11 @@ def lines_outside(image: Image.Image, cards: list[Box], *, dpi: int) -> int:
 
 def isolate_cards(image: Image.Image, *, dpi: int) -> CardPage:
     """The page with only its ID cards left for OCR, when it is an ID copy; else unchanged."""
-    cards = find_cards(image, dpi=dpi)
+    grey, factor = _work_grey(image, dpi)  # one grey copy for both searches
+    cards = _find_cards(grey, factor)
     if not cards:
         return CardPage(image=image)
-    outside = lines_outside(image, cards, dpi=dpi)
+    outside = _lines_outside(grey, factor, cards)
     if outside > MAX_LINES_OUTSIDE:
         log.debug("%d card(s) found but %d text lines outside: page kept whole",
                   len(cards), outside)
@@ -143,10 +148,12 @@ def isolate_cards(image: Image.Image, *, dpi: int) -> CardPage:
     return CardPage(image=out, cards=tuple(cards))
 
 
-def _grey(image: Image.Image, factor: float) -> np.ndarray:
+def _work_grey(image: Image.Image, dpi: int) -> tuple[np.ndarray, float]:
+    """The page in grey at ``WORK_DPI``, and the scale from page pixels to it."""
+    factor = WORK_DPI / max(1, dpi)
     grey = image.convert("L") if image.mode != "L" else image
     size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
-    return np.asarray(grey.resize(size, Image.Resampling.BOX))
+    return np.asarray(grey.resize(size, Image.Resampling.BOX)), factor
 
 
 __all__ = ["CardPage", "find_cards", "isolate_cards", "lines_outside"]
