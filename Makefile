@@ -22,7 +22,7 @@ test-unit: bootstrap
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 lint: bootstrap
-	$(VENV)/bin/ruff check config models ingest archive flows web tests bench
+	$(VENV)/bin/ruff check config models ingest archive app flows web tests bench
 
 bench: bootstrap
 	bash scripts/ensure-postgres.sh

@@ -155,7 +155,7 @@ def run_pipeline_pass(config: dict[str, Any]) -> dict[str, Any]:
     """Child side: one pass over the intake with ``config["workers"]`` isolated workers."""
     from archive.storage import LocalObjectStore
     from config import load_settings
-    from flows.pipeline import IngestServices, run_pass
+    from app.intake_pass import IngestServices, run_pass
     from ingest.isolation import IsolatedPool
     from models.db import make_engine, upgrade_to_head
 

@@ -1,4 +1,4 @@
-"""The Prefect flow ``ingest_intake``: a thin wrapper over ``flows.pipeline``.
+"""The Prefect flow ``ingest_intake``: a thin wrapper over ``app.intake_pass``.
 
 Each file is its own task run, retried for transient faults (storage, database); one bad file
 never fails the others (its outcome is a quarantine, not an exception). Concurrency is bounded
@@ -16,8 +16,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.context import AppContext, app_context
-from flows.pipeline import (
+from app.context import AppContext, app_context
+from app.intake_pass import (
     IngestServices,
     OnDone,
     Outcome,

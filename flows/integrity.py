@@ -25,7 +25,7 @@ from archive.integrity import (
     repair,
     run_checks,
 )
-from flows.context import AppContext, app_context
+from app.context import AppContext, app_context
 from ingest.quarantine import list_quarantine
 from models.db import session_scope
 

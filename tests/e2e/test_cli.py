@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
+from cli.main import app
 from tests.fixtures.db import make_id_number, make_uscc
 
 runner = CliRunner()

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from archive.storage import make_store
 from config import Settings
-from flows.cli_review import app
+from cli.review import app
 from models.db import make_engine, upgrade_to_head
 from models.document import Document
 from tests.integration.test_review import add_customer, add_document

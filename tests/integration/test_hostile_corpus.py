@@ -1,4 +1,4 @@
-"""Every file in ../shared/corpus/hostile/ is read safely: success or a specific IngestError.
+"""Every file in tests/resources/hostile/ is read safely: success or a specific IngestError.
 
 Each file has an expected outcome below, so a regression (a file that used to load and now
 fails, or an error class that changes) shows up by name. Never another exception, never a hang
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
 import subprocess
 import sys
 import textwrap
@@ -26,16 +25,10 @@ from ingest.errors import (
     UnsupportedFormatError,
 )
 from ingest.loading import Limits, load_document
+from tests.fixtures.corpus import corpus_dir
 
 MAX_PAGES_RENDERED = 5  # long books: the first pages are enough to prove rendering works
 
-
-def corpus_dir() -> Path:
-    """The hostile corpus: ``DOSSIER_CORPUS_DIR``, else ``<repo>/../shared/corpus/hostile``."""
-    override = os.environ.get("DOSSIER_CORPUS_DIR")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[3] / "shared" / "corpus" / "hostile"
 
 
 def _manifest() -> dict[str, dict[str, str]]:

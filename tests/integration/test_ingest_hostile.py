@@ -1,6 +1,6 @@
 """The hostile corpus through the WHOLE ingestion path, in one pass.
 
-Every file of ../shared/corpus/hostile/ is copied into an intake and one pass runs (no settle
+Every file of tests/resources/hostile/ is copied into an intake and one pass runs (no settle
 time) with a per-file time limit and a memory bound. Each file must end up exactly once either
 filed (its original in the store, byte for byte) or in quarantine with a SPECIFIC reason (never
 ``internal``) and a ``.error.json`` whose sha256 is the manifest's. The expected outcome of
@@ -14,7 +14,6 @@ seconds, not minutes. Image pages are processed at 200 DPI here to keep the pass
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 from pathlib import Path
 
@@ -22,7 +21,8 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from archive.storage import ObjectStore
-from flows.pipeline import run_pass
+from app.intake_pass import run_pass
+from tests.fixtures.corpus import corpus_dir
 from tests.fixtures.ingest import (
     all_documents,
     error_record,
@@ -91,13 +91,6 @@ EXPECTED: dict[str, str] = {
     "pypdf__test Orient.pdf": INGESTED,
 }
 
-
-def corpus_dir() -> Path:
-    """The hostile corpus: ``DOSSIER_CORPUS_DIR``, else ``<repo>/../shared/corpus/hostile``."""
-    override = os.environ.get("DOSSIER_CORPUS_DIR")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[3] / "shared" / "corpus" / "hostile"
 
 
 def manifest_sha256() -> dict[str, str]:

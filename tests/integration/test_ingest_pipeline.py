@@ -22,7 +22,7 @@ from sqlmodel import Session
 from archive.storage import ObjectStore
 from bench.samples import generate
 from config import Settings
-from flows.pipeline import Outcome, RunReport, run_pass
+from app.intake_pass import Outcome, RunReport, run_pass
 from ingest.pipeline import PipelineParams, normalize_file
 from models.customer import Customer
 from models.document import Document

@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from config import Settings
-from flows.pipeline import run_pass
+from app.intake_pass import run_pass
 from models.db import make_engine, upgrade_to_head
 from tests.fixtures.ingest import (
     CRASH_EXIT_CODE,

@@ -16,8 +16,8 @@ import typer
 from typer.testing import CliRunner
 
 from config import Settings
-from flows.cli_check import register
-from flows.context import AppContext, app_context
+from cli.check import register
+from app.context import AppContext, app_context
 from flows.integrity import check_archive, quarantine_items, render_markdown, run_integrity_check
 from ingest.quarantine import quarantine
 from tests.integration.test_integrity import Archive, build_clean_archive, make_pdf
@@ -123,7 +123,7 @@ def test_check_that_cannot_run_exits_3_not_a_finding_code(tmp_path, monkeypatch)
     """Monitoring must tell "could not check" from "found problems" (1 warnings, 2 critical)."""
     from typer.testing import CliRunner
 
-    from flows.cli import app
+    from cli.main import app
 
     monkeypatch.setenv("DOSSIER_HOME", str(tmp_path / "never-initialized"))
     result = CliRunner().invoke(app, ["check", "--no-prefect"])

@@ -1,7 +1,7 @@
 """CLI for the review service, users and the audit trail (thin: parse, call, print).
 
 Exposes ``app`` with the groups ``review`` and ``users`` and the command ``audit``; the main
-CLI merges it with ``main_app.add_typer(cli_review.app)``. The groups are also available on
+CLI merges it with ``cli.main``. The groups are also available on
 their own (``review_app``, ``users_app``). Every listing takes ``--json`` with stable field names.
 
 Review decisions are made in the name of a user (``--user``/``-u``, or ``DOSSIER_USER``) who

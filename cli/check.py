@@ -69,7 +69,7 @@ def run_summary(*, mode: str, repair: bool, use_prefect: bool, deep: bool = Fals
         from flows.integrity import check_archive
 
         return check_archive(mode=mode, repair=repair, deep=deep)  # type: ignore[arg-type]
-    from flows.context import app_context
+    from app.context import app_context
     from flows.integrity import run_integrity_check
 
     return run_integrity_check(app_context(), mode=mode, repair_=repair, deep=deep)
@@ -111,5 +111,5 @@ def check(
 
 
 def register(root: typer.Typer) -> None:
-    """Add ``check`` to the root ``dossier`` app (called by flows.cli)."""
+    """Add ``check`` to the root ``dossier`` app (called by cli.main)."""
     root.command("check")(check)

@@ -15,7 +15,7 @@ def web(
     """启动审核网页界面（待审核队列）; runs until interrupted."""
     import uvicorn
 
-    from flows.context import app_context
+    from app.context import app_context
     from web.app import create_app
 
     ctx = app_context(check_schema=False)

@@ -17,7 +17,7 @@ from rich.table import Table
 import flows  # noqa: F401  (switches Prefect telemetry off before anything imports prefect)
 from archive.records import customer_record, document_record
 from config.errors import DossierError
-from flows.context import AppContext, app_context
+from app.context import AppContext, app_context
 from models import repo
 from models.db import session_scope
 
@@ -328,7 +328,7 @@ def _register_sub_apps() -> None:
     """
     from importlib import import_module
 
-    for module_name in ("flows.cli_ingest", "flows.cli_check", "flows.cli_review", "flows.cli_web"):
+    for module_name in ("cli.ingest", "cli.check", "cli.review", "cli.web"):
         try:
             module = import_module(module_name)
         except ModuleNotFoundError as e:
