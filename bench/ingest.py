@@ -153,9 +153,9 @@ class PeakSampler:
 
 def run_pipeline_pass(config: dict[str, Any]) -> dict[str, Any]:
     """Child side: one pass over the intake with ``config["workers"]`` isolated workers."""
+    from app.intake_pass import IngestServices, run_pass
     from archive.storage import LocalObjectStore
     from config import load_settings
-    from app.intake_pass import IngestServices, run_pass
     from ingest.isolation import IsolatedPool
     from models.db import make_engine, upgrade_to_head
 

@@ -9,8 +9,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cli.main import console, emit_json, err
 from app.intake_pass import Outcome
+from cli.main import console, emit_json, err
 
 OUTCOME_LABELS = {
     "archived": "已归档",

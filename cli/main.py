@@ -15,9 +15,9 @@ from rich.console import Console
 from rich.table import Table
 
 import flows  # noqa: F401  (switches Prefect telemetry off before anything imports prefect)
+from app.context import AppContext, app_context
 from archive.records import customer_record, document_record
 from config.errors import DossierError
-from app.context import AppContext, app_context
 from models import repo
 from models.db import session_scope
 

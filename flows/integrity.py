@@ -15,6 +15,7 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from app.context import AppContext, app_context
 from archive.integrity import (
     CheckOptions,
     CheckReport,
@@ -25,7 +26,6 @@ from archive.integrity import (
     repair,
     run_checks,
 )
-from app.context import AppContext, app_context
 from ingest.quarantine import list_quarantine
 from models.db import session_scope
 

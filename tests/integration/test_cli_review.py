@@ -12,8 +12,8 @@ from sqlmodel import Session
 from typer.testing import CliRunner
 
 from archive.storage import make_store
-from config import Settings
 from cli.review import app
+from config import Settings
 from models.db import make_engine, upgrade_to_head
 from models.document import Document
 from tests.integration.test_review import add_customer, add_document

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from archive.storage import ObjectStore
 from app.intake_pass import run_pass
+from archive.storage import ObjectStore
 from tests.fixtures.corpus import corpus_dir
 from tests.fixtures.ingest import (
     all_documents,

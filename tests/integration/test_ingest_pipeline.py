@@ -19,10 +19,10 @@ from pypdf import PdfReader
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from app.intake_pass import Outcome, RunReport, run_pass
 from archive.storage import ObjectStore
 from bench.samples import generate
 from config import Settings
-from app.intake_pass import Outcome, RunReport, run_pass
 from ingest.pipeline import PipelineParams, normalize_file
 from models.customer import Customer
 from models.document import Document

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from config import Settings
 from app.intake_pass import run_pass
+from config import Settings
 from models.db import make_engine, upgrade_to_head
 from tests.fixtures.ingest import (
     CRASH_EXIT_CODE,

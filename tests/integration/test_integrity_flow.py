@@ -15,9 +15,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from config import Settings
-from cli.check import register
 from app.context import AppContext, app_context
+from cli.check import register
+from config import Settings
 from flows.integrity import check_archive, quarantine_items, render_markdown, run_integrity_check
 from ingest.quarantine import quarantine
 from tests.integration.test_integrity import Archive, build_clean_archive, make_pdf
