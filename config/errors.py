@@ -37,7 +37,44 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"
     INVALID_TRANSITION = "invalid_transition"
     PERMISSION_DENIED = "permission_denied"
+    AUTHENTICATION = "authentication"
+    THROTTLED = "throttled"
     CONFIGURATION = "configuration"
+    USAGE = "usage"
+    DATABASE_UNAVAILABLE = "database_unavailable"
+    SCHEMA_OUTDATED = "schema_outdated"
+
+
+# One table each: the CLI exit code and the HTTP status of every code. Anything not listed is 1
+# (CLI) and 500 (HTTP). Exit 2: the command line or the configuration is wrong (fix the call);
+# exit 3: the command could not run against the database (start or migrate it).
+EXIT_CODES: dict[ErrorCode, int] = {
+    ErrorCode.USAGE: 2,
+    ErrorCode.CONFIGURATION: 2,
+    ErrorCode.DATABASE_UNAVAILABLE: 3,
+    ErrorCode.SCHEMA_OUTDATED: 3,
+}
+
+HTTP_STATUSES: dict[ErrorCode, int] = {
+    ErrorCode.UNSUPPORTED: 415,
+    ErrorCode.CORRUPT: 422,
+    ErrorCode.ENCRYPTED: 422,
+    ErrorCode.EMPTY: 422,
+    ErrorCode.TOO_LARGE: 413,
+    ErrorCode.DUPLICATE: 409,
+    ErrorCode.STORAGE_UNAVAILABLE: 503,
+    ErrorCode.DATABASE_UNAVAILABLE: 503,
+    ErrorCode.OBJECT_NOT_FOUND: 404,
+    ErrorCode.INVALID_KEY: 422,
+    ErrorCode.VALIDATION: 422,
+    ErrorCode.USAGE: 400,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.INVALID_TRANSITION: 409,
+    ErrorCode.PERMISSION_DENIED: 403,
+    ErrorCode.AUTHENTICATION: 401,
+    ErrorCode.THROTTLED: 429,
+}
 
 
 class DossierError(Exception):
@@ -57,3 +94,13 @@ class DossierError(Exception):
 
 class ConfigurationError(DossierError):
     code = ErrorCode.CONFIGURATION
+
+
+def exit_code(error: DossierError) -> int:
+    """The CLI exit code for ``error`` (see :data:`EXIT_CODES`)."""
+    return EXIT_CODES.get(error.code, 1)
+
+
+def http_status(error: DossierError) -> int:
+    """The HTTP status for ``error`` (see :data:`HTTP_STATUSES`)."""
+    return HTTP_STATUSES.get(error.code, 500)
