@@ -24,9 +24,8 @@ from sqlmodel import Session, col, select
 from config.errors import DossierError, ErrorCode
 from models import repo
 from models.db import utcnow
-from models.repo import ConflictError, NotFoundError
+from models.errors import ConflictError, NotFoundError, ValidationError
 from models.user import ROLE_VALUES, LoginAttempt, User
-from models.validation import ValidationError
 
 log = logging.getLogger(__name__)
 

@@ -17,16 +17,10 @@ from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Field, SQLModel
 
-from config.errors import DossierError, ErrorCode
 from models.db import UTCDateTime, utcnow
+from models.errors import AuditImmutableError
 
 SYSTEM_ACTOR = "system"
-
-
-class AuditImmutableError(DossierError):
-    """Someone tried to change or delete an audit event."""
-
-    code = ErrorCode.PERMISSION_DENIED
 
 
 class AuditEvent(SQLModel, table=True):

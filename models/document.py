@@ -30,7 +30,8 @@ from sqlmodel import Field, SQLModel
 from config.taxonomy import Taxonomy, load_taxonomy
 from models.customer import Customer  # noqa: F401  (customer_id's foreign key target)
 from models.db import UTCDateTime, utcnow
-from models.validation import ValidationError, field_label, validate_date
+from models.errors import ValidationError
+from models.validation import field_label, validate_date
 
 
 class DocumentStatus(StrEnum):

@@ -13,9 +13,9 @@ import re
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from config.errors import DossierError, ErrorCode
+from models.errors import ValidationError
 
-# --- errors -----------------------------------------------------------------------------------
+# --- field labels ---------------------------------------------------------------------------
 
 FIELD_LABELS: dict[str, str] = {
     "uscc": "统一社会信用代码",
@@ -47,23 +47,6 @@ REASONS = (
     "date_range",
     "option_unknown",
 )
-
-
-class ValidationError(DossierError):
-    """A value that breaks a rule.
-
-    Attributes:
-        field: The field name (English snake_case, e.g. ``"uscc"``).
-        reason: A stable code from :data:`REASONS`.
-        message: Chinese text naming the field and what is wrong.
-    """
-
-    code = ErrorCode.VALIDATION
-
-    def __init__(self, message: str, *, field: str, reason: str) -> None:
-        super().__init__(message, field=field, reason=reason)
-        self.field = field
-        self.reason = reason
 
 
 def field_label(field: str) -> str:

@@ -11,10 +11,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, delete, select, update
 
 from models import repo
-from models.audit import AuditEvent, AuditImmutableError
+from models.audit import AuditEvent
 from models.customer import ContactCreate, CustomerCreate
 from models.document import Document, DocumentCreate
-from models.validation import ValidationError
+from models.errors import AuditImmutableError, ValidationError
 from tests.fixtures.db import make_id_number, make_uscc
 
 SHA = "ab" * 32

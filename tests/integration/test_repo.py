@@ -15,7 +15,7 @@ from models import repo
 from models.audit import AuditEvent
 from models.customer import Customer, CustomerCodeCounter
 from models.document import Document
-from models.validation import ValidationError
+from models.errors import ValidationError
 from tests.fixtures.db import make_id_number, make_uscc
 
 SHA_A = "a" * 64

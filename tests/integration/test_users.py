@@ -13,8 +13,7 @@ from archive.permissions import Action, PermissionDeniedError, can, require
 from archive.users import AuthenticationError, ThrottledError
 from models import repo
 from models.db import utcnow
-from models.repo import ConflictError, NotFoundError
-from models.validation import ValidationError
+from models.errors import ConflictError, NotFoundError, ValidationError
 
 PASSWORD = "正确的密码-Secret1"
 

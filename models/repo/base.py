@@ -1,0 +1,55 @@
+"""What every repository module shares: one savepoint per call, and audit snapshots."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from models.validation import mask_id_number
+
+
+@contextmanager
+def atomic(session: Session) -> Iterator[None]:
+    """Run writes in a savepoint: on any error they are undone, earlier work is kept."""
+    savepoint = session.begin_nested()
+    try:
+        yield
+        session.flush()
+    except BaseException:
+        if savepoint.is_active:
+            savepoint.rollback()
+        raise
+    else:
+        savepoint.commit()
+
+
+def dialect(session: Session) -> str:
+    """The SQL dialect's name of the session's connection (``sqlite``, ``postgresql``)."""
+    return session.get_bind().dialect.name
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def _audit_value(name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if name == "id_number":
+        return mask_id_number(str(value))
+    if name == "ocr_text":
+        return f"<{len(str(value))} characters>"
+    if name == "fields" and isinstance(value, Mapping):
+        return {"keys": sorted(value)}
+    return _json_value(value)
+
+
+def snapshot(obj: Any, names: Sequence[str]) -> dict[str, Any]:
+    """The named attributes of ``obj`` as audit values: ID numbers masked, OCR text summarized."""
+    return {name: _audit_value(name, getattr(obj, name)) for name in names}
