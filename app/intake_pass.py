@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
@@ -36,6 +35,7 @@ from sqlmodel import Session, select
 from archive.filing import DocumentPart, FiledDocument, FilingRequest, file_document
 from archive.storage import ObjectStore
 from config import Settings
+from config.clock import china_date
 from config.errors import DossierError, ErrorCode
 from ingest import intake
 from ingest.errors import IngestError, NotRegularFileError
@@ -48,7 +48,6 @@ from models.document import Document
 log = logging.getLogger("dossier.ingest")
 
 OutcomeKind = Literal["archived", "needs_review", "quarantined", "duplicate", "recovered", "retry"]
-CHINA = ZoneInfo("Asia/Shanghai")
 
 
 class DuplicateFileError(IngestError):
@@ -123,9 +122,9 @@ def is_transient(error: BaseException) -> bool:
 def submitted_date_of(claim: intake.Claim) -> date:
     """提交日期: the day the file was handed in (claim time, China time)."""
     try:
-        return datetime.fromisoformat(claim.claimed_at).astimezone(CHINA).date()
+        return china_date(datetime.fromisoformat(claim.claimed_at))
     except ValueError:
-        return datetime.now(CHINA).date()
+        return china_date()
 
 
 def claim_token(claim: intake.Claim) -> str:

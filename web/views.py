@@ -6,17 +6,16 @@ No business rules and no database writes; only formatting.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from config.clock import CHINA_TZ
 from config.taxonomy import Taxonomy
 from models.user import User
 from models.validation import field_label, mask_id_number
-
-CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 #: Labels of field-level doubt codes written by extraction (document-level ones are in the
 #: taxonomy's ``[review_reasons]``).

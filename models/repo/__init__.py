@@ -15,10 +15,10 @@ Conventions:
 - Audit snapshots never hold a full ID number (masked) and summarize OCR text and fields.
 """
 
+from config.clock import CHINA_TZ  # re-exported: archive.integrity reads repo.CHINA_TZ
 from models.errors import ConflictError, NotFoundError, ValidationError
 from models.repo.audit import add_audit_event, list_audit_events
 from models.repo.customers import (
-    CHINA_TZ,
     CUSTOMER_AUDIT_FIELDS,
     CUSTOMER_CODE_PREFIX,
     add_contact,

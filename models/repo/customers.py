@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, or_, select
 
+from config.clock import CHINA_TZ
 from config.taxonomy import Taxonomy
 from models.customer import (
     Contact,
@@ -28,8 +29,6 @@ from models.repo.base import atomic, dialect, snapshot
 from models.user import User
 from models.validation import field_label
 
-#: Customer codes use the calendar month in China (UTC+8, no daylight saving time).
-CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 CUSTOMER_CODE_PREFIX = "CUS"
 
 CUSTOMER_AUDIT_FIELDS = (
