@@ -4,6 +4,12 @@ One module used by models, ingest and the UI. Every failure raises :class:`Valid
 with the field it concerns, a stable ``reason`` code for programs and a Chinese message for
 people. Messages never contain a full ID number (it is masked).
 
+Check characters come from python-stdnum (``stdnum.cn.uscc``, ``stdnum.cn.ric``) and phone
+numbers are judged by phonenumbers' CN metadata; this module adds what those libraries do not
+say in our terms: the reason codes, the Chinese messages, the GB 32100 authority and type codes
+(stdnum rejects the A, N and Y authorities) and the normalized forms we store. Repairing OCR
+confusions (O/0, I/1) on top of these checks is ``ingest.fields.correct_code``'s job.
+
 References: GB 32100-2015 (统一社会信用代码) and GB 11643-1999 (公民身份号码, ISO 7064 MOD 11-2).
 """
 
@@ -12,6 +18,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import date, datetime
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberType
+from stdnum.cn import ric, uscc
+from stdnum.exceptions import ValidationError as StdnumValidationError
 
 from models.errors import ValidationError
 
@@ -117,7 +128,6 @@ def validate_option(field: str, value: str, options: Iterable[str]) -> str:
 # --- USCC (GB 32100-2015) -------------------------------------------------------------------
 
 USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 # Registration authority (1st char) -> institution type codes (2nd char) it issues.
 _USCC_TYPES: dict[str, str] = {
     "1": "1239",  # 机构编制
@@ -144,8 +154,7 @@ def uscc_check_char(first17: str) -> str:
     """
     if len(first17) != 17 or any(c not in USCC_CHARSET for c in first17):
         raise ValueError("USCC body must be 17 characters of the USCC charset")
-    total = sum(USCC_CHARSET.index(c) * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
-    return USCC_CHARSET[(31 - total % 31) % 31]
+    return uscc.calc_check_digit(first17)
 
 
 def _uscc_problem(s: str) -> tuple[str, str] | None:
@@ -196,8 +205,6 @@ def validate_uscc(v: str, field: str = "uscc") -> str:
 
 # --- resident ID numbers (GB 11643, ISO 7064 MOD 11-2) ---------------------------------------
 
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK_MAP = "10X98765432"
 _ID_SHAPE = re.compile(r"\d{17}[\dX]")
 _EARLIEST_BIRTH = date(1900, 1, 1)
 
@@ -210,14 +217,13 @@ def id_check_digit(first17: str) -> str:
     """
     if len(first17) != 17 or not first17.isascii() or not first17.isdigit():
         raise ValueError("ID body must be 17 digits")
-    total = sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS, strict=True))
-    return _ID_CHECK_MAP[total % 11]
+    return ric.calc_check_digit(first17 + "?")  # stdnum reads the body of a whole number
 
 
 def _birth_or_none(s: str) -> date | None:
     try:
-        return date(int(s[6:10]), int(s[10:12]), int(s[12:14]))
-    except ValueError:
+        return ric.get_birth_date(s)
+    except StdnumValidationError:
         return None
 
 
@@ -298,38 +304,42 @@ def id_gender(v: str) -> str:
 
 # --- phone, e-mail, dates ---------------------------------------------------------------------
 
-_MOBILE = re.compile(r"(?:\+?86)?(1[3-9]\d{9})")
-_LANDLINE_SEPARATED = re.compile(
-    r"(0\d{2,3})-(\d{7,8})(?:(?:-|转|ext\.?|x|#)(\d{1,6}))?", re.IGNORECASE
-)
-_LANDLINE_COMPACT = re.compile(r"0\d{9,11}")
-
-
-def _landline(s: str) -> str | None:
-    """Normalize a landline (``(010)12345678``, ``010 1234 5678``, ``0755-1234567-801``)."""
-    s = re.sub(r"^\((0\d{2,3})\)-?", r"\1-", s)
-    m = _LANDLINE_SEPARATED.fullmatch(s)
-    if m:
-        area, number, ext = m.groups()
-    elif _LANDLINE_COMPACT.fullmatch(s):
-        # Area codes are 3 digits for 010 and 02x, 4 digits elsewhere.
-        area_len = 3 if s.startswith(("010", "02")) else 4
-        area, number, ext = s[:area_len], s[area_len:], None
-    else:
-        return None
-    if not 7 <= len(number) <= 8 or number.startswith("0"):
-        return None
-    return f"{area}-{number}" + (f"-{ext}" if ext else "")
-
-
 _PHONE_PUNCT = str.maketrans({"（": "(", "）": ")", "－": "-", "—": "-", "＋": "+"})
+#: A landline extension written after the number: ``-801``, ``转801`` (phonenumbers itself
+#: understands ``ext.``, ``x`` and ``#``).
+_EXTENSION = re.compile(r"(.+)(?:-|转)(\d{1,6})")
+_LANDLINE_TYPES = (PhoneNumberType.FIXED_LINE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
+def _parse_cn(text: str) -> PhoneNumber | None:
+    """A valid Chinese number by phonenumbers' CN metadata, or None."""
+    try:
+        number = phonenumbers.parse(text, "CN")
+    except NumberParseException:
+        return None
+    if number.country_code != 86 or not phonenumbers.is_valid_number(number):
+        return None
+    return number
+
+
+def _normalized_phone(number: PhoneNumber, extension: str | None) -> str | None:
+    """``13812345678`` for a mobile, ``010-12345678[-801]`` for a landline, else None."""
+    national = str(number.national_number)
+    kind = phonenumbers.number_type(number)
+    if kind == PhoneNumberType.MOBILE and not extension:
+        return national
+    area = phonenumbers.length_of_geographical_area_code(number)
+    if kind in _LANDLINE_TYPES and area:
+        return f"0{national[:area]}-{national[area:]}" + (f"-{extension}" if extension else "")
+    return None
 
 
 def validate_phone(v: str, field: str = "phone") -> str:
-    """Validate and normalize a mobile or landline number.
+    """Validate and normalize a Chinese mobile or landline number (phonenumbers' CN metadata).
 
-    Mobile: ``1[3-9]`` + 9 digits, spaces, dashes and a ``+86`` prefix allowed -> ``13812345678``.
-    Landline with area code, optional extension -> ``010-12345678`` or ``0755-1234567-801``.
+    Mobile: spaces, dashes and a ``+86`` prefix allowed -> ``13812345678``; a segment that is not
+    allocated (e.g. ``128``) is refused. Landline with area code and a local number of the length
+    used there, optional extension -> ``010-12345678`` or ``021-87654321-123``.
 
     Raises:
         ValidationError: reason ``required`` or ``phone_format``.
@@ -338,12 +348,13 @@ def validate_phone(v: str, field: str = "phone") -> str:
     if not raw:
         raise _fail(field, "required", "不能为空")
     compact = re.sub(r"[\s\u3000]", "", raw).translate(_PHONE_PUNCT)
-    mobile = _MOBILE.fullmatch(re.sub(r"[\-()]", "", compact))
-    if mobile:
-        return mobile.group(1)
-    landline = _landline(compact)
-    if landline:
-        return landline
+    number, extension = _parse_cn(compact), None
+    if number is None and (m := _EXTENSION.fullmatch(compact)):
+        number, extension = _parse_cn(m.group(1)), m.group(2)
+    if number is not None:
+        normalized = _normalized_phone(number, extension or number.extension)
+        if normalized:
+            return normalized
     raise _fail(
         field, "phone_format", "格式错误：应为11位手机号或带区号的固定电话（如010-12345678）"
     )

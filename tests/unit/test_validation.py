@@ -239,7 +239,9 @@ def test_check_digit_helpers_reject_bad_bodies() -> None:
         ("01012345678", "010-12345678"),
         ("(010)12345678", "010-12345678"),
         ("（0755）8888 6666", "0755-88886666"),
-        ("0571-8888666", "0571-8888666"),
+        ("0310-2345678", "0310-2345678"),  # 邯郸: local numbers still have 7 digits
+        ("021-87654321ext.123", "021-87654321-123"),
+        ("+86 10 1234 5678", "010-12345678"),
         ("021-87654321-123", "021-87654321-123"),
         ("021-87654321转123", "021-87654321-123"),
     ],
@@ -249,7 +251,21 @@ def test_validate_phone_accepts_and_normalizes(raw: str, normalized: str) -> Non
 
 
 @pytest.mark.parametrize(
-    "raw", ["12800138000", "1380013800", "138001380001", "12345678", "010-123456", "abc", "0"]
+    "raw",
+    [
+        "12800138000",
+        "1380013800",
+        "138001380001",
+        "12345678",
+        "010-123456",
+        "abc",
+        "0",
+        "14832097354",  # 148: no mobile segment allocated (phonenumbers' CN metadata)
+        "0571-8888666",  # 杭州 numbers have 8 digits: a digit was lost
+        "13800138000-123",  # a mobile has no extension
+        "+1 650 253 0000",  # not a Chinese number
+        "400-812-3123",  # a service number, not a customer's phone
+    ],
 )
 def test_validate_phone_rejects(raw: str) -> None:
     with pytest.raises(ValidationError) as info:
@@ -306,3 +322,38 @@ def test_masking() -> None:
     assert mask_phone("13856785678") == "138****5678"
     assert mask_phone("010-12345678") == "010-****5678"
     assert mask_id_number("123") == "***"
+
+
+# --- agreement with the kept libraries ----------------------------------------------------------
+
+
+@given(
+    body=st.builds(
+        lambda region, org: f"91{region}{org}",
+        st.text(alphabet="0123456789", min_size=6, max_size=6),
+        st.text(alphabet=USCC_CHARSET, min_size=9, max_size=9),
+    ),
+    last=st.sampled_from(USCC_CHARSET),
+)
+def test_uscc_verdict_agrees_with_stdnum(body: str, last: str) -> None:
+    from stdnum.cn import uscc
+
+    assert uscc_is_valid(body + last) == uscc.is_valid(body + last)
+
+
+@given(body=_ID_BODIES, last=st.sampled_from("0123456789X"))
+def test_id_check_digit_agrees_with_stdnum(body: str, last: str) -> None:
+    # stdnum also checks the birth place against its table of counties; we only pin the check
+    # digit (a county that did not exist yet is not the ID number's fault when read from a card).
+    from stdnum.cn import ric
+    from stdnum.exceptions import InvalidChecksum
+    from stdnum.exceptions import ValidationError as StdnumError
+
+    try:
+        ric.validate(body + last)
+        checksum_ok = True
+    except InvalidChecksum:
+        checksum_ok = False
+    except StdnumError:
+        checksum_ok = True  # failed later, on the birth place
+    assert id_number_is_valid(body + last) == checksum_ok
