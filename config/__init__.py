@@ -3,8 +3,16 @@
 This package imports nothing else of dossier's.
 """
 
-from config.errors import DossierError, ErrorCode
+from config.errors import ConfigError, DossierError, ErrorCode
 from config.settings import Settings, load_settings
 from config.taxonomy import Taxonomy, load_taxonomy
 
-__all__ = ["DossierError", "ErrorCode", "Settings", "Taxonomy", "load_settings", "load_taxonomy"]
+__all__ = [
+    "ConfigError",
+    "DossierError",
+    "ErrorCode",
+    "Settings",
+    "Taxonomy",
+    "load_settings",
+    "load_taxonomy",
+]

@@ -93,7 +93,13 @@ class DossierError(Exception):
 
 
 class ConfigurationError(DossierError):
+    """The settings, ``dossier.toml`` or a data file is wrong; the message names file, key, rule."""
+
     code = ErrorCode.CONFIGURATION
+
+
+#: The short name (issue 11 calls it ConfigError); the same class.
+ConfigError = ConfigurationError
 
 
 def exit_code(error: DossierError) -> int:

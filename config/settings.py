@@ -3,46 +3,90 @@
 Sources, highest priority first: keyword arguments, ``DOSSIER_*`` environment variables, a TOML
 file (``DOSSIER_CONFIG``, else ``./dossier.toml``, else ``$DOSSIER_HOME/dossier.toml``), defaults.
 The defaults make the product work with no setup: everything lives under one home folder.
+
+Anything wrong (an unknown key, bad TOML, a value of the wrong type, a missing
+``DOSSIER_CONFIG`` file, a database that is neither SQLite nor PostgreSQL) raises
+:class:`config.errors.ConfigError` naming the file or variable, the key and the rule. Relative
+paths (home, folders, the SQLite file) are taken against the working directory and stored
+absolute, so the same settings hold in worker processes.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
+from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
+from config.config_file import (
+    config_file_candidates,
+    default_home,
+    find_config_file,
+    read_config_file,
+    settings_error,
+)
 from config.taxonomy import Taxonomy, load_taxonomy
 
+__all__ = ["DATABASE_SCHEMES", "Settings", "config_file_candidates", "load_settings"]
 
-def _default_home() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "dossier"
+#: URL schemes of the databases dossier runs on (``postgres*`` use psycopg 3).
+DATABASE_SCHEMES = (
+    "sqlite",
+    "sqlite+pysqlite",
+    "postgresql",
+    "postgres",
+    "postgresql+psycopg",
+    "postgresql+psycopg2",
+)
+_PATH_FIELDS = ("home", "intake_dir", "quarantine_dir", "work_dir", "taxonomy_file")
 
 
-def config_file_candidates() -> list[Path]:
-    """TOML files considered, in order; the first that exists is read."""
-    explicit = os.environ.get("DOSSIER_CONFIG")
-    if explicit:
-        return [Path(explicit)]
-    home = Path(os.environ.get("DOSSIER_HOME") or _default_home())
-    return [Path.cwd() / "dossier.toml", home / "dossier.toml"]
+def _absolute(path: Path) -> Path:
+    return path.expanduser().absolute()
+
+
+def check_database_url(url: str) -> str:
+    """A supported database URL, a relative SQLite file made absolute (working directory).
+
+    Raises:
+        ValueError: Not a URL, or neither SQLite nor PostgreSQL (pydantic reports it).
+    """
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in DATABASE_SCHEMES:
+        shown = f"“{scheme}”" if scheme else "（不是 URL）"
+        raise ValueError(
+            f"不支持的数据库类型{shown}：应为 sqlite:///文件路径 或 postgresql://用户@主机/库名"
+        )
+    try:
+        parsed = make_url(url)
+    except ArgumentError as e:
+        raise ValueError("数据库 URL 格式错误") from e
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return url
+    if database.startswith("file:") or Path(database).is_absolute():
+        return url
+    absolute = str(_absolute(Path(database)))
+    return parsed.set(database=absolute).render_as_string(hide_password=False)
 
 
 class Settings(BaseSettings):
     """All of dossier's settings. Environment variables are ``DOSSIER_`` + the upper-case name."""
 
-    model_config = SettingsConfigDict(env_prefix="DOSSIER_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="DOSSIER_", extra="forbid", frozen=True)
 
     # Where things live
-    home: Path = Field(default_factory=_default_home)
+    home: Path = Field(default_factory=default_home)
     database_url: str = ""  # default: sqlite:///<home>/dossier.db
     storage_url: str = ""  # default: file://<home>/archive ; or s3://bucket/prefix
     s3_endpoint_url: str | None = None
@@ -80,9 +124,25 @@ class Settings(BaseSettings):
     web_port: int = 8000
     secret_key: str = ""  # generated into <home>/secret_key when empty
 
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except PydanticValidationError as e:
+            raise settings_error(e, init_keys=set(values), config_file=find_config_file()) from e
+
+    @field_validator(*_PATH_FIELDS, mode="after")
+    @classmethod
+    def _absolute_path(cls, value: Path | None) -> Path | None:
+        return None if value is None else _absolute(value)
+
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return check_database_url(value) if value else value
+
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
-        home = Path(self.home).expanduser()
+        home = _absolute(Path(self.home))
         fill = {
             "home": home,
             "database_url": self.database_url or f"sqlite:///{home / 'dossier.db'}",
@@ -104,10 +164,11 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = next((p for p in config_file_candidates() if p.is_file()), None)
+        config_file = find_config_file()
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if toml_file is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        if config_file is not None:
+            values = read_config_file(config_file, known=settings_cls.model_fields)
+            sources.append(InitSettingsSource(settings_cls, init_kwargs=values))
         return tuple(sources)
 
     @property

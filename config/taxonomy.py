@@ -102,7 +102,11 @@ def _parse(data: dict, source: Path) -> Taxonomy:
             review_reasons=dict(data.get("review_reasons", {})),
         )
     except (KeyError, TypeError) as e:
-        raise ConfigurationError(f"taxonomy file {source} is malformed: {e!r}") from e
+        raise ConfigurationError(
+            f"资料分类文件 {source} 内容不完整：缺少或写错了 {e}",
+            file=str(source),
+            rule="malformed",
+        ) from e
 
 
 @cache
@@ -112,15 +116,20 @@ def load_taxonomy(path: Path | None = None) -> Taxonomy:
     try:
         with source.open("rb") as fh:
             data = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise ConfigurationError(f"cannot read taxonomy file {source}: {e}") from e
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise ConfigurationError(
+            f"无法读取资料分类文件 {source}：{e}", file=str(source), rule="unreadable"
+        ) from e
     taxonomy = _parse(data, source)
     codes = {dt.code for dt in taxonomy.document_types}
     for ct in taxonomy.customer_types:
         unknown = set(ct.required_documents) - codes
         if unknown:
             raise ConfigurationError(
-                f"taxonomy {source}: customer type {ct.code} "
-                f"requires unknown types {sorted(unknown)}"
+                f"资料分类文件 {source} 中客户类型 {ct.code} 要求了未知的资料类型："
+                f"{'、'.join(sorted(unknown))}",
+                file=str(source),
+                key=ct.code,
+                rule="unknown_document_type",
             )
     return taxonomy
