@@ -38,7 +38,7 @@ from archive.storage import ObjectStore
 from config import Settings
 from config.errors import DossierError, ErrorCode
 from ingest import intake
-from ingest.errors import IngestError, NotRegularFileError
+from ingest.errors import AlreadyClaimedError, IngestError, NotRegularFileError
 from ingest.isolation import IsolatedPool
 from ingest.pipeline import NormalizedFile, PipelineParams, normalize_file
 from ingest.quarantine import quarantine
@@ -331,7 +331,7 @@ def gather_claims(*, services: IngestServices, settle: bool = True) -> list[inta
     for candidate in candidates:
         try:
             claims.append(intake.claim(candidate, work_dir=s.work_dir, run_id=services.run_id))
-        except intake.AlreadyClaimedError:
+        except AlreadyClaimedError:
             continue  # another worker took it
     return claims
 

@@ -27,9 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from config.errors import DossierError, ErrorCode
-from ingest.intake import (
+from ingest.fsutil import (
     QUARANTINE_RECORD_SUFFIX,
-    Claim,
     display_text,
     file_kind,
     move_no_overwrite,
@@ -37,6 +36,7 @@ from ingest.intake import (
     sha256_file,
     write_json_atomic,
 )
+from ingest.intake import Claim
 
 log = logging.getLogger(__name__)
 
