@@ -14,6 +14,10 @@ A clerk drops files into the intake folder (sub-folders allowed). A pass:
 4. :func:`recover_stale_claims` (``recovery``) adopts claims whose owner died (pid gone on this
    host) or that are older than a timeout, so the next run can resume them.
 
+Channels hand files in with :func:`drop_file` (``drop``): written under a temporary name, linked
+into place under a free name (never overwriting), with a sidecar naming the submitter that the
+claim carries into the manifest (``sidecar``).
+
 The bytes and names on disk are never changed; names are NFC-normalized only for display
 and keys (:attr:`Candidate.display_path`).
 """
@@ -28,6 +32,7 @@ from ingest.intake.claims import (
     process_start_ticks,
     return_to_intake,
 )
+from ingest.intake.drop import drop_file, takeable_name
 from ingest.intake.recovery import pid_alive, recover_stale_claims
 from ingest.intake.scan import (
     TEMPORARY_SUFFIXES,
@@ -47,6 +52,7 @@ __all__ = [
     "SettleTracker",
     "claim",
     "complete",
+    "drop_file",
     "find_candidates",
     "is_ignored_name",
     "load_claim",
@@ -55,4 +61,5 @@ __all__ = [
     "recover_stale_claims",
     "return_to_intake",
     "settled_candidates",
+    "takeable_name",
 ]

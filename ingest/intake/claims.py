@@ -37,6 +37,7 @@ from ingest.fsutil import (
     write_json_atomic,
 )
 from ingest.intake.scan import Candidate, IntakeFile
+from ingest.intake.sidecar import DropRecord, link_with_sidecar, read_sidecar, remove_sidecar
 
 log = logging.getLogger("ingest.intake")
 
@@ -64,6 +65,7 @@ class Claim(IntakeFile):
         host: Host name of that process.
         run_id: The run that holds the claim.
         recovered_from: Run id of a crashed run this claim was adopted from, if any.
+        submitted_by: Who handed the file in, from its drop sidecar; None: unknown.
     """
 
     claim_dir: Path
@@ -81,6 +83,7 @@ class Claim(IntakeFile):
     host: str
     run_id: str
     recovered_from: str | None = None
+    submitted_by: str | None = None
 
     @property
     def display_name(self) -> str:
@@ -110,6 +113,7 @@ class Claim(IntakeFile):
             "host": self.host,
             "run_id": self.run_id,
             "recovered_from": self.recovered_from,
+            "submitted_by": self.submitted_by,
         }
 
 
@@ -205,8 +209,22 @@ def _finish_claim(pending: Claim) -> Claim:
     if kind == "symlink":
         target = os.readlink(pending.path)
     done = replace(pending, kind=kind, size=st.st_size, sha256=digest, link_target=target)
-    write_manifest(done)
-    return done
+    return record_submitter(done)
+
+
+def record_submitter(c: Claim) -> Claim:
+    """Take the submitter from the file's drop sidecar into the manifest, then drop the sidecar.
+
+    The manifest is written first, so a crash in between loses nothing: the sidecar left behind
+    is removed by the next adoption (or only ever matches these same bytes).
+    """
+    if c.submitted_by is None:
+        found = read_sidecar(c.original_path, sha256=c.sha256)
+        if found is not None:
+            c = replace(c, submitted_by=found.submitted_by)
+    write_manifest(c)
+    remove_sidecar(c.original_path, sha256=c.sha256)
+    return c
 
 
 def write_manifest(c: Claim) -> None:
@@ -270,6 +288,7 @@ def load_claim(claim_dir: Path | str, *, intake_dir: Path | str | None = None) -
             host=data["host"],
             run_id=data["run_id"],
             recovered_from=data.get("recovered_from"),
+            submitted_by=data.get("submitted_by"),
         )
     except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"unreadable claim manifest in {folder}: {e}") from e
@@ -289,17 +308,22 @@ def return_to_intake(c: Claim) -> Path:
     """Move a claimed file back to its original relative path in the intake.
 
     Never overwrites: if the original path is taken again, the file goes back as
-    ``<stem>-2<suffix>`` (then ``-3``, ...). The claim's folder is removed afterwards.
+    ``<stem>-2<suffix>`` (then ``-3``, ...). A known submitter goes back with it (a new drop
+    sidecar). The claim's folder is removed afterwards.
 
     Returns:
         Where the file now is.
     """
     original = c.original_path
     original.parent.mkdir(parents=True, exist_ok=True)
-    if os.path.lexists(c.path):
-        dest = move_no_overwrite(c.path, original)
-    else:
+    if not os.path.lexists(c.path):
         dest = original
+    elif c.submitted_by is not None and c.sha256 is not None:
+        record = DropRecord(original.name, c.sha256, c.size, c.submitted_by, utc_now())
+        dest = link_with_sidecar(c.path, original, record)
+        c.path.unlink(missing_ok=True)
+    else:
+        dest = move_no_overwrite(c.path, original)
     shutil.rmtree(c.claim_dir)
     remove_empty_dirs(c.claim_dir.parent, stop=c.claim_dir.parent.parent)
     log.info("returned %s to the intake as %s", c.display_path, display_text(dest.name))

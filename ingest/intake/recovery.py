@@ -19,8 +19,8 @@ from ingest.intake.claims import (
     discard_claim_dir,
     load_claim,
     process_start_ticks,
+    record_submitter,
     safe_component,
-    write_manifest,
 )
 
 log = logging.getLogger("ingest.intake")
@@ -181,6 +181,6 @@ def _adopt(old: Claim, run_id: str) -> Claim:
     )
     if adopted.kind == "regular" and adopted.sha256 is None:
         adopted = replace(adopted, sha256=sha256_file(adopted.path))
-    write_manifest(adopted)
+    adopted = record_submitter(adopted)
     log.info("recovered claim of %s from run %s", adopted.display_path, old.run_id)
     return adopted
