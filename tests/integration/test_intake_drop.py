@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest.errors import CorruptFileError
 from ingest.intake import (
     MANIFEST_NAME,
     Claim,
@@ -30,6 +31,7 @@ from ingest.intake import (
     takeable_name,
 )
 from ingest.intake.sidecar import SIDECAR_PREFIX, sidecar_path
+from ingest.quarantine import quarantine, record_path_for
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -243,3 +245,15 @@ def test_a_crash_between_rename_and_hash_still_finds_the_sidecar(
     assert adopted.sha256 == _sha(b"scan")
     assert adopted.submitted_by == "alice"
     assert not sidecar_path(dropped).exists()
+
+
+def test_a_quarantined_drop_names_its_submitter(dirs: tuple[Path, Path], tmp_path: Path) -> None:
+    intake, work = dirs
+    drop_file(b"not a scan", "a.pdf", intake / "alice", submitted_by="alice")
+    (cand,) = find_candidates(intake)
+    got = claim(cand, work_dir=work, run_id="r1")
+    kept = quarantine(got, quarantine_dir=tmp_path / "quarantine", run_id="r1",
+                      error=CorruptFileError("PDF 文件损坏"))
+    record = json.loads(record_path_for(kept).read_text(encoding="utf-8"))
+    assert record["submitted_by"] == "alice"
+    assert record["original_relative_path"] == "alice/a.pdf"
