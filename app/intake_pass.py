@@ -38,7 +38,12 @@ from archive.storage import ObjectStore
 from config import Settings
 from config.errors import DossierError, ErrorCode
 from ingest import intake
-from ingest.errors import AlreadyClaimedError, IngestError, NotRegularFileError
+from ingest.errors import (
+    AlreadyClaimedError,
+    DuplicateFileError,
+    IngestError,
+    NotRegularFileError,
+)
 from ingest.isolation import IsolatedPool
 from ingest.pipeline import NormalizedFile, PipelineParams, normalize_file
 from ingest.quarantine import quarantine
@@ -52,12 +57,6 @@ OutcomeKind = Literal["archived", "needs_review", "quarantined", "duplicate", "r
 CHINA = ZoneInfo("Asia/Shanghai")
 #: ``submitted_by`` of a file nobody is known to have handed in (copied into the intake folder).
 SYSTEM_SUBMITTER = "system"
-
-
-class DuplicateFileError(IngestError):
-    """The same bytes are already archived: not filed twice."""
-
-    code = ErrorCode.DUPLICATE
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,12 @@ class OcrError(IngestError):
     code = ErrorCode.OCR_FAILED
 
 
+class DuplicateFileError(IngestError):
+    """The same bytes are already archived: not filed twice."""
+
+    code = ErrorCode.DUPLICATE
+
+
 class AlreadyClaimedError(DossierError):
     """Another worker took the file first (or it vanished). Not a failure: skip the file."""
 
