@@ -38,22 +38,24 @@ from config import Settings
 from config.clock import china_date
 from config.errors import DossierError, ErrorCode
 from ingest import intake
-from ingest.errors import IngestError, NotRegularFileError
+from ingest.errors import (
+    AlreadyClaimedError,
+    DuplicateFileError,
+    IngestError,
+    NotRegularFileError,
+)
 from ingest.isolation import IsolatedPool
 from ingest.pipeline import NormalizedFile, PipelineParams, normalize_file
 from ingest.quarantine import quarantine
 from models import repo
 from models.document import Document
+from models.user import Role
 
 log = logging.getLogger("dossier.ingest")
 
 OutcomeKind = Literal["archived", "needs_review", "quarantined", "duplicate", "recovered", "retry"]
-
-
-class DuplicateFileError(IngestError):
-    """The same bytes are already archived: not filed twice."""
-
-    code = ErrorCode.DUPLICATE
+#: ``submitted_by`` of a file nobody is known to have handed in (copied into the intake folder).
+SYSTEM_SUBMITTER = "system"
 
 
 @dataclass(frozen=True)
@@ -223,10 +225,16 @@ def _refuse_duplicate(claim: intake.Claim, *, services: IngestServices) -> None:
                 )
 
 
-def _file(
-    claim: intake.Claim, normalized: NormalizedFile, *, services: IngestServices
-) -> list[FiledDocument]:
-    request = FilingRequest(
+def new_customer_owner(session: Session, submitted_by: str | None) -> int | None:
+    """A sales user's upload: that user owns the customers it creates (and so sees them)."""
+    user = repo.get_user(session, username=submitted_by) if submitted_by else None
+    return user.id if user is not None and user.role == Role.SALES else None
+
+
+def _filing_request(
+    claim: intake.Claim, normalized: NormalizedFile, *, run_id: str, owner_id: int | None
+) -> FilingRequest:
+    return FilingRequest(
         original_path=claim.path,
         original_filename=Path(claim.display_path).name,
         original_sha256=claim.sha256 or "",
@@ -247,10 +255,21 @@ def _file(
             )
             for p in normalized.parts
         ],
-        ingest_run_id=services.run_id,
+        ingest_run_id=run_id,
         claim_id=claim_token(claim),
+        submitted_by=claim.submitted_by or SYSTEM_SUBMITTER,
+        new_customer_owner_id=owner_id,
     )
+
+
+def _file(
+    claim: intake.Claim, normalized: NormalizedFile, *, services: IngestServices
+) -> list[FiledDocument]:
     with Session(services.engine) as session:
+        owner_id = new_customer_owner(session, claim.submitted_by)
+        request = _filing_request(
+            claim, normalized, run_id=services.run_id, owner_id=owner_id
+        )
         try:
             return file_document(
                 session=session,
@@ -330,7 +349,7 @@ def gather_claims(*, services: IngestServices, settle: bool = True) -> list[inta
     for candidate in candidates:
         try:
             claims.append(intake.claim(candidate, work_dir=s.work_dir, run_id=services.run_id))
-        except intake.AlreadyClaimedError:
+        except AlreadyClaimedError:
             continue  # another worker took it
     return claims
 

@@ -67,6 +67,8 @@ class FilingRequest:
     ingest_run_id: str | None = None
     claim_id: str | None = None
     submitted_by: str = "system"
+    #: Owner of a customer this file creates (a sales uploader's own new customer); None: none.
+    new_customer_owner_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -146,14 +148,16 @@ def filing_order(parts: Sequence[DocumentPart]) -> list[int]:
 
 
 def _resolve_customer(
-    session: Session, *, part: DocumentPart, bundle: Sequence[Customer], actor: str
+    session: Session, *, part: DocumentPart, bundle: Sequence[Customer], actor: str,
+    owner_id: int | None = None,
 ) -> tuple[Customer | None, LinkResult, bool]:
     link = find_customer(
         session, document_type=part.document_type, fields=part.fields, bundle=bundle
     )
     if link.customer is not None or link.create is None:
         return link.customer, link, False
-    customer = repo.create_customer_from_document(session, data=dict(link.create), actor=actor)
+    data = {**link.create, "owner_id": owner_id} if owner_id is not None else dict(link.create)
+    customer = repo.create_customer_from_document(session, data=data, actor=actor)
     return customer, link, True
 
 
@@ -285,7 +289,8 @@ def _new_in(bundle: Sequence[Customer], customer: Customer) -> bool:
 
 def _file_part(ctx: _FileContext, part: DocumentPart) -> FiledDocument:
     customer, link, _created = _resolve_customer(
-        ctx.session, part=part, bundle=ctx.bundle, actor=ctx.actor
+        ctx.session, part=part, bundle=ctx.bundle, actor=ctx.actor,
+        owner_id=ctx.request.new_customer_owner_id,
     )
     if customer is not None and part.document_type != "id_card" and _new_in(ctx.bundle, customer):
         ctx.bundle.append(customer)

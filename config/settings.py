@@ -110,6 +110,7 @@ class Settings(BaseSettings):
     ocr_psm: int = 4
     ocr_engine: Literal["tesseract", "rapidocr", "cascade"] = "cascade"  # docs/benchmarks.md
     ocr_min_confidence: float = 60.0
+    ocr_text_layer_font: Path | None = None  # default: tesseract's pdf.ttf, found once
 
     # Checks and maintenance
     expiry_warning_days: int = 30

@@ -55,3 +55,28 @@ class ConversionError(IngestError):
 
 class OcrError(IngestError):
     code = ErrorCode.OCR_FAILED
+
+
+class DuplicateFileError(IngestError):
+    """The same bytes are already archived: not filed twice."""
+
+    code = ErrorCode.DUPLICATE
+
+
+class AlreadyClaimedError(DossierError):
+    """Another worker took the file first (or it vanished). Not a failure: skip the file."""
+
+    code = ErrorCode.CONFLICT
+
+
+class WorkerCrashedError(IngestError):
+    """The child process died (killed by a signal or exited) while processing the file."""
+
+
+class WorkerSetupError(IngestError):
+    """The worker could not load the task (e.g. our own code fails to import).
+
+    Not the file's fault: retryable, so the file goes back to the intake instead of quarantine.
+    """
+
+    retryable = True

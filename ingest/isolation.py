@@ -35,26 +35,19 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from ingest.errors import IngestError, ProcessingTimeoutError, TooLargeError
+from ingest.errors import (
+    IngestError,
+    ProcessingTimeoutError,
+    TooLargeError,
+    WorkerCrashedError,
+    WorkerSetupError,
+)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_RESULT_BYTES = 16 * 1024 * 1024
 _START_TIMEOUT_SECONDS = 60.0
 _MiB = 1024 * 1024
-
-
-class WorkerCrashedError(IngestError):
-    """The child process died (killed by a signal or exited) while processing the file."""
-
-
-class WorkerSetupError(IngestError):
-    """The worker could not load the task (e.g. our own code fails to import).
-
-    Not the file's fault: retryable, so the file goes back to the intake instead of quarantine.
-    """
-
-    retryable = True
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,11 @@ from config import Settings
 from ingest import pdfout
 from ingest.cards import isolate_cards
 from ingest.classify import OTHER, Classification, classify, classify_pages, group_pages
-from ingest.engines import shared_engine
-from ingest.extract import _cross_check_id, extract_fields
+from ingest.extract import cross_check_id, extract_fields
 from ingest.fields import Field, correct_code
 from ingest.loading import Limits, LoadedDocument, load_document
-from ingest.ocr import OcrEngine, OcrParams, OcrResult, code_region_after_label
+from ingest.ocr.base import OcrEngine, OcrParams, OcrResult, code_region_after_label
+from ingest.ocr.engines import shared_engine
 from ingest.preprocess import normalize_mode, normalize_resolution, prepare_page
 from models.validation import USCC_CHARSET, id_number_is_valid, uscc_is_valid
 
@@ -85,13 +85,20 @@ class PipelineParams:
         return cls(
             limits=Limits.from_settings(settings),
             ocr=OcrParams(
-                languages=settings.ocr_languages, psm=settings.ocr_psm, dpi=settings.target_dpi
+                languages=settings.ocr_languages,
+                psm=settings.ocr_psm,
+                dpi=settings.target_dpi,
+                text_layer_font=_path_text(settings.ocr_text_layer_font),
             ),
             target_dpi=settings.target_dpi,
             min_confidence=settings.ocr_min_confidence,
             expiry_warning_days=settings.expiry_warning_days,
             ocr_engine=settings.ocr_engine,
         )
+
+
+def _path_text(path: Path | None) -> str | None:
+    return str(path) if path is not None else None
 
 
 @dataclass(frozen=True)
@@ -419,7 +426,7 @@ def _apply_rereads(merged: dict[str, Field], part_pages: list[PageResult]) -> No
             confidence = CONF_REREAD_CORRECTED if corrected else CONF_REREAD
             merged[name] = Field(code, confidence, number, [*kept, "reread", *extra], raw=code)
     if "id_number" in merged and any(r[0] == "id_number" for p in part_pages for r in p.rereads):
-        _cross_check_id(merged)
+        cross_check_id(merged)
 
 
 def _field_dict(f: Field) -> dict:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageChops, ImageFilter, ImageOps
 
-from ingest.ocr import OcrEngine, Orientation
+from ingest.ocr.base import OcrEngine, Orientation
 from ingest.photo import flatten_photo
 
 log = logging.getLogger(__name__)

@@ -27,9 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from config.errors import DossierError, ErrorCode
-from ingest.intake import (
+from ingest.fsutil import (
     QUARANTINE_RECORD_SUFFIX,
-    Claim,
     display_text,
     file_kind,
     move_no_overwrite,
@@ -37,6 +36,7 @@ from ingest.intake import (
     sha256_file,
     write_json_atomic,
 )
+from ingest.intake import Claim
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ class _Source:
     sha256: str | None
     kind: str
     link_target: str | None
+    submitted_by: str | None = None
 
 
 def quarantine(
@@ -141,7 +142,8 @@ def _reason(
 def _describe(source: Claim | Path | str) -> _Source:
     if isinstance(source, Claim):
         return _Source(
-            source.path, source.relative_path, source.sha256, source.kind, source.link_target
+            source.path, source.relative_path, source.sha256, source.kind, source.link_target,
+            source.submitted_by,
         )
     path = Path(source)
     st = os.lstat(path)
@@ -229,6 +231,7 @@ def _record(
         "link_target": display_text(src.link_target) if src.link_target else None,
         "original_relative_path": display_text(src.relative_path),
         "original_name": display_text(Path(src.relative_path).name),
+        "submitted_by": src.submitted_by,
         "quarantined_file": dest.name,
         "quarantined_at": when.isoformat(timespec="seconds"),
         "run_id": run_id,

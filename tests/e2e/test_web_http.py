@@ -498,12 +498,14 @@ def test_upload_goes_into_a_per_user_intake_folder(client_of, world: WebWorld) -
     )
     assert ok.status_code == 200, ok.text
     folder = Path(world.settings.intake_dir or "") / "sales1"
-    assert sorted(p.name for p in folder.iterdir()) == ["hidden.part_", "营业执照.pdf"]
+    names = sorted(p.name for p in folder.iterdir())  # each with its hidden submitter sidecar
+    assert [n for n in names if not n.startswith(".")] == ["hidden.part_", "营业执照.pdf"]
+    assert len(names) == 4 and all(n.startswith(".dropped-") for n in names[:2])
     assert (folder / "营业执照.pdf").read_bytes() == world.pdf_bytes["a"]
     big = ("big.pdf", b"x" * (1024 * 1024 + 1), "application/pdf")
     too_big = sales.post("/upload", data={"csrf_token": token}, files=[("files", big)])
     assert too_big.status_code == 413 and "超过 1 MB" in too_big.text
-    assert sorted(p.name for p in folder.iterdir()) == ["hidden.part_", "营业执照.pdf"]
+    assert sorted(p.name for p in folder.iterdir()) == names
 
 
 def test_audit_page_filters_by_document_and_user(client_of, world: WebWorld) -> None:

@@ -13,9 +13,9 @@ from PIL import Image
 from bench.samples import generate, write_sample
 from config import load_settings
 from ingest.cards import find_cards, isolate_cards
+from ingest.ocr.layout import boxes_within
 from ingest.pipeline import PipelineParams, normalize_file
 from ingest.preprocess import normalize_mode, normalize_resolution
-from ingest.rapid import boxes_within
 
 TODAY = date(2026, 11, 1)
 

@@ -16,12 +16,14 @@ from pypdf import PdfReader
 from archive.filing import decide_status
 from bench.samples import generate, write_sample
 from config import load_settings
-from ingest.engines import CascadeEngine, make_engine
 from ingest.errors import OcrError
 from ingest.extract import extract_fields
-from ingest.ocr import OcrParams, OcrResult, Orientation, TesseractEngine
+from ingest.ocr.base import OcrParams, OcrResult, Orientation
+from ingest.ocr.engines import CascadeEngine, make_ocr_engine
+from ingest.ocr.layout import Piece, drop_watermark, order_lines, reuse_boxes
+from ingest.ocr.rapid import RapidOcrEngine
+from ingest.ocr.tesseract import TesseractEngine
 from ingest.pipeline import PipelineParams, normalize_file
-from ingest.rapid import Piece, RapidOcrEngine, drop_watermark, order_lines, reuse_boxes
 
 TODAY = date(2026, 11, 1)
 
@@ -144,19 +146,19 @@ def test_boxes_from_the_orientation_copy_read_like_a_fresh_detection(
 # --- the cascade and the pipeline ---------------------------------------------------------------
 
 
-def test_make_engine_names() -> None:
-    assert make_engine("tesseract").name == "tesseract"
-    assert make_engine("rapidocr").name == "rapidocr"
-    assert make_engine("cascade").name == "cascade"
+def test_make_ocr_engine_names() -> None:
+    assert make_ocr_engine("tesseract").name == "tesseract"
+    assert make_ocr_engine("rapidocr").name == "rapidocr"
+    assert make_ocr_engine("cascade").name == "cascade"
     with pytest.raises(ValueError):
-        make_engine("ocrmypdf")
+        make_ocr_engine("ocrmypdf")
 
 
 def test_cascade_engine_through_normalize_file(tmp_path: Path) -> None:
     sample = generate("business_license", seed=44, degradation=("noise", "rotate90"))
     path = write_sample(sample, tmp_path / "执照.png")
     result = normalize_file(path, params=_params(tmp_path), work_dir=tmp_path / "out",
-                            engine=make_engine("cascade"))
+                            engine=make_ocr_engine("cascade"))
     (part,) = result.parts
     assert part.document_type == "business_license"
     assert part.fields["uscc"]["value"] == sample.truth["fields"]["uscc"]

@@ -21,10 +21,15 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from app.intake_pass import run_pass
+from archive import users as user_service
 from config import Settings
+from ingest.intake import drop_file
+from models.customer import Customer
 from models.db import make_engine, upgrade_to_head
+from models.document import Document
 from tests.fixtures.ingest import (
     CRASH_EXIT_CODE,
     REPO_ROOT,
@@ -146,6 +151,46 @@ def test_a_rerun_after_a_crash_accounts_for_every_input_once(
     final = stored_objects(store)
     for key, sha in left_objects.items():
         assert final.get(key) == sha, f"object left by the crash not reused: {key}"
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize(("db_url", "store_spec"), [("sqlite", "local")], indirect=True)
+def test_an_uploaders_submitter_survives_a_crashed_pass(
+    db_url: str,
+    store_spec: dict[str, str],
+    migrated: Engine,
+    make_settings,
+    tmp_home: Path,
+    ingest_services,
+    tmp_path: Path,
+) -> None:
+    """A dropped file's submitter (and a sales uploader's ownership) outlives a killed pass."""
+    settings = make_settings(workers=1)
+    with Session(migrated) as session:
+        alice = user_service.create_user(
+            session, username="alice", password="correct-horse-42", role="sales", actor="test"
+        )
+        session.commit()
+        alice_id = alice.id
+    scan = drop_sample(tmp_path, "scan.png", "business_license", seed=64)
+    dropped = drop_file(scan, "营业执照.png", Path(settings.intake_dir) / "alice",
+                        submitted_by="alice")
+
+    child = run_child_pass(
+        home=tmp_home, database_url=db_url, store_spec=store_spec, crash="put:1", workers=1
+    )
+    assert child.returncode == CRASH_EXIT_CODE, child.stderr[-3000:]
+    assert not dropped.exists() and work_claims(settings)
+
+    services = ingest_services(engine=migrated, store=store_from_spec(store_spec),
+                               settings=settings)
+    (outcome,) = run_pass(services, settle=False).outcomes
+    (filed,) = outcome.documents
+    with Session(migrated) as session:
+        document = session.get(Document, filed.document_id)
+        assert document is not None and document.submitted_by == "alice"
+        customer = session.get(Customer, document.customer_id)
+        assert customer is not None and customer.owner_id == alice_id
 
 
 # ---- two ingesters at once -----------------------------------------------------------------

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from config.errors import ConfigurationError
+from ingest.errors import AlreadyClaimedError
 from ingest.intake import (
     MANIFEST_NAME,
-    AlreadyClaimedError,
     Candidate,
     IntakeWatcher,
     SettleTracker,
@@ -312,7 +312,8 @@ def test_return_to_intake_recreates_subfolders(dirs: tuple[Path, Path]) -> None:
 
 _RACER = """
 import json, os, sys, time
-from ingest.intake import AlreadyClaimedError, claim, find_candidates
+from ingest.errors import AlreadyClaimedError
+from ingest.intake import claim, find_candidates
 intake, work, run_id, go = sys.argv[1:5]
 while not os.path.exists(go):
     time.sleep(0.001)

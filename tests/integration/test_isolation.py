@@ -17,8 +17,14 @@ from pathlib import Path
 import pytest
 
 from config.errors import DossierError
-from ingest.errors import CorruptFileError, IngestError, ProcessingTimeoutError, TooLargeError
-from ingest.isolation import IsolatedPool, WorkerCrashedError, run_isolated
+from ingest.errors import (
+    CorruptFileError,
+    IngestError,
+    ProcessingTimeoutError,
+    TooLargeError,
+    WorkerCrashedError,
+)
+from ingest.isolation import IsolatedPool, run_isolated
 
 # --- run in the child ----------------------------------------------------------------------
 
@@ -245,7 +251,7 @@ def test_a_task_the_worker_cannot_load_is_retryable_not_the_files_fault(
     import importlib
     import sys
 
-    from ingest.isolation import WorkerSetupError
+    from ingest.errors import WorkerSetupError
 
     # one worker, started (with its sys.path) before the module exists
     pool = IsolatedPool(1, timeout_seconds=5.0, memory_limit_mb=1024)

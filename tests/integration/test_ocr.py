@@ -1,21 +1,12 @@
-"""Tesseract through ingest.ocr on generated pages: text, codes, orientation, errors, timeouts."""
+"""Tesseract (ingest.ocr.tesseract) on generated pages: text, codes, orientation, timeouts."""
 
 import pytest
 from PIL import Image
 
 from bench.samples import generate, id_check_digit, uscc_check_char
 from ingest.errors import OcrError, ProcessingTimeoutError
-from ingest.ocr import (
-    OcrParams,
-    OcrResult,
-    TesseractEngine,
-    Word,
-    code_region_after_label,
-    mean_confidence,
-    normalize_ocr_text,
-    parse_osd,
-    reread_code,
-)
+from ingest.ocr.base import OcrParams, OcrResult, Word, code_region_after_label, normalize_ocr_text
+from ingest.ocr.tesseract import TesseractEngine, mean_confidence, parse_osd, reread_code
 
 
 def _valid_uscc(code: str) -> bool:

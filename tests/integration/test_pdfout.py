@@ -9,7 +9,8 @@ from pypdf import PdfReader
 
 from bench.samples import generate
 from ingest.errors import CorruptFileError, IngestError, OcrError
-from ingest.ocr import OcrParams, TesseractEngine, normalize_ocr_text
+from ingest.ocr.base import OcrParams, normalize_ocr_text
+from ingest.ocr.tesseract import TesseractEngine
 from ingest.pdfout import KeptPage, PagePdf, build_searchable_pdf, encode_page_image
 from ingest.preprocess import prepare_page
 

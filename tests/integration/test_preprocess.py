@@ -5,7 +5,8 @@ from PIL import Image
 
 from bench.samples import generate
 from ingest.errors import ProcessingTimeoutError
-from ingest.ocr import OcrParams, OcrResult, Orientation, TesseractEngine
+from ingest.ocr.base import OcrParams, OcrResult, Orientation
+from ingest.ocr.tesseract import TesseractEngine
 from ingest.preprocess import (
     estimate_skew,
     normalize_mode,

@@ -10,7 +10,8 @@ from datetime import date
 
 import pytest
 
-from ingest.extract import extract_fields, field_labels, load_extraction_rules
+from ingest.extract import extract_fields
+from ingest.extraction_rules import field_labels, load_extraction_rules
 from ingest.fields import Field
 from models.validation import USCC_CHARSET, uscc_is_valid
 

@@ -12,9 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-from ingest.ocr import Orientation
+from ingest.ocr.base import Orientation
+from ingest.ocr.layout import clockwise_from_top_left, reuse_boxes, rotate_points, turn_points
 from ingest.preprocess import rotate_small, rotate_upright
-from ingest.rapid import clockwise_from_top_left, reuse_boxes, rotate_points, turn_points
 
 SIZE = (400, 300)
 

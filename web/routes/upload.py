@@ -1,10 +1,12 @@
-"""Upload files into the intake folder (a sub-folder per user), for the pipeline to pick up."""
+"""Upload files into the intake folder (a sub-folder per user), for the pipeline to pick up.
+
+Files are handed in through :func:`ingest.intake.drop_file`, like every other channel: never
+overwriting, visible only when complete, and with the uploader recorded as the submitter.
+"""
 
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 from pathlib import Path
 from typing import BinaryIO
 
@@ -15,68 +17,36 @@ from starlette.datastructures import UploadFile
 
 from archive.naming import sanitize_component
 from archive.permissions import Action, require
+from ingest.intake import drop_file
 from web.deps import Context, CurrentUser
+from web.errors import UploadTooLargeError
 from web.views import render
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 
-CHUNK = 1024 * 1024
 MAX_NAME_BYTES = 200
-#: Names the intake never takes (temporary downloads, quarantine records): made takeable.
-IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".error.json")
-
-
-class UploadTooLargeError(Exception):
-    """The upload is over the size limit (the partial file is removed)."""
 
 
 def safe_upload_name(raw: str) -> str:
-    """A safe file name from what the browser sent: no folders, no hidden or temporary names."""
+    """A safe file name from what the browser sent: no folders, no hidden names."""
     base = raw.replace("\\", "/").rpartition("/")[2]
-    name = sanitize_component(base, max_bytes=MAX_NAME_BYTES)
-    if name.lower().endswith(IGNORED_SUFFIXES):
-        name += "_"
-    return name
+    return sanitize_component(base, max_bytes=MAX_NAME_BYTES)
 
 
-def _free_path(folder: Path, name: str) -> Path:
-    target = folder / name
-    stem, dot, ext = name.rpartition(".")
-    if not dot or not stem:
-        stem, ext = name, ""
-    n = 2
-    while target.exists():
-        target = folder / (f"{stem}-{n}.{ext}" if ext else f"{stem}-{n}")
-        n += 1
-    return target
+class _Limited:
+    """A binary stream that raises :class:`UploadTooLargeError` past ``max_bytes``."""
 
+    def __init__(self, source: BinaryIO, *, max_bytes: int, name: str, max_mb: int) -> None:
+        self.source, self.max_bytes, self.name, self.max_mb = source, max_bytes, name, max_mb
+        self.seen = 0
 
-def save_upload(source: BinaryIO, *, folder: Path, name: str, max_bytes: int) -> Path:
-    """Copy ``source`` into ``folder`` under a free name; visible only when complete.
-
-    The bytes go to a hidden ``.part`` file first (which the intake ignores), then are renamed.
-
-    Raises:
-        UploadTooLargeError: More than ``max_bytes``; nothing is left behind.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    temp = folder / f".upload-{secrets.token_hex(8)}.part"
-    size = 0
-    try:
-        with temp.open("xb") as out:
-            while chunk := source.read(CHUNK):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise UploadTooLargeError(name)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        target = _free_path(folder, name)
-        os.replace(temp, target)
-        return target
-    finally:
-        temp.unlink(missing_ok=True)
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.source.read(size)
+        self.seen += len(chunk)
+        if self.seen > self.max_bytes:
+            raise UploadTooLargeError(f"{self.name} 超过 {self.max_mb} MB，未上传")
+        return chunk
 
 
 @router.get("/upload")
@@ -90,25 +60,26 @@ async def upload(request: Request, user: CurrentUser, ctx: Context) -> Response:
     form = await request.form()
     files = [f for f in form.getlist("files") if isinstance(f, UploadFile) and f.filename]
     folder = Path(ctx.settings.intake_dir or "") / sanitize_component(user.username)
-    limit = ctx.settings.max_file_mb * 1024 * 1024
+    max_mb = ctx.settings.max_file_mb
     saved, errors = [], []
     for f in files:
         name = safe_upload_name(f.filename or "")
+        source = _Limited(f.file, max_bytes=max_mb * 1024 * 1024, name=name, max_mb=max_mb)
         try:
             path = await run_in_threadpool(
-                save_upload, f.file, folder=folder, name=name, max_bytes=limit
+                drop_file, source, name, folder, submitted_by=user.username
             )
-        except UploadTooLargeError:
-            errors.append(f"{name} 超过 {ctx.settings.max_file_mb} MB，未上传")
+        except UploadTooLargeError as e:
+            errors.append(e.message)
             continue
         saved.append(path.name)
-        log.info("upload by %s: %d bytes into the intake", user.username, path.stat().st_size)
+        log.info("upload by %s: %d bytes into the intake", user.username, source.seen)
     status = 413 if errors and not saved else 200
     if not files:
         errors.append("请选择要上传的文件")
         status = 400
     return render(
         request, "upload.html", status_code=status, user=user, saved=saved,
-        max_mb=ctx.settings.max_file_mb, flash="；".join(errors) or f"已上传 {len(saved)} 个文件",
+        max_mb=max_mb, flash="；".join(errors) or f"已上传 {len(saved)} 个文件",
         flash_kind="error" if errors else "ok",
     )

@@ -1,6 +1,6 @@
 """Choosing OCR engines per stage: orientation, full text, key-field re-read.
 
-``make_engine(name)`` builds what the pipeline calls an engine:
+``make_ocr_engine(name)`` builds what the pipeline calls an engine:
 
 * ``"tesseract"``: tesseract for everything (orientation by OSD, text with ``chi_sim --psm 4``,
   codes re-read with ``eng --psm 7`` and a whitelist).
@@ -19,34 +19,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from functools import cache
-from typing import Protocol
 
 from PIL import Image
 
 from ingest.errors import OcrError
-from ingest.ocr import OcrEngine, OcrParams, OcrResult, Orientation, TesseractEngine
-from ingest.rapid import RapidOcrEngine
+from ingest.ocr.base import CodeReader, OcrEngine, OcrParams, OcrResult, Orientation
+from ingest.ocr.rapid import RapidOcrEngine
+from ingest.ocr.tesseract import TesseractEngine
 
 log = logging.getLogger(__name__)
 
 ENGINE_NAMES = ("tesseract", "rapidocr", "cascade")
-#: RapidOCR's orientation (0-10, see ingest.rapid.orientation_from_boxes) below which the
+#: RapidOCR's orientation (0-10, see ingest.ocr.rapid.orientation_from_boxes) below which the
 #: cascade asks tesseract OSD instead.
 SURE_RAPID_ORIENTATION = 3.0
-
-
-class CodeReader(Protocol):
-    """An engine that can re-read an identifier in a region of a page."""
-
-    name: str
-
-    def reread_code(
-        self,
-        image: Image.Image,
-        region_box: tuple[int, int, int, int],
-        *,
-        validate: Callable[[str], bool] | None = None,
-    ) -> str: ...
 
 
 class CascadeEngine:
@@ -109,7 +95,7 @@ class CascadeEngine:
         return first
 
 
-def make_engine(name: str, *, threads: int = 1) -> OcrEngine:
+def make_ocr_engine(name: str, *, threads: int = 1) -> OcrEngine:
     """The engine for a setting value (``Settings.ocr_engine``).
 
     Args:
@@ -134,7 +120,7 @@ def make_engine(name: str, *, threads: int = 1) -> OcrEngine:
 @cache
 def shared_engine(name: str) -> OcrEngine:
     """One engine per name and process (RapidOCR loads its models once per process)."""
-    return make_engine(name)
+    return make_ocr_engine(name)
 
 
 class _RapidWithTesseractCodes(RapidOcrEngine):
@@ -152,4 +138,4 @@ class _RapidWithTesseractCodes(RapidOcrEngine):
         return TesseractEngine().reread_code(image, region_box, validate=validate)
 
 
-__all__ = ["ENGINE_NAMES", "CascadeEngine", "CodeReader", "make_engine", "shared_engine"]
+__all__ = ["ENGINE_NAMES", "CascadeEngine", "make_ocr_engine", "shared_engine"]
