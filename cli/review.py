@@ -15,23 +15,19 @@ import getpass
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import date, datetime
 from typing import Annotated, Any
 
 import typer
 from sqlmodel import Session, col, select
 
+from app.context import AppContext, app_context
 from archive import review, users
-from archive.storage import make_store
-from archive.storage.base import ObjectStore
-from config import Settings, load_settings
-from config.errors import DossierError
 from config.taxonomy import Taxonomy
 from models import repo
 from models.audit import AuditEvent
 from models.customer import Customer
-from models.db import make_engine, upgrade_to_head
 from models.document import DocumentPublic
 from models.user import User, UserPublic
 
@@ -48,37 +44,12 @@ UserOpt = Annotated[str, typer.Option("--user", "-u", envvar="DOSSIER_USER", hel
 # --- plumbing ---------------------------------------------------------------------------------
 
 
-@dataclass
-class Context:
-    settings: Settings
-    session: Session
-    taxonomy: Taxonomy
-
-    def store(self) -> ObjectStore:
-        return make_store(
-            storage_url=self.settings.storage_url,
-            s3_endpoint_url=self.settings.s3_endpoint_url,
-            s3_region=self.settings.s3_region,
-        )
-
-
 @contextmanager
-def open_context() -> Iterator[Context]:
-    """Settings, a migrated database and a session; errors become a message and exit code 1."""
-    try:
-        settings = load_settings()
-        settings.ensure_dirs()
-        engine = make_engine(settings.database_url)
-        try:
-            upgrade_to_head(engine)
-            with Session(engine, expire_on_commit=False) as session:
-                yield Context(settings=settings, session=session, taxonomy=settings.taxonomy)
-                session.commit()
-        finally:
-            engine.dispose()
-    except DossierError as e:
-        typer.echo(f"错误：{e.message}", err=True)
-        raise typer.Exit(1) from e
+def open_context() -> Iterator[tuple[AppContext, Session]]:
+    """The one :class:`AppContext` (schema must be current) and a session that commits."""
+    ctx = app_context()
+    with ctx.session() as session:
+        yield ctx, session
 
 
 def _json_default(value: Any) -> Any:
@@ -124,10 +95,10 @@ def review_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List the review queue (anomalies first, then oldest)."""
-    with open_context() as ctx:
+    with open_context() as (ctx, session):
         page = review.review_queue(
-            ctx.session,
-            user=_actor_user(ctx.session, user),
+            session,
+            user=_actor_user(session, user),
             reason=reason,
             document_type=document_type,
             customer_type=customer_type,
@@ -159,11 +130,11 @@ def review_show(document_id: int, user: UserOpt, as_json: JsonOpt = False) -> No
     """Show one document with its fields and reasons."""
     from archive.permissions import can_view_document
 
-    with open_context() as ctx:
-        actor = _actor_user(ctx.session, user)
-        document = repo.get_document(ctx.session, document_id=document_id)
+    with open_context() as (ctx, session):
+        actor = _actor_user(session, user)
+        document = repo.get_document(session, document_id=document_id)
         customer = (
-            ctx.session.get(Customer, document.customer_id)
+            session.get(Customer, document.customer_id)
             if document and document.customer_id
             else None
         )
@@ -207,12 +178,12 @@ def review_approve(
         corrections["document_type"] = document_type
     if submitted_date:
         corrections["submitted_date"] = submitted_date
-    with open_context() as ctx:
+    with open_context() as (ctx, session):
         document = review.approve(
-            ctx.session,
-            ctx.store(),
+            session,
+            ctx.store,
             document_id=document_id,
-            user=_actor_user(ctx.session, user),
+            user=_actor_user(session, user),
             taxonomy=ctx.taxonomy,
             corrections=corrections or None,
         )
@@ -227,9 +198,9 @@ def review_reject(
     as_json: JsonOpt = False,
 ) -> None:
     """Reject a document with a reason."""
-    with open_context() as ctx:
+    with open_context() as (ctx, session):
         document = review.reject(
-            ctx.session, document_id=document_id, user=_actor_user(ctx.session, user), reason=reason
+            session, document_id=document_id, user=_actor_user(session, user), reason=reason
         )
         _print_document(document, as_json, ctx.taxonomy)
 
@@ -242,13 +213,13 @@ def review_relink(
     as_json: JsonOpt = False,
 ) -> None:
     """Link a document to a customer (moves its objects to the customer's folder)."""
-    with open_context() as ctx:
+    with open_context() as (ctx, session):
         document = review.relink(
-            ctx.session,
-            ctx.store(),
+            session,
+            ctx.store,
             document_id=document_id,
             customer_code=customer_code,
-            user=_actor_user(ctx.session, user),
+            user=_actor_user(session, user),
             taxonomy=ctx.taxonomy,
         )
         _print_document(document, as_json, ctx.taxonomy)
@@ -262,11 +233,11 @@ def review_claim(
     as_json: JsonOpt = False,
 ) -> None:
     """Claim a document so no other reviewer works on it."""
-    with open_context() as ctx:
+    with open_context() as (ctx, session):
         document = review.claim(
-            ctx.session,
+            session,
             document_id=document_id,
-            user=_actor_user(ctx.session, user),
+            user=_actor_user(session, user),
             ttl_minutes=minutes,
         )
         _print_document(document, as_json, ctx.taxonomy)
@@ -275,9 +246,9 @@ def review_claim(
 @review_app.command("release")
 def review_release(document_id: int, user: UserOpt, as_json: JsonOpt = False) -> None:
     """Release a claim."""
-    with open_context() as ctx:
+    with open_context() as (ctx, session):
         document = review.release(
-            ctx.session, document_id=document_id, user=_actor_user(ctx.session, user)
+            session, document_id=document_id, user=_actor_user(session, user)
         )
         _print_document(document, as_json, ctx.taxonomy)
 
@@ -307,9 +278,9 @@ def users_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Add a user who can sign in."""
-    with open_context() as ctx:
+    with open_context() as (ctx, session):
         user = users.create_user(
-            ctx.session,
+            session,
             username=username,
             password=password,
             role=role,
@@ -330,8 +301,8 @@ def _print_user(user: User, as_json: bool, taxonomy: Taxonomy, verb: str) -> Non
 @users_app.command("list")
 def users_list(as_json: JsonOpt = False) -> None:
     """List users."""
-    with open_context() as ctx:
-        rows = users.list_users(ctx.session)
+    with open_context() as (ctx, session):
+        rows = users.list_users(session)
         if as_json:
             _dump([_user_row(u) for u in rows])
             return
@@ -345,16 +316,16 @@ def users_list(as_json: JsonOpt = False) -> None:
 @users_app.command("set-role")
 def users_set_role(username: str, role: str, as_json: JsonOpt = False) -> None:
     """Change a user's role."""
-    with open_context() as ctx:
-        user = users.set_role(ctx.session, username=username, role=role, actor=_cli_actor())
+    with open_context() as (ctx, session):
+        user = users.set_role(session, username=username, role=role, actor=_cli_actor())
         _print_user(user, as_json, ctx.taxonomy, "已更新")
 
 
 @users_app.command("disable")
 def users_disable(username: str, as_json: JsonOpt = False) -> None:
     """Disable a user (they can no longer sign in)."""
-    with open_context() as ctx:
-        user = users.disable_user(ctx.session, username=username, actor=_cli_actor())
+    with open_context() as (ctx, session):
+        user = users.disable_user(session, username=username, actor=_cli_actor())
         _print_user(user, as_json, ctx.taxonomy, "已停用")
 
 
@@ -383,7 +354,7 @@ def audit(
     as_json: JsonOpt = False,
 ) -> None:
     """Show the audit trail, newest first, for a document and/or an actor."""
-    with open_context() as ctx:
+    with open_context() as (ctx, session):
         query = select(AuditEvent)
         if document is not None:
             query = query.where(
@@ -391,7 +362,7 @@ def audit(
             )
         if user:
             query = query.where(AuditEvent.actor == user)
-        events = ctx.session.exec(query.order_by(col(AuditEvent.id).desc()).limit(limit)).all()
+        events = session.exec(query.order_by(col(AuditEvent.id).desc()).limit(limit)).all()
         if as_json:
             _dump([_audit_row(e) for e in events])
             return

@@ -11,6 +11,7 @@ import typer
 from sqlmodel import Session
 from typer.testing import CliRunner
 
+from app.context import AppContext
 from archive.storage import make_store
 from cli.review import app
 from config import Settings
@@ -35,6 +36,7 @@ def run_ok(*args: str, input: str | None = None) -> str:
 
 @pytest.fixture
 def home(settings: Settings) -> Settings:
+    AppContext(settings=settings).initialize()  # the CLI never migrates implicitly
     run_ok("users", "add", "rita", "--role", "reviewer", input=f"{PASSWORD}\n{PASSWORD}\n")
     run_ok("users", "add", "sam", "--role", "sales", input=f"{PASSWORD}\n{PASSWORD}\n")
     return settings
@@ -81,9 +83,9 @@ def test_users_add_list_set_role_disable(home: Settings) -> None:
     assert json.loads(run_ok("users", "disable", "sam", "--json"))["is_active"] is False
     assert "审核人" in run_ok("users", "list")
     bad = run("users", "set-role", "ghost", "admin")
-    assert bad.exit_code == 1 and "ghost" in bad.stderr
+    assert bad.exit_code == 1 and "ghost" in str(bad.exception)  # printed by cli.main
     dup = run("users", "add", "rita", input=f"{PASSWORD}\n{PASSWORD}\n")
-    assert dup.exit_code == 1 and "已存在" in dup.stderr
+    assert dup.exit_code == 1 and "已存在" in str(dup.exception)  # printed by cli.main
 
 
 def test_review_list_show_approve_reject_relink(home: Settings, docs: dict[str, int]) -> None:
@@ -124,7 +126,7 @@ def test_review_list_show_approve_reject_relink(home: Settings, docs: dict[str, 
     assert store.exists(approved["pdf_key"])
 
     again = run("review", "approve", str(docs["a"]), "-u", "rita")
-    assert again.exit_code == 1 and "已归档" in again.stderr
+    assert again.exit_code == 1 and "已归档" in str(again.exception)  # printed by cli.main
 
     rejected = json.loads(
         run_ok("review", "reject", str(docs["b"]), "-u", "rita", "--reason", "图片模糊", "--json")
@@ -138,7 +140,7 @@ def test_review_list_show_approve_reject_relink(home: Settings, docs: dict[str, 
     assert document(home, docs["c"]).customer_id is not None
 
     denied = run("review", "approve", str(docs["c"]), "-u", "sam")
-    assert denied.exit_code == 1 and "没有权限" in denied.stderr
+    assert denied.exit_code == 1 and "没有权限" in str(denied.exception)  # printed by cli.main
 
 
 def test_claim_release_and_audit(home: Settings, docs: dict[str, int]) -> None:
@@ -147,7 +149,7 @@ def test_claim_release_and_audit(home: Settings, docs: dict[str, int]) -> None:
     assert claimed["status"] == "pending_review"
     assert document(home, docs["b"]).claimed_by == "rita"
     refused = run("review", "claim", str(docs["b"]), "-u", "rosa")
-    assert refused.exit_code == 1 and "rita" in refused.stderr
+    assert refused.exit_code == 1 and "rita" in str(refused.exception)  # printed by cli.main
     run_ok("review", "release", str(docs["b"]), "-u", "rita")
     run_ok("review", "reject", str(docs["b"]), "-u", "rosa", "-r", "不是开户许可证")
 
