@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from app.intake_pass import Outcome
-from cli.main import console, emit_json, err
+from cli.output import console, emit_json, err
 
 OUTCOME_LABELS = {
     "archived": "已归档",

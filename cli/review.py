@@ -11,24 +11,22 @@ operator has the database) and is audited as ``cli:<login name>``.
 
 from __future__ import annotations
 
-import getpass
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
-from datetime import date, datetime
 from typing import Annotated, Any
 
 import typer
 from sqlmodel import Session, col, select
 
 from app.context import AppContext, app_context
+from app.records import document_record, queue_record, record_unmasked
 from archive import review, users
+from cli.output import DocumentIdArg, FullOpt, JsonOpt, cli_actor, emit_json
 from config.taxonomy import Taxonomy
 from models import repo
 from models.audit import AuditEvent
 from models.customer import Customer
-from models.document import DocumentPublic
 from models.user import User, UserPublic
 
 app = typer.Typer(help="审核、用户与审计", no_args_is_help=True)
@@ -37,7 +35,6 @@ users_app = typer.Typer(help="用户与角色", no_args_is_help=True)
 app.add_typer(review_app, name="review")
 app.add_typer(users_app, name="users")
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="输出 JSON")]
 UserOpt = Annotated[str, typer.Option("--user", "-u", envvar="DOSSIER_USER", help="审核人用户名")]
 
 
@@ -52,16 +49,6 @@ def open_context() -> Iterator[tuple[AppContext, Session]]:
         yield ctx, session
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
-
-
-def _dump(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=_json_default))
-
-
 def _actor_user(session: Session, username: str) -> User:
     user = repo.get_user(session, username=username) if username else None
     if user is None:
@@ -69,18 +56,7 @@ def _actor_user(session: Session, username: str) -> User:
     return user
 
 
-def _cli_actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
-
-
 # --- review -----------------------------------------------------------------------------------
-
-
-def _queue_row(item: review.QueueItem) -> dict[str, Any]:
-    return asdict(item) | {"review_reasons": list(item.review_reasons)}
 
 
 @review_app.command("list")
@@ -108,11 +84,11 @@ def review_list(
             taxonomy=ctx.taxonomy,
         )
         if as_json:
-            _dump(
+            emit_json(
                 {
                     "total": page.total,
                     "counts_by_reason": page.counts_by_reason,
-                    "items": [_queue_row(i) for i in page.items],
+                    "items": [queue_record(i, taxonomy=ctx.taxonomy) for i in page.items],
                 }
             )
             return
@@ -126,8 +102,10 @@ def review_list(
 
 
 @review_app.command("show")
-def review_show(document_id: int, user: UserOpt, as_json: JsonOpt = False) -> None:
-    """Show one document with its fields and reasons."""
+def review_show(
+    document_id: DocumentIdArg, user: UserOpt, full: FullOpt = False, as_json: JsonOpt = False
+) -> None:
+    """Show one document with its fields and reasons (the same record as documents show)."""
     from archive.permissions import can_view_document
 
     with open_context() as (ctx, session):
@@ -140,19 +118,23 @@ def review_show(document_id: int, user: UserOpt, as_json: JsonOpt = False) -> No
         )
         if document is None or not can_view_document(actor, document, customer):
             raise repo.NotFoundError(f"资料 {document_id} 不存在")
-        data = DocumentPublic.model_validate(document).model_dump(mode="json")
-        data["customer_code"] = customer.code if customer else None
+        data = document_record(document, customer=customer, taxonomy=ctx.taxonomy, unmask=full)
         data["allowed_actions"] = review.allowed_actions(document.status)
+        if full:
+            record_unmasked(
+                session, actor=actor.username, entity_type="document", entity_id=document_id
+            )
         if as_json:
-            _dump(data)
+            emit_json(data)
             return
         for name, value in data.items():
-            typer.echo(f"{name}: {json.dumps(value, ensure_ascii=False, default=_json_default)}")
+            typer.echo(f"{name}: {json.dumps(value, ensure_ascii=False, default=str)}")
 
 
-def _print_document(document: Any, as_json: bool, taxonomy: Taxonomy) -> None:
+def _print_document(session: Session, document: Any, as_json: bool, taxonomy: Taxonomy) -> None:
     if as_json:
-        _dump(DocumentPublic.model_validate(document).model_dump(mode="json"))
+        customer = session.get(Customer, document.customer_id) if document.customer_id else None
+        emit_json(document_record(document, customer=customer, taxonomy=taxonomy))
     else:
         label = taxonomy.document_status_label(document.status)
         typer.echo(f"资料 {document.id}: {label}（{document.pdf_key}）")
@@ -160,7 +142,7 @@ def _print_document(document: Any, as_json: bool, taxonomy: Taxonomy) -> None:
 
 @review_app.command("approve")
 def review_approve(
-    document_id: int,
+    document_id: DocumentIdArg,
     user: UserOpt,
     set_field: Annotated[list[str] | None, typer.Option("--set", help="更正字段 名称=值")] = None,
     document_type: Annotated[str | None, typer.Option("--type", help="更正资料类型")] = None,
@@ -187,12 +169,12 @@ def review_approve(
             taxonomy=ctx.taxonomy,
             corrections=corrections or None,
         )
-        _print_document(document, as_json, ctx.taxonomy)
+        _print_document(session, document, as_json, ctx.taxonomy)
 
 
 @review_app.command("reject")
 def review_reject(
-    document_id: int,
+    document_id: DocumentIdArg,
     user: UserOpt,
     reason: Annotated[str, typer.Option("--reason", "-r", help="驳回原因")],
     as_json: JsonOpt = False,
@@ -202,12 +184,12 @@ def review_reject(
         document = review.reject(
             session, document_id=document_id, user=_actor_user(session, user), reason=reason
         )
-        _print_document(document, as_json, ctx.taxonomy)
+        _print_document(session, document, as_json, ctx.taxonomy)
 
 
 @review_app.command("relink")
 def review_relink(
-    document_id: int,
+    document_id: DocumentIdArg,
     customer_code: str,
     user: UserOpt,
     as_json: JsonOpt = False,
@@ -222,12 +204,12 @@ def review_relink(
             user=_actor_user(session, user),
             taxonomy=ctx.taxonomy,
         )
-        _print_document(document, as_json, ctx.taxonomy)
+        _print_document(session, document, as_json, ctx.taxonomy)
 
 
 @review_app.command("claim")
 def review_claim(
-    document_id: int,
+    document_id: DocumentIdArg,
     user: UserOpt,
     minutes: int = review.DEFAULT_CLAIM_TTL_MINUTES,
     as_json: JsonOpt = False,
@@ -240,17 +222,15 @@ def review_claim(
             user=_actor_user(session, user),
             ttl_minutes=minutes,
         )
-        _print_document(document, as_json, ctx.taxonomy)
+        _print_document(session, document, as_json, ctx.taxonomy)
 
 
 @review_app.command("release")
-def review_release(document_id: int, user: UserOpt, as_json: JsonOpt = False) -> None:
+def review_release(document_id: DocumentIdArg, user: UserOpt, as_json: JsonOpt = False) -> None:
     """Release a claim."""
     with open_context() as (ctx, session):
-        document = review.release(
-            session, document_id=document_id, user=_actor_user(session, user)
-        )
-        _print_document(document, as_json, ctx.taxonomy)
+        document = review.release(session, document_id=document_id, user=_actor_user(session, user))
+        _print_document(session, document, as_json, ctx.taxonomy)
 
 
 # --- users ------------------------------------------------------------------------------------
@@ -285,14 +265,14 @@ def users_add(
             password=password,
             role=role,
             display_name=display_name,
-            actor=_cli_actor(),
+            actor=cli_actor(),
         )
         _print_user(user, as_json, ctx.taxonomy, "已添加")
 
 
 def _print_user(user: User, as_json: bool, taxonomy: Taxonomy, verb: str) -> None:
     if as_json:
-        _dump(_user_row(user))
+        emit_json(_user_row(user))
     else:
         state = "" if user.is_active else "（已停用）"
         typer.echo(f"{verb}用户 {user.username}：{taxonomy.roles.get(user.role, user.role)}{state}")
@@ -304,7 +284,7 @@ def users_list(as_json: JsonOpt = False) -> None:
     with open_context() as (ctx, session):
         rows = users.list_users(session)
         if as_json:
-            _dump([_user_row(u) for u in rows])
+            emit_json([_user_row(u) for u in rows])
             return
         for u in rows:
             state = "启用" if u.is_active else "停用"
@@ -317,7 +297,7 @@ def users_list(as_json: JsonOpt = False) -> None:
 def users_set_role(username: str, role: str, as_json: JsonOpt = False) -> None:
     """Change a user's role."""
     with open_context() as (ctx, session):
-        user = users.set_role(session, username=username, role=role, actor=_cli_actor())
+        user = users.set_role(session, username=username, role=role, actor=cli_actor())
         _print_user(user, as_json, ctx.taxonomy, "已更新")
 
 
@@ -325,7 +305,7 @@ def users_set_role(username: str, role: str, as_json: JsonOpt = False) -> None:
 def users_disable(username: str, as_json: JsonOpt = False) -> None:
     """Disable a user (they can no longer sign in)."""
     with open_context() as (ctx, session):
-        user = users.disable_user(session, username=username, actor=_cli_actor())
+        user = users.disable_user(session, username=username, actor=cli_actor())
         _print_user(user, as_json, ctx.taxonomy, "已停用")
 
 
@@ -364,7 +344,7 @@ def audit(
             query = query.where(AuditEvent.actor == user)
         events = session.exec(query.order_by(col(AuditEvent.id).desc()).limit(limit)).all()
         if as_json:
-            _dump([_audit_row(e) for e in events])
+            emit_json([_audit_row(e) for e in events])
             return
         for e in events:
             typer.echo(

@@ -91,20 +91,26 @@ def test_users_add_list_set_role_disable(home: Settings) -> None:
 def test_review_list_show_approve_reject_relink(home: Settings, docs: dict[str, int]) -> None:
     queue = json.loads(run_ok("review", "list", "--user", "rita", "--json"))
     assert queue["total"] == 3
-    assert [i["document_id"] for i in queue["items"]] == [docs["a"], docs["c"], docs["b"]]
+    assert [i["id"] for i in queue["items"]] == [docs["a"], docs["c"], docs["b"]]
     assert queue["counts_by_reason"] == {"expired": 1, "unlinked": 1, "second_check": 1}
     assert set(queue["items"][0]) >= {
-        "document_id",
+        "id",
         "document_type",
+        "document_type_label",
         "status",
+        "status_label",
         "review_reasons",
-        "customer_code",
-        "customer_name",
+        "customer",
         "is_anomaly",
     }
+    assert all(set(r) == {"code", "label"} for r in queue["items"][0]["review_reasons"])
     shown = json.loads(run_ok("review", "show", str(docs["a"]), "-u", "rita", "--json"))
     assert shown["status"] == "pending_review" and "approve" in shown["allowed_actions"]
     assert "ocr_text" not in shown
+    listed = json.loads(run_ok("review", "list", "--user", "rita", "--json"))["items"][0]
+    assert {k: shown[k] for k in listed if k in shown} == {
+        k: listed[k] for k in listed if k in shown
+    }
 
     approved = json.loads(
         run_ok(
