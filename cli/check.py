@@ -16,7 +16,6 @@ from rich.console import Console
 from rich.table import Table
 
 import flows  # noqa: F401  (switches Prefect telemetry off before anything imports prefect)
-from config.errors import DossierError
 
 app = typer.Typer(help="归档完整性检查 (integrity check)", add_completion=False)
 
@@ -110,11 +109,10 @@ def check(
 
     Exit code 0: clean; 1: warnings; 2: critical findings; 3: the check could not run.
     """
-    try:
-        summary = run_summary(mode=mode.value, repair=repair, use_prefect=use_prefect, deep=deep)
-    except DossierError as e:
-        Console(stderr=True).print(f"[red]检查无法运行[/red] ({e.code}): {e.message}")
-        raise typer.Exit(code=3) from e
+    from app.context import app_context
+
+    app_context()  # an unreachable or unmigrated database stops here (exit 3, cli.main)
+    summary = run_summary(mode=mode.value, repair=repair, use_prefect=use_prefect, deep=deep)
     text = json.dumps(summary, ensure_ascii=False, indent=2, default=str)
     if output is not None:
         output.write_text(text + "\n", encoding="utf-8")

@@ -25,7 +25,18 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageErro
 import flows  # noqa: F401  (switches Prefect telemetry off before anything imports prefect)
 from app.context import AppContext, app_context
 from app.records import customer_record, document_record, record_unmasked
-from cli.output import DocumentIdArg, FullOpt, JsonOpt, cli_actor, console, emit_json, err
+from cli.output import (
+    DocumentIdArg,
+    FullOpt,
+    JsonOpt,
+    choose,
+    cli_actor,
+    console,
+    customer_types,
+    document_types,
+    emit_json,
+    err,
+)
 from config import load_settings
 from config.errors import DossierError, exit_code
 from models import repo
@@ -79,8 +90,7 @@ def init(json_out: JsonOpt = False) -> None:
 
 
 def _customer_type_code(ctx: AppContext, value: str) -> str:
-    by_label = ctx.taxonomy.customer_type_by_label(value)
-    return by_label.code if by_label else value
+    return choose("--type", value, customer_types(ctx.taxonomy)) or value
 
 
 @customers_app.command("add")
@@ -121,7 +131,7 @@ def customers_add(
         "industry": industry,
         "level": level,
         "source_channel": source,
-        "status": status,
+        "status": choose("--status", status, ctx.taxonomy.customer_statuses),
     }
     with session_scope(ctx.engine) as session:
         if owner:
@@ -156,7 +166,7 @@ def customers_list(
         rows = repo.list_customers(
             session,
             customer_type=_customer_type_code(ctx, customer_type) if customer_type else None,
-            status=status,
+            status=choose("--status", status, ctx.taxonomy.customer_statuses),
             limit=limit,
             offset=offset,
         )
@@ -247,9 +257,9 @@ def documents_list(
             customer_id = found.id
         rows = repo.list_documents(
             session,
-            status=status,
+            status=choose("--status", status, ctx.taxonomy.document_statuses),
             customer_id=customer_id,
-            document_type=document_type,
+            document_type=choose("--type", document_type, document_types(ctx.taxonomy)),
             limit=limit,
             offset=offset,
         )

@@ -11,6 +11,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from app.errors import UsageError
+from config.taxonomy import Taxonomy
+
 console = Console()
 err = Console(stderr=True)
 
@@ -39,3 +42,27 @@ def cli_actor() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
         return "cli"
+
+
+def choose(option: str, value: str | None, choices: dict[str, str]) -> str | None:
+    """The code for ``value`` given as a code or its Chinese label; anything else is refused.
+
+    ``choices`` maps codes to labels; the error lists every allowed value.
+    """
+    if value is None:
+        return None
+    if value in choices:
+        return value
+    for code, label in choices.items():
+        if label == value:
+            return code
+    allowed = "、".join(f"{code}（{label}）" for code, label in choices.items())
+    raise UsageError(f"{option} 的值无效：{value}；可选：{allowed}")
+
+
+def document_types(taxonomy: Taxonomy) -> dict[str, str]:
+    return {t.code: t.label for t in taxonomy.document_types}
+
+
+def customer_types(taxonomy: Taxonomy) -> dict[str, str]:
+    return {t.code: t.label for t in taxonomy.customer_types}

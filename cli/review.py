@@ -22,7 +22,16 @@ from sqlmodel import Session, col, select
 from app.context import AppContext, app_context
 from app.records import document_record, queue_record, record_unmasked
 from archive import review, users
-from cli.output import DocumentIdArg, FullOpt, JsonOpt, cli_actor, emit_json
+from cli.output import (
+    DocumentIdArg,
+    FullOpt,
+    JsonOpt,
+    choose,
+    cli_actor,
+    customer_types,
+    document_types,
+    emit_json,
+)
 from config.taxonomy import Taxonomy
 from models import repo
 from models.audit import AuditEvent
@@ -75,9 +84,9 @@ def review_list(
         page = review.review_queue(
             session,
             user=_actor_user(session, user),
-            reason=reason,
-            document_type=document_type,
-            customer_type=customer_type,
+            reason=choose("--reason", reason, ctx.taxonomy.review_reasons),
+            document_type=choose("--type", document_type, document_types(ctx.taxonomy)),
+            customer_type=choose("--customer-type", customer_type, customer_types(ctx.taxonomy)),
             owner=owner,
             limit=limit,
             offset=offset,
