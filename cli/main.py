@@ -377,7 +377,8 @@ def _classify(e: BaseException) -> tuple[int, str]:
     if isinstance(e, ValidationError):
         first = e.errors()[0] if e.errors() else {}
         key = ".".join(str(x) for x in first.get("loc", ()))
-        return 2, f"配置错误：{key}：{_one_line(first.get('msg', str(e)))}"
+        where = f"{key}：" if key else ""
+        return 2, f"配置错误：{where}{_one_line(first.get('msg', str(e)))}"
     if isinstance(e, tomllib.TOMLDecodeError | UnicodeDecodeError):
         return 2, f"配置错误：配置文件无法读取：{_one_line(str(e))}"
     if isinstance(e, SQLAlchemyError):

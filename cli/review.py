@@ -83,7 +83,6 @@ def review_list(
     with open_context() as (ctx, session):
         page = review.review_queue(
             session,
-            user=_actor_user(session, user),
             reason=choose("--reason", reason, ctx.taxonomy.review_reasons),
             document_type=choose("--type", document_type, document_types(ctx.taxonomy)),
             customer_type=choose("--customer-type", customer_type, customer_types(ctx.taxonomy)),
@@ -91,6 +90,7 @@ def review_list(
             limit=limit,
             offset=offset,
             taxonomy=ctx.taxonomy,
+            user=_actor_user(session, user),  # after the filters: a bad value is a usage error
         )
         if as_json:
             emit_json(
