@@ -184,3 +184,32 @@ def test_app_merges_into_a_main_cli(home: Settings) -> None:
 
 def test_home_is_temporary(home: Settings, tmp_path: Path) -> None:
     assert Path(home.database_url.removeprefix("sqlite:///")).is_relative_to(tmp_path)
+
+
+def test_review_show_masks_id_numbers_unless_full_which_is_audited(
+    home: Settings, docs: dict[str, int]
+) -> None:
+    from models.audit import AuditEvent
+    from tests.fixtures.db import make_id_number
+
+    full_id = make_id_number(7)
+    engine = make_engine(home.database_url)
+    try:
+        with Session(engine) as session:
+            document = session.get(Document, docs["a"])
+            assert document is not None
+            document.fields = {**(document.fields or {}), "id_number": {"value": full_id}}
+            session.add(document)
+            session.commit()
+        shown = json.loads(run_ok("review", "show", str(docs["a"]), "-u", "rita", "--json"))
+        assert shown["id"] == docs["a"] and "customer_id" not in shown
+        assert full_id not in json.dumps(shown) and "*" in shown["fields"]["id_number"]["value"]
+        full = json.loads(
+            run_ok("review", "show", str(docs["a"]), "-u", "rita", "--full", "--json")
+        )
+        assert full["fields"]["id_number"]["value"] == full_id
+        with Session(engine) as session:
+            events = session.query(AuditEvent).filter_by(action="document.reveal").all()
+            assert [e.actor for e in events] == ["rita"]
+    finally:
+        engine.dispose()
