@@ -16,12 +16,14 @@ from rich.console import Console
 from rich.table import Table
 
 import flows  # noqa: F401  (switches Prefect telemetry off before anything imports prefect)
-from config.errors import DossierError
 
 app = typer.Typer(help="归档完整性检查 (integrity check)", add_completion=False)
 
-SEVERITY_LABELS = {"critical": "[red]严重[/red]", "warning": "[yellow]警告[/yellow]",
-                   "info": "提示"}
+SEVERITY_LABELS = {
+    "critical": "[red]严重[/red]",
+    "warning": "[yellow]警告[/yellow]",
+    "info": "提示",
+}
 STATUS_LABELS = {"new": "新增", "open": "未解决", "resolved": "[green]已解决[/green]"}
 
 
@@ -42,9 +44,14 @@ def _table(summary: dict[str, Any]) -> Table:
     for name in ("严重性", "类型", "状态", "资料", "对象键", "说明"):
         table.add_column(name, overflow="fold")
     for f in summary["findings"]:
-        table.add_row(SEVERITY_LABELS.get(f["severity"], f["severity"]), f["kind"],
-                      STATUS_LABELS.get(f["status"], f["status"]),
-                      str(f["document_id"] or ""), f["object_key"] or "", f["message"] or "")
+        table.add_row(
+            SEVERITY_LABELS.get(f["severity"], f["severity"]),
+            f["kind"],
+            STATUS_LABELS.get(f["status"], f["status"]),
+            str(f["document_id"] or ""),
+            f["object_key"] or "",
+            f["message"] or "",
+        )
     return table
 
 
@@ -62,8 +69,9 @@ def _print_summary(console: Console, summary: dict[str, Any]) -> None:
     )
 
 
-def run_summary(*, mode: str, repair: bool, use_prefect: bool, deep: bool = False
-                ) -> dict[str, Any]:
+def run_summary(
+    *, mode: str, repair: bool, use_prefect: bool, deep: bool = False
+) -> dict[str, Any]:
     """Run the check through the Prefect flow or directly; return its summary."""
     if use_prefect:
         from flows.integrity import check_archive
@@ -78,28 +86,33 @@ def run_summary(*, mode: str, repair: bool, use_prefect: bool, deep: bool = Fals
 @app.command("check")
 def check(
     mode: Annotated[CheckMode, typer.Option("--mode", help=MODE_HELP)] = CheckMode.full,
-    repair: Annotated[bool, typer.Option("--repair", help="修复可修复的问题（不删除任何数据）")]
-    = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
-    = False,
-    output: Annotated[Path | None, typer.Option("--output", help="Also save the JSON report here.")]
-    = None,
-    use_prefect: Annotated[bool, typer.Option("--prefect/--no-prefect",
-                                              help="Run as a Prefect flow (default).")] = True,
-    deep: Annotated[bool, typer.Option(
-        "--deep", help="Open every PDF read with pypdf, also bytes already proven (slower).")]
-    = False,
+    repair: Annotated[
+        bool, typer.Option("--repair", help="修复可修复的问题（不删除任何数据）")
+    ] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Machine-readable JSON on stdout.")
+    ] = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Also save the JSON report here.")
+    ] = None,
+    use_prefect: Annotated[
+        bool, typer.Option("--prefect/--no-prefect", help="Run as a Prefect flow (default).")
+    ] = True,
+    deep: Annotated[
+        bool,
+        typer.Option(
+            "--deep", help="Open every PDF read with pypdf, also bytes already proven (slower)."
+        ),
+    ] = False,
 ) -> None:
     """Prove every archived document is present, intact, correctly filed and linked.
 
     Exit code 0: clean; 1: warnings; 2: critical findings; 3: the check could not run.
     """
-    try:
-        summary = run_summary(mode=mode.value, repair=repair, use_prefect=use_prefect,
-                              deep=deep)
-    except DossierError as e:
-        Console(stderr=True).print(f"[red]检查无法运行[/red] ({e.code}): {e.message}")
-        raise typer.Exit(code=3) from e
+    from app.context import app_context
+
+    app_context()  # an unreachable or unmigrated database stops here (exit 3, cli.main)
+    summary = run_summary(mode=mode.value, repair=repair, use_prefect=use_prefect, deep=deep)
     text = json.dumps(summary, ensure_ascii=False, indent=2, default=str)
     if output is not None:
         output.write_text(text + "\n", encoding="utf-8")

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from app.intake_pass import Outcome
-from cli.main import console, emit_json, err
+from cli.output import console, emit_json, err
 
 OUTCOME_LABELS = {
     "archived": "已归档",
@@ -49,7 +49,10 @@ def ingest(
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable JSON.")] = False,
 ) -> None:
     """Ingest the intake folder: searchable PDFs, named, filed, linked, with a review status."""
+    from app.context import app_context
     from flows.ingest import ProgressHooks, ingest_intake
+
+    app_context()  # an unreachable or unmigrated database stops here (exit 3, cli.main)
 
     logging.getLogger("prefect").setLevel(logging.WARNING)
     if watch:

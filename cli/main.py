@@ -1,23 +1,44 @@
 """The ``dossier`` command line: thin — parse, call a plain function, print.
 
-Errors become exit codes in one place (:func:`main`): a ``DossierError`` prints its message and
-exits 1; ``dossier check`` has its own codes (0 clean, 1 warnings, 2 critical).
+Errors become exit codes in one place (:func:`main`, through :mod:`cli.boundary`): usage and
+configuration errors exit 2, an unreachable or unmigrated database 3, other errors 1, all as one
+line on stderr (a traceback only with ``--debug``); ``dossier check`` adds 1 warnings, 2 critical.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tomllib
+import traceback
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from pydantic import ValidationError
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
+from typer import Abort
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
 import flows  # noqa: F401  (switches Prefect telemetry off before anything imports prefect)
 from app.context import AppContext, app_context
-from archive.records import customer_record, document_record
-from config.errors import DossierError
+from app.records import customer_record, document_record, record_unmasked
+from cli.output import (
+    DocumentIdArg,
+    FullOpt,
+    JsonOpt,
+    choose,
+    cli_actor,
+    console,
+    customer_types,
+    document_types,
+    emit_json,
+    err,
+)
+from config import load_settings
+from config.errors import DossierError, exit_code
 from models import repo
 from models.db import session_scope
 
@@ -31,16 +52,6 @@ customers_app = typer.Typer(help="客户档案 (customers)", no_args_is_help=Tru
 documents_app = typer.Typer(help="资料文件 (documents)", no_args_is_help=True)
 app.add_typer(customers_app, name="customers")
 app.add_typer(documents_app, name="documents")
-
-console = Console()
-err = Console(stderr=True)
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
-
-
-def emit_json(data: Any) -> None:
-    """Print JSON (UTF-8, not ASCII-escaped) for scripts."""
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
 @app.command()
@@ -79,8 +90,7 @@ def init(json_out: JsonOpt = False) -> None:
 
 
 def _customer_type_code(ctx: AppContext, value: str) -> str:
-    by_label = ctx.taxonomy.customer_type_by_label(value)
-    return by_label.code if by_label else value
+    return choose("--type", value, customer_types(ctx.taxonomy)) or value
 
 
 @customers_app.command("add")
@@ -121,7 +131,7 @@ def customers_add(
         "industry": industry,
         "level": level,
         "source_channel": source,
-        "status": status,
+        "status": choose("--status", status, ctx.taxonomy.customer_statuses),
     }
     with session_scope(ctx.engine) as session:
         if owner:
@@ -156,7 +166,7 @@ def customers_list(
         rows = repo.list_customers(
             session,
             customer_type=_customer_type_code(ctx, customer_type) if customer_type else None,
-            status=status,
+            status=choose("--status", status, ctx.taxonomy.customer_statuses),
             limit=limit,
             offset=offset,
         )
@@ -247,9 +257,9 @@ def documents_list(
             customer_id = found.id
         rows = repo.list_documents(
             session,
-            status=status,
+            status=choose("--status", status, ctx.taxonomy.document_statuses),
             customer_id=customer_id,
-            document_type=document_type,
+            document_type=choose("--type", document_type, document_types(ctx.taxonomy)),
             limit=limit,
             offset=offset,
         )
@@ -271,8 +281,9 @@ def _customer_of(session, document):  # type: ignore[no-untyped-def]
 
 @documents_app.command("show")
 def documents_show(
-    document_id: int,
+    document_id: DocumentIdArg,
     text: Annotated[bool, typer.Option("--text", help="Include the OCR text.")] = False,
+    full: FullOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Show one document: status, keys, checksums, extracted fields, review reasons."""
@@ -282,8 +293,14 @@ def documents_show(
         if doc is None:
             raise repo.NotFoundError(f"资料不存在：#{document_id}")
         record = document_record(
-            doc, customer=_customer_of(session, doc), taxonomy=ctx.taxonomy, include_text=text
+            doc,
+            customer=_customer_of(session, doc),
+            taxonomy=ctx.taxonomy,
+            include_text=text,
+            unmask=full,
         )
+        if full:
+            record_unmasked(session, actor=cli_actor(), entity_type="document", entity_id=doc.id)
     if json_out:
         emit_json(record)
         return
@@ -322,47 +339,120 @@ def serve() -> None:
 
 
 def _register_sub_apps() -> None:
-    """Commands that live in their own modules (ingest, check, review/users/audit, web).
+    """Commands that live in their own modules, imported explicitly (a broken one fails loudly)."""
+    from cli import check, ingest, review, web
 
-    Each module exposes ``register(app)``, or an ``app`` whose commands and groups are merged.
-    """
-    from importlib import import_module
-
-    for module_name in ("cli.ingest", "cli.check", "cli.review", "cli.web"):
-        try:
-            module = import_module(module_name)
-        except ModuleNotFoundError as e:
-            if e.name != module_name:
-                raise
-            continue
-        if hasattr(module, "register"):
-            module.register(app)
-        else:  # a module that only defines ``app``: merge its commands and groups into ours
-            _merge(module.app)
-
-
-def _merge(sub: typer.Typer) -> None:
-    for command in sub.registered_commands:
-        app.registered_commands.append(command)
-    for group in sub.registered_groups:
-        app.registered_groups.append(group)
-
-
-def main() -> None:
-    """Console-script entry point; DossierError -> message on stderr, exit code 1."""
-    import click
-
-    try:
-        rv = app(standalone_mode=False)
-    except DossierError as e:
-        err.print(f"[red]错误[/red] ({e.code}): {e.message}")
-        sys.exit(1)
-    except click.exceptions.Abort:
-        sys.exit(130)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
-    sys.exit(rv if isinstance(rv, int) else 0)
+    ingest.register(app)
+    check.register(app)
+    for sub in (review.app, web.app):
+        app.registered_commands.extend(sub.registered_commands)
+        app.registered_groups.extend(sub.registered_groups)
 
 
 _register_sub_apps()
+
+
+# ---- the one error boundary ----------------------------------------------------------------
+
+GLOBAL_FLAGS = ("--debug", "--verbose")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _usage_line(e: ClickException) -> str:
+    where = ""
+    if isinstance(e, UsageError) and e.ctx is not None:
+        where = f"（运行 {e.ctx.command_path} --help 查看用法）"
+    return f"用法错误：{_one_line(e.format_message())}{where}"
+
+
+def _classify(e: BaseException) -> tuple[int, str]:
+    """The exit code and the one line to print for an exception that left a command."""
+    if isinstance(e, DossierError):
+        return exit_code(e), f"错误 ({e.code})：{_one_line(e.message)}"
+    if isinstance(e, ClickException):
+        return e.exit_code, _usage_line(e)
+    if isinstance(e, ValidationError):
+        first = e.errors()[0] if e.errors() else {}
+        key = ".".join(str(x) for x in first.get("loc", ()))
+        where = f"{key}：" if key else ""
+        return 2, f"配置错误：{where}{_one_line(first.get('msg', str(e)))}"
+    if isinstance(e, tomllib.TOMLDecodeError | UnicodeDecodeError):
+        return 2, f"配置错误：配置文件无法读取：{_one_line(str(e))}"
+    if isinstance(e, SQLAlchemyError):
+        return 3, f"错误 (database_unavailable)：数据库不可用：{_one_line(str(e).splitlines()[0])}"
+    if isinstance(e, OverflowError):
+        return 2, "用法错误：数值超出范围"
+    return 1, f"内部错误 ({type(e).__name__})：{_one_line(str(e))[:300]}；加 --debug 查看详情"
+
+
+def run(argv: list[str]) -> int:
+    """Run the app on ``argv``; every failure becomes one line on stderr and an exit code."""
+    debug = "--debug" in argv or bool(os.environ.get("DOSSIER_DEBUG"))
+    verbose = "--verbose" in argv
+    argv = [a for a in argv if a not in GLOBAL_FLAGS]
+    if not verbose:
+        _prefect_logs_to_file()
+    try:
+        rv = app(argv, prog_name="dossier", standalone_mode=False)
+    except (Abort, KeyboardInterrupt):
+        err.print("已中断")
+        return 130
+    except NoArgsIsHelpError as e:
+        e.show()
+        return 2
+    except Exception as e:  # noqa: BLE001  (the boundary: everything becomes one line)
+        code, line = _classify(e)
+        if debug:
+            traceback.print_exc()
+        sys.stderr.write(line + "\n")
+        return code
+    return rv if isinstance(rv, int) else 0
+
+
+def _prefect_logs_to_file() -> None:
+    """Point Prefect's console logging at <home>/logs/prefect.log (``--verbose`` keeps it).
+
+    Prefect reads its logging configuration when it is first imported; this writes a copy of its
+    default configuration whose console handlers are a log file, and names it in
+    ``PREFECT_LOGGING_SETTINGS_PATH`` (an explicit setting of that variable wins).
+    """
+    import importlib.util
+
+    import yaml
+
+    if os.environ.get("PREFECT_LOGGING_SETTINGS_PATH"):
+        return
+    try:
+        home = load_settings().home
+    except Exception:  # noqa: BLE001  (a broken configuration is reported by the command)
+        home = Path(os.environ.get("DOSSIER_HOME") or ".")
+    spec = importlib.util.find_spec("prefect")
+    if spec is None or not spec.submodule_search_locations:
+        return
+    logs = Path(home).expanduser().absolute() / "logs"
+    try:
+        default = Path(spec.submodule_search_locations[0]) / "logging" / "logging.yml"
+        config = yaml.safe_load(default.read_text(encoding="utf-8"))
+        to_file = {
+            "level": 0,
+            "class": "logging.FileHandler",
+            "encoding": "utf-8",
+            "filename": str(logs / "prefect.log"),
+            "delay": True,
+        }
+        config["handlers"]["console"] = to_file | {"formatter": "standard"}
+        config["handlers"]["debug"] = to_file | {"formatter": "debug"}
+        logs.mkdir(parents=True, exist_ok=True)
+        target = logs / "prefect-logging.yml"
+        target.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    except (OSError, KeyError, TypeError, yaml.YAMLError):
+        return
+    os.environ["PREFECT_LOGGING_SETTINGS_PATH"] = str(target)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run(sys.argv[1:]))

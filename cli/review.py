@@ -11,28 +11,31 @@ operator has the database) and is audited as ``cli:<login name>``.
 
 from __future__ import annotations
 
-import getpass
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from datetime import date, datetime
 from typing import Annotated, Any
 
 import typer
 from sqlmodel import Session, col, select
 
+from app.context import AppContext, app_context
+from app.records import document_record, queue_record, record_unmasked
 from archive import review, users
-from archive.storage import make_store
-from archive.storage.base import ObjectStore
-from config import Settings, load_settings
-from config.errors import DossierError
+from cli.output import (
+    DocumentIdArg,
+    FullOpt,
+    JsonOpt,
+    choose,
+    cli_actor,
+    customer_types,
+    document_types,
+    emit_json,
+)
 from config.taxonomy import Taxonomy
 from models import repo
 from models.audit import AuditEvent
 from models.customer import Customer
-from models.db import make_engine, upgrade_to_head
-from models.document import DocumentPublic
 from models.user import User, UserPublic
 
 app = typer.Typer(help="审核、用户与审计", no_args_is_help=True)
@@ -41,54 +44,18 @@ users_app = typer.Typer(help="用户与角色", no_args_is_help=True)
 app.add_typer(review_app, name="review")
 app.add_typer(users_app, name="users")
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="输出 JSON")]
 UserOpt = Annotated[str, typer.Option("--user", "-u", envvar="DOSSIER_USER", help="审核人用户名")]
 
 
 # --- plumbing ---------------------------------------------------------------------------------
 
 
-@dataclass
-class Context:
-    settings: Settings
-    session: Session
-    taxonomy: Taxonomy
-
-    def store(self) -> ObjectStore:
-        return make_store(
-            storage_url=self.settings.storage_url,
-            s3_endpoint_url=self.settings.s3_endpoint_url,
-            s3_region=self.settings.s3_region,
-        )
-
-
 @contextmanager
-def open_context() -> Iterator[Context]:
-    """Settings, a migrated database and a session; errors become a message and exit code 1."""
-    try:
-        settings = load_settings()
-        settings.ensure_dirs()
-        engine = make_engine(settings.database_url)
-        try:
-            upgrade_to_head(engine)
-            with Session(engine, expire_on_commit=False) as session:
-                yield Context(settings=settings, session=session, taxonomy=settings.taxonomy)
-                session.commit()
-        finally:
-            engine.dispose()
-    except DossierError as e:
-        typer.echo(f"错误：{e.message}", err=True)
-        raise typer.Exit(1) from e
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
-
-
-def _dump(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=_json_default))
+def open_context() -> Iterator[tuple[AppContext, Session]]:
+    """The one :class:`AppContext` (schema must be current) and a session that commits."""
+    ctx = app_context()
+    with ctx.session() as session:
+        yield ctx, session
 
 
 def _actor_user(session: Session, username: str) -> User:
@@ -98,18 +65,7 @@ def _actor_user(session: Session, username: str) -> User:
     return user
 
 
-def _cli_actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
-
-
 # --- review -----------------------------------------------------------------------------------
-
-
-def _queue_row(item: review.QueueItem) -> dict[str, Any]:
-    return asdict(item) | {"review_reasons": list(item.review_reasons)}
 
 
 @review_app.command("list")
@@ -124,24 +80,24 @@ def review_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List the review queue (anomalies first, then oldest)."""
-    with open_context() as ctx:
+    with open_context() as (ctx, session):
         page = review.review_queue(
-            ctx.session,
-            user=_actor_user(ctx.session, user),
-            reason=reason,
-            document_type=document_type,
-            customer_type=customer_type,
+            session,
+            reason=choose("--reason", reason, ctx.taxonomy.review_reasons),
+            document_type=choose("--type", document_type, document_types(ctx.taxonomy)),
+            customer_type=choose("--customer-type", customer_type, customer_types(ctx.taxonomy)),
             owner=owner,
             limit=limit,
             offset=offset,
             taxonomy=ctx.taxonomy,
+            user=_actor_user(session, user),  # after the filters: a bad value is a usage error
         )
         if as_json:
-            _dump(
+            emit_json(
                 {
                     "total": page.total,
                     "counts_by_reason": page.counts_by_reason,
-                    "items": [_queue_row(i) for i in page.items],
+                    "items": [queue_record(i, taxonomy=ctx.taxonomy) for i in page.items],
                 }
             )
             return
@@ -155,33 +111,39 @@ def review_list(
 
 
 @review_app.command("show")
-def review_show(document_id: int, user: UserOpt, as_json: JsonOpt = False) -> None:
-    """Show one document with its fields and reasons."""
+def review_show(
+    document_id: DocumentIdArg, user: UserOpt, full: FullOpt = False, as_json: JsonOpt = False
+) -> None:
+    """Show one document with its fields and reasons (the same record as documents show)."""
     from archive.permissions import can_view_document
 
-    with open_context() as ctx:
-        actor = _actor_user(ctx.session, user)
-        document = repo.get_document(ctx.session, document_id=document_id)
+    with open_context() as (ctx, session):
+        actor = _actor_user(session, user)
+        document = repo.get_document(session, document_id=document_id)
         customer = (
-            ctx.session.get(Customer, document.customer_id)
+            session.get(Customer, document.customer_id)
             if document and document.customer_id
             else None
         )
         if document is None or not can_view_document(actor, document, customer):
             raise repo.NotFoundError(f"资料 {document_id} 不存在")
-        data = DocumentPublic.model_validate(document).model_dump(mode="json")
-        data["customer_code"] = customer.code if customer else None
+        data = document_record(document, customer=customer, taxonomy=ctx.taxonomy, unmask=full)
         data["allowed_actions"] = review.allowed_actions(document.status)
+        if full:
+            record_unmasked(
+                session, actor=actor.username, entity_type="document", entity_id=document_id
+            )
         if as_json:
-            _dump(data)
+            emit_json(data)
             return
         for name, value in data.items():
-            typer.echo(f"{name}: {json.dumps(value, ensure_ascii=False, default=_json_default)}")
+            typer.echo(f"{name}: {json.dumps(value, ensure_ascii=False, default=str)}")
 
 
-def _print_document(document: Any, as_json: bool, taxonomy: Taxonomy) -> None:
+def _print_document(session: Session, document: Any, as_json: bool, taxonomy: Taxonomy) -> None:
     if as_json:
-        _dump(DocumentPublic.model_validate(document).model_dump(mode="json"))
+        customer = session.get(Customer, document.customer_id) if document.customer_id else None
+        emit_json(document_record(document, customer=customer, taxonomy=taxonomy))
     else:
         label = taxonomy.document_status_label(document.status)
         typer.echo(f"资料 {document.id}: {label}（{document.pdf_key}）")
@@ -189,7 +151,7 @@ def _print_document(document: Any, as_json: bool, taxonomy: Taxonomy) -> None:
 
 @review_app.command("approve")
 def review_approve(
-    document_id: int,
+    document_id: DocumentIdArg,
     user: UserOpt,
     set_field: Annotated[list[str] | None, typer.Option("--set", help="更正字段 名称=值")] = None,
     document_type: Annotated[str | None, typer.Option("--type", help="更正资料类型")] = None,
@@ -207,79 +169,77 @@ def review_approve(
         corrections["document_type"] = document_type
     if submitted_date:
         corrections["submitted_date"] = submitted_date
-    with open_context() as ctx:
+    with open_context() as (ctx, session):
         document = review.approve(
-            ctx.session,
-            ctx.store(),
+            session,
+            ctx.store,
             document_id=document_id,
-            user=_actor_user(ctx.session, user),
+            user=_actor_user(session, user),
             taxonomy=ctx.taxonomy,
             corrections=corrections or None,
         )
-        _print_document(document, as_json, ctx.taxonomy)
+        _print_document(session, document, as_json, ctx.taxonomy)
 
 
 @review_app.command("reject")
 def review_reject(
-    document_id: int,
+    document_id: DocumentIdArg,
     user: UserOpt,
     reason: Annotated[str, typer.Option("--reason", "-r", help="驳回原因")],
     as_json: JsonOpt = False,
 ) -> None:
     """Reject a document with a reason."""
-    with open_context() as ctx:
+    with open_context() as (ctx, session):
         document = review.reject(
-            ctx.session, document_id=document_id, user=_actor_user(ctx.session, user), reason=reason
+            session, document_id=document_id, user=_actor_user(session, user), reason=reason
         )
-        _print_document(document, as_json, ctx.taxonomy)
+        _print_document(session, document, as_json, ctx.taxonomy)
 
 
 @review_app.command("relink")
 def review_relink(
-    document_id: int,
+    document_id: DocumentIdArg,
     customer_code: str,
     user: UserOpt,
     as_json: JsonOpt = False,
 ) -> None:
     """Link a document to a customer (moves its objects to the customer's folder)."""
-    with open_context() as ctx:
+    with open_context() as (ctx, session):
         document = review.relink(
-            ctx.session,
-            ctx.store(),
+            session,
+            ctx.store,
             document_id=document_id,
             customer_code=customer_code,
-            user=_actor_user(ctx.session, user),
+            user=_actor_user(session, user),
             taxonomy=ctx.taxonomy,
         )
-        _print_document(document, as_json, ctx.taxonomy)
+        _print_document(session, document, as_json, ctx.taxonomy)
 
 
 @review_app.command("claim")
 def review_claim(
-    document_id: int,
+    document_id: DocumentIdArg,
     user: UserOpt,
     minutes: int = review.DEFAULT_CLAIM_TTL_MINUTES,
     as_json: JsonOpt = False,
 ) -> None:
     """Claim a document so no other reviewer works on it."""
-    with open_context() as ctx:
+    with open_context() as (ctx, session):
         document = review.claim(
-            ctx.session,
+            session,
             document_id=document_id,
-            user=_actor_user(ctx.session, user),
+            user=_actor_user(session, user),
             ttl_minutes=minutes,
         )
-        _print_document(document, as_json, ctx.taxonomy)
+        _print_document(session, document, as_json, ctx.taxonomy)
 
 
 @review_app.command("release")
-def review_release(document_id: int, user: UserOpt, as_json: JsonOpt = False) -> None:
+def review_release(document_id: DocumentIdArg, user: UserOpt, as_json: JsonOpt = False) -> None:
     """Release a claim."""
-    with open_context() as ctx:
-        document = review.release(
-            ctx.session, document_id=document_id, user=_actor_user(ctx.session, user)
-        )
-        _print_document(document, as_json, ctx.taxonomy)
+    with open_context() as (ctx, session):
+        document = review.release(session, document_id=document_id, user=_actor_user(session, user))
+        _print_document(session, document, as_json, ctx.taxonomy)
 
 
 # --- users ------------------------------------------------------------------------------------
@@ -307,21 +267,21 @@ def users_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Add a user who can sign in."""
-    with open_context() as ctx:
+    with open_context() as (ctx, session):
         user = users.create_user(
-            ctx.session,
+            session,
             username=username,
             password=password,
             role=role,
             display_name=display_name,
-            actor=_cli_actor(),
+            actor=cli_actor(),
         )
         _print_user(user, as_json, ctx.taxonomy, "已添加")
 
 
 def _print_user(user: User, as_json: bool, taxonomy: Taxonomy, verb: str) -> None:
     if as_json:
-        _dump(_user_row(user))
+        emit_json(_user_row(user))
     else:
         state = "" if user.is_active else "（已停用）"
         typer.echo(f"{verb}用户 {user.username}：{taxonomy.roles.get(user.role, user.role)}{state}")
@@ -330,10 +290,10 @@ def _print_user(user: User, as_json: bool, taxonomy: Taxonomy, verb: str) -> Non
 @users_app.command("list")
 def users_list(as_json: JsonOpt = False) -> None:
     """List users."""
-    with open_context() as ctx:
-        rows = users.list_users(ctx.session)
+    with open_context() as (ctx, session):
+        rows = users.list_users(session)
         if as_json:
-            _dump([_user_row(u) for u in rows])
+            emit_json([_user_row(u) for u in rows])
             return
         for u in rows:
             state = "启用" if u.is_active else "停用"
@@ -345,16 +305,16 @@ def users_list(as_json: JsonOpt = False) -> None:
 @users_app.command("set-role")
 def users_set_role(username: str, role: str, as_json: JsonOpt = False) -> None:
     """Change a user's role."""
-    with open_context() as ctx:
-        user = users.set_role(ctx.session, username=username, role=role, actor=_cli_actor())
+    with open_context() as (ctx, session):
+        user = users.set_role(session, username=username, role=role, actor=cli_actor())
         _print_user(user, as_json, ctx.taxonomy, "已更新")
 
 
 @users_app.command("disable")
 def users_disable(username: str, as_json: JsonOpt = False) -> None:
     """Disable a user (they can no longer sign in)."""
-    with open_context() as ctx:
-        user = users.disable_user(ctx.session, username=username, actor=_cli_actor())
+    with open_context() as (ctx, session):
+        user = users.disable_user(session, username=username, actor=cli_actor())
         _print_user(user, as_json, ctx.taxonomy, "已停用")
 
 
@@ -383,7 +343,7 @@ def audit(
     as_json: JsonOpt = False,
 ) -> None:
     """Show the audit trail, newest first, for a document and/or an actor."""
-    with open_context() as ctx:
+    with open_context() as (ctx, session):
         query = select(AuditEvent)
         if document is not None:
             query = query.where(
@@ -391,9 +351,9 @@ def audit(
             )
         if user:
             query = query.where(AuditEvent.actor == user)
-        events = ctx.session.exec(query.order_by(col(AuditEvent.id).desc()).limit(limit)).all()
+        events = session.exec(query.order_by(col(AuditEvent.id).desc()).limit(limit)).all()
         if as_json:
-            _dump([_audit_row(e) for e in events])
+            emit_json([_audit_row(e) for e in events])
             return
         for e in events:
             typer.echo(

@@ -18,10 +18,11 @@ def web(
     from app.context import app_context
     from web.app import create_app
 
-    ctx = app_context(check_schema=False)
+    overrides = {k: v for k, v in (("web_host", host), ("web_port", port)) if v is not None}
+    ctx = app_context(check_schema=False, **overrides)  # the app sees the host it is bound to
     ctx.initialize()
     application = create_app(ctx.settings, engine=ctx.engine, store=ctx.store)
-    bind_host = host or ctx.settings.web_host
-    bind_port = port or ctx.settings.web_port
+    bind_host = ctx.settings.web_host
+    bind_port = ctx.settings.web_port
     typer.echo(f"审核界面: http://{bind_host}:{bind_port}/")
     uvicorn.run(application, host=bind_host, port=bind_port, log_level="info")

@@ -16,12 +16,11 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.engine import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
-from archive.storage import make_store
+from app.context import AppContext
 from archive.storage.base import ObjectStore
 from config.errors import DossierError, ErrorCode
 from config.settings import Settings
-from models.db import make_engine
-from web.deps import LoginRequired, WebContext, check_csrf
+from web.deps import LoginRequired, check_csrf
 from web.security import csrf_token, load_or_create_secret
 
 log = logging.getLogger(__name__)
@@ -105,17 +104,11 @@ def create_app(
     """
     from web.routes import register_routes
 
-    context = WebContext(
-        settings=settings,
-        engine=engine or make_engine(settings.database_url),
-        store=store
-        or make_store(
-            storage_url=settings.storage_url,
-            s3_endpoint_url=settings.s3_endpoint_url,
-            s3_region=settings.s3_region,
-        ),
-        taxonomy=settings.taxonomy,
-    )
+    context = AppContext(settings=settings)
+    if engine is not None:
+        context.engine = engine  # type: ignore[misc]  (cached_property: given, not built)
+    if store is not None:
+        context.store = store  # type: ignore[misc]
     app = FastAPI(
         title="dossier 审核",
         docs_url=None,

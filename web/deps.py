@@ -6,28 +6,17 @@ Routes declare these with ``Depends``; nothing here holds business rules.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from archive.storage.base import ObjectStore
-from config.settings import Settings
-from config.taxonomy import Taxonomy
+from app.context import AppContext
 from models.user import Role, User
 from web.security import CSRF_FIELD, CSRF_HEADER, SESSION_USER, csrf_valid
 
-
-@dataclass(frozen=True)
-class WebContext:
-    """Objects built once per app: settings, database engine, object store, taxonomy."""
-
-    settings: Settings
-    engine: Engine
-    store: ObjectStore
-    taxonomy: Taxonomy
+# The web app is built from the one application context (settings, engine, store, taxonomy).
+WebContext = AppContext
 
 
 class LoginRequired(Exception):

@@ -72,6 +72,8 @@ def test_dossier_ingest_json_then_table(tmp_path: Path) -> None:
     drop_sample(intake, "营业执照.png", "business_license", seed=81)
     (intake / "坏文件.pdf").write_bytes(b"%PDF-1.4\n this is not a pdf at all")
 
+    initialized = run_cli(home, "init")  # the CLI never migrates implicitly
+    assert initialized.returncode == 0, initialized.stderr
     result = run_cli(home, "ingest", "--now", "--json")
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout)

@@ -11,6 +11,7 @@ import typer
 from sqlmodel import Session
 from typer.testing import CliRunner
 
+from app.context import AppContext
 from archive.storage import make_store
 from cli.review import app
 from config import Settings
@@ -35,6 +36,7 @@ def run_ok(*args: str, input: str | None = None) -> str:
 
 @pytest.fixture
 def home(settings: Settings) -> Settings:
+    AppContext(settings=settings).initialize()  # the CLI never migrates implicitly
     run_ok("users", "add", "rita", "--role", "reviewer", input=f"{PASSWORD}\n{PASSWORD}\n")
     run_ok("users", "add", "sam", "--role", "sales", input=f"{PASSWORD}\n{PASSWORD}\n")
     return settings
@@ -81,28 +83,34 @@ def test_users_add_list_set_role_disable(home: Settings) -> None:
     assert json.loads(run_ok("users", "disable", "sam", "--json"))["is_active"] is False
     assert "审核人" in run_ok("users", "list")
     bad = run("users", "set-role", "ghost", "admin")
-    assert bad.exit_code == 1 and "ghost" in bad.stderr
+    assert bad.exit_code == 1 and "ghost" in str(bad.exception)  # printed by cli.main
     dup = run("users", "add", "rita", input=f"{PASSWORD}\n{PASSWORD}\n")
-    assert dup.exit_code == 1 and "已存在" in dup.stderr
+    assert dup.exit_code == 1 and "已存在" in str(dup.exception)  # printed by cli.main
 
 
 def test_review_list_show_approve_reject_relink(home: Settings, docs: dict[str, int]) -> None:
     queue = json.loads(run_ok("review", "list", "--user", "rita", "--json"))
     assert queue["total"] == 3
-    assert [i["document_id"] for i in queue["items"]] == [docs["a"], docs["c"], docs["b"]]
+    assert [i["id"] for i in queue["items"]] == [docs["a"], docs["c"], docs["b"]]
     assert queue["counts_by_reason"] == {"expired": 1, "unlinked": 1, "second_check": 1}
     assert set(queue["items"][0]) >= {
-        "document_id",
+        "id",
         "document_type",
+        "document_type_label",
         "status",
+        "status_label",
         "review_reasons",
-        "customer_code",
-        "customer_name",
+        "customer",
         "is_anomaly",
     }
+    assert all(set(r) == {"code", "label"} for r in queue["items"][0]["review_reasons"])
     shown = json.loads(run_ok("review", "show", str(docs["a"]), "-u", "rita", "--json"))
     assert shown["status"] == "pending_review" and "approve" in shown["allowed_actions"]
     assert "ocr_text" not in shown
+    listed = json.loads(run_ok("review", "list", "--user", "rita", "--json"))["items"][0]
+    assert {k: shown[k] for k in listed if k in shown} == {
+        k: listed[k] for k in listed if k in shown
+    }
 
     approved = json.loads(
         run_ok(
@@ -124,7 +132,7 @@ def test_review_list_show_approve_reject_relink(home: Settings, docs: dict[str, 
     assert store.exists(approved["pdf_key"])
 
     again = run("review", "approve", str(docs["a"]), "-u", "rita")
-    assert again.exit_code == 1 and "已归档" in again.stderr
+    assert again.exit_code == 1 and "已归档" in str(again.exception)  # printed by cli.main
 
     rejected = json.loads(
         run_ok("review", "reject", str(docs["b"]), "-u", "rita", "--reason", "图片模糊", "--json")
@@ -138,7 +146,7 @@ def test_review_list_show_approve_reject_relink(home: Settings, docs: dict[str, 
     assert document(home, docs["c"]).customer_id is not None
 
     denied = run("review", "approve", str(docs["c"]), "-u", "sam")
-    assert denied.exit_code == 1 and "没有权限" in denied.stderr
+    assert denied.exit_code == 1 and "没有权限" in str(denied.exception)  # printed by cli.main
 
 
 def test_claim_release_and_audit(home: Settings, docs: dict[str, int]) -> None:
@@ -147,7 +155,7 @@ def test_claim_release_and_audit(home: Settings, docs: dict[str, int]) -> None:
     assert claimed["status"] == "pending_review"
     assert document(home, docs["b"]).claimed_by == "rita"
     refused = run("review", "claim", str(docs["b"]), "-u", "rosa")
-    assert refused.exit_code == 1 and "rita" in refused.stderr
+    assert refused.exit_code == 1 and "rita" in str(refused.exception)  # printed by cli.main
     run_ok("review", "release", str(docs["b"]), "-u", "rita")
     run_ok("review", "reject", str(docs["b"]), "-u", "rosa", "-r", "不是开户许可证")
 
@@ -176,3 +184,32 @@ def test_app_merges_into_a_main_cli(home: Settings) -> None:
 
 def test_home_is_temporary(home: Settings, tmp_path: Path) -> None:
     assert Path(home.database_url.removeprefix("sqlite:///")).is_relative_to(tmp_path)
+
+
+def test_review_show_masks_id_numbers_unless_full_which_is_audited(
+    home: Settings, docs: dict[str, int]
+) -> None:
+    from models.audit import AuditEvent
+    from tests.fixtures.db import make_id_number
+
+    full_id = make_id_number(7)
+    engine = make_engine(home.database_url)
+    try:
+        with Session(engine) as session:
+            document = session.get(Document, docs["a"])
+            assert document is not None
+            document.fields = {**(document.fields or {}), "id_number": {"value": full_id}}
+            session.add(document)
+            session.commit()
+        shown = json.loads(run_ok("review", "show", str(docs["a"]), "-u", "rita", "--json"))
+        assert shown["id"] == docs["a"] and "customer_id" not in shown
+        assert full_id not in json.dumps(shown) and "*" in shown["fields"]["id_number"]["value"]
+        full = json.loads(
+            run_ok("review", "show", str(docs["a"]), "-u", "rita", "--full", "--json")
+        )
+        assert full["fields"]["id_number"]["value"] == full_id
+        with Session(engine) as session:
+            events = session.query(AuditEvent).filter_by(action="document.reveal").all()
+            assert [e.actor for e in events] == ["rita"]
+    finally:
+        engine.dispose()

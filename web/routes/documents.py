@@ -10,9 +10,9 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from sqlmodel import Session
 
+from app.records import customer_record, document_record
 from archive import review
 from archive.permissions import Action, can, can_view_customer, can_view_document
-from archive.records import customer_record, document_record
 from archive.storage.base import CHUNK_SIZE, ObjectStore
 from config.errors import DossierError, ErrorCode
 from config.taxonomy import Taxonomy

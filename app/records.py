@@ -1,7 +1,9 @@
 """Documents and customers as plain, JSON-ready dictionaries with stable field names.
 
-Used by ``--json`` listings and the web UI. ID numbers and phones are masked unless the caller
-asks otherwise (an unmasked export must be recorded in the audit trail by the caller).
+The one record of a document and of a customer: every JSON output uses it (``dossier documents``
+and ``dossier review`` with ``--json``, flows' artifacts, the web UI and the REST API). ``id`` is
+the key everywhere; codes come with their Chinese labels. ID numbers and phones are masked unless
+the caller asks for full values, and such a request is recorded with :func:`record_unmasked`.
 """
 
 from __future__ import annotations
@@ -9,7 +11,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from sqlmodel import Session
+
+from archive.review import QueueItem
 from config.taxonomy import Taxonomy
+from models import repo
 from models.customer import Customer
 from models.document import Document
 from models.validation import mask_id_number, mask_phone
@@ -61,11 +67,12 @@ def customer_record(
 def _mask_fields(fields: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, raw in fields.items():
-        if name == "id_number":
+        mask = mask_id_number if name == "id_number" else mask_phone if "phone" in name else None
+        if mask is not None:
             if isinstance(raw, dict) and raw.get("value"):
-                raw = {**raw, "value": mask_id_number(str(raw["value"]))}
-            elif isinstance(raw, str):
-                raw = mask_id_number(raw)
+                raw = {**raw, "value": mask(str(raw["value"]))}
+            elif isinstance(raw, str) and raw:
+                raw = mask(raw)
         out[name] = raw
     return out
 
@@ -117,3 +124,48 @@ def document_record(
     if include_text:
         record["ocr_text"] = document.ocr_text
     return record
+
+
+def queue_record(item: QueueItem, *, taxonomy: Taxonomy) -> dict[str, Any]:
+    """One row of the review queue, keyed and labelled like :func:`document_record`."""
+    return {
+        "id": item.document_id,
+        "status": item.status,
+        "status_label": taxonomy.document_status_label(item.status),
+        "document_type": item.document_type,
+        "document_type_label": taxonomy.document_type(item.document_type).label,
+        "customer": (
+            {
+                "code": item.customer_code,
+                "name": item.customer_name,
+                "customer_type": item.customer_type,
+            }
+            if item.customer_code is not None
+            else None
+        ),
+        "submitted_date": _iso(item.submitted_date),
+        "original_filename": item.original_filename,
+        "page_count": item.page_count,
+        "review_reasons": [
+            {"code": code, "label": taxonomy.reason_label(code)} for code in item.review_reasons
+        ],
+        "is_anomaly": item.is_anomaly,
+        "owner_id": item.owner_id,
+        "claimed_by": item.claimed_by,
+        "claim_expires_at": _iso(item.claim_expires_at),
+        "created_at": _iso(item.created_at),
+    }
+
+
+def record_unmasked(
+    session: Session, *, actor: str, entity_type: str, entity_id: int | str
+) -> None:
+    """Audit that ``actor`` was shown full ID numbers and phones of one entity."""
+    repo.add_audit_event(
+        session,
+        actor=actor,
+        action=f"{entity_type}.reveal",
+        entity_type=entity_type,
+        entity_id=entity_id,
+        detail="查看完整证件号码与电话",
+    )

@@ -1,0 +1,24 @@
+"""Errors the application layer raises when a command cannot run (database, schema, usage)."""
+
+from __future__ import annotations
+
+from config.errors import DossierError, ErrorCode
+
+
+class DatabaseUnavailableError(DossierError):
+    """The database cannot be reached (wrong URL, server down, unknown scheme)."""
+
+    code = ErrorCode.DATABASE_UNAVAILABLE
+    retryable = True
+
+
+class SchemaOutdatedError(DossierError):
+    """The database is not migrated to this version's schema: run ``dossier init``."""
+
+    code = ErrorCode.SCHEMA_OUTDATED
+
+
+class UsageError(DossierError):
+    """The command line is wrong: an unknown filter value, an id out of range."""
+
+    code = ErrorCode.USAGE

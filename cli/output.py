@@ -1,0 +1,68 @@
+"""What every command prints with: the consoles, the one JSON emitter, shared options."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from datetime import date, datetime
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from app.errors import UsageError
+from config.taxonomy import Taxonomy
+
+console = Console()
+err = Console(stderr=True)
+
+# Ids are checked before they reach the database (an INTEGER column on SQLite and PostgreSQL).
+MAX_ID = 2_147_483_647
+DocumentIdArg = Annotated[int, typer.Argument(min=1, max=MAX_ID, help="资料 ID")]
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="输出 JSON（机器可读）")]
+FullOpt = Annotated[bool, typer.Option("--full", help="显示完整证件号码与电话（记入审计日志）")]
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def emit_json(data: Any) -> None:
+    """Print ``data`` as JSON on stdout for scripts."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=_default) + "\n")
+
+
+def cli_actor() -> str:
+    """The audit actor for trusted command-line work: ``cli:<login name>``."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def choose(option: str, value: str | None, choices: dict[str, str]) -> str | None:
+    """The code for ``value`` given as a code or its Chinese label; anything else is refused.
+
+    ``choices`` maps codes to labels; the error lists every allowed value.
+    """
+    if value is None:
+        return None
+    if value in choices:
+        return value
+    for code, label in choices.items():
+        if label == value:
+            return code
+    allowed = "、".join(f"{code}（{label}）" for code, label in choices.items())
+    raise UsageError(f"{option} 的值无效：{value}；可选：{allowed}")
+
+
+def document_types(taxonomy: Taxonomy) -> dict[str, str]:
+    return {t.code: t.label for t in taxonomy.document_types}
+
+
+def customer_types(taxonomy: Taxonomy) -> dict[str, str]:
+    return {t.code: t.label for t in taxonomy.customer_types}
