@@ -115,8 +115,7 @@ def _key_taken_by(session: Session, store: ObjectStore, sha256: str) -> Callable
         ).first()
         if used is not None:
             return True
-        held = _stored(store, key)
-        return held is not None and held.sha256 != sha256
+        return _stored(store, key) is not None and store.holding(key, sha256=sha256) is None
 
     return taken
 
@@ -124,9 +123,10 @@ def _key_taken_by(session: Session, store: ObjectStore, sha256: str) -> Callable
 def _put_verified(
     store: ObjectStore, key: str, path: Path, sha256: str, doc_meta: dict
 ) -> ObjectInfo:
-    held = _stored(store, key)
-    if held is not None and held.sha256 == sha256:
-        # Left by a run that crashed before its commit: the bytes are already there.
+    held = store.holding(key, sha256=sha256)
+    if held is not None:
+        # Left by a run that crashed before its commit: the bytes are already there (by
+        # recorded digest, else re-hashed), so they are reused, never written as a -2 copy.
         return held
     return store.put(key, path, content_type=_content_type(path), metadata=doc_meta, sha256=sha256)
 
