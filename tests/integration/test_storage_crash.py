@@ -48,8 +48,12 @@ def _child(root: str, kill_at: int) -> None:
 
 def run_child(root: Path, kill_at: int) -> int:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    code = f"from tests.integration.test_storage_crash import _child; _child({str(root)!r}, {kill_at})"
-    return subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, timeout=60).returncode
+    code = (
+        "from tests.integration.test_storage_crash import _child; "
+        f"_child({str(root)!r}, {kill_at})"
+    )
+    child = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, timeout=60)
+    return child.returncode
 
 
 @pytest.mark.timeout(300)
