@@ -7,7 +7,7 @@ from functools import cached_property
 
 from sqlalchemy.engine import Engine
 
-from archive.storage import ObjectStore, make_store
+from archive.storage import ObjectStore, store_from_settings
 from config import Settings, Taxonomy, load_settings
 from config.errors import ConfigurationError
 from models.db import current_revision, head_revision, make_engine, upgrade_to_head
@@ -34,10 +34,7 @@ class AppContext:
 
     @cached_property
     def store(self) -> ObjectStore:
-        s = self.settings
-        return make_store(
-            storage_url=s.storage_url, s3_endpoint_url=s.s3_endpoint_url, s3_region=s.s3_region
-        )
+        return store_from_settings(self.settings)
 
     @property
     def taxonomy(self) -> Taxonomy:
