@@ -19,7 +19,7 @@ from typing import Literal
 from sqlmodel import Session, select
 
 from archive.dedupe import find_near_duplicate, text_fingerprint
-from archive.errors import ObjectNotFoundError
+from archive.errors import DuplicateOriginalError, ObjectNotFoundError
 from archive.linking import LinkResult, compare_customer_fields, find_customer, normalize_name
 from archive.naming import archive_key, first_free_key, original_key
 from archive.storage.base import ObjectInfo, ObjectStore
@@ -29,6 +29,7 @@ from models import repo
 from models.audit import SYSTEM_ACTOR
 from models.customer import Customer
 from models.document import Document
+from models.locks import lock_original
 
 log = logging.getLogger(__name__)
 
@@ -336,6 +337,21 @@ def _file_part(ctx: _FileContext, part: DocumentPart) -> FiledDocument:
     )
 
 
+def _refuse_exact_duplicate(session: Session, *, sha256: str) -> None:
+    """Refuse bytes already filed in a live document, atomically (before any upload): the
+    lock makes a second worker filing the same bytes wait for the first's commit."""
+    lock_original(session, sha256=sha256)
+    live = session.exec(
+        select(Document.id).where(
+            Document.original_sha256 == sha256, Document.status != "rejected"
+        )
+    ).first()
+    if live is not None:
+        raise DuplicateOriginalError(
+            f"重复文件：与已归档的资料 #{live} 完全相同", existing_document_id=live
+        )
+
+
 def file_document(
     *,
     session: Session,
@@ -363,6 +379,7 @@ def file_document(
     Returns:
         One :class:`FiledDocument` per part, in the order of ``request.parts``.
     """
+    _refuse_exact_duplicate(session, sha256=request.original_sha256)
     ctx = _FileContext(
         session=session,
         store=store,
