@@ -12,7 +12,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, Operati
 from sqlmodel import Session
 
 from app.errors import DatabaseUnavailableError, SchemaOutdatedError
-from archive.storage import ObjectStore, make_store
+from archive.storage import ObjectStore, store_from_settings
 from config import Settings, Taxonomy, load_settings
 from models.db import (
     current_revision,
@@ -64,10 +64,7 @@ class AppContext:
 
     @cached_property
     def store(self) -> ObjectStore:
-        s = self.settings
-        return make_store(
-            storage_url=s.storage_url, s3_endpoint_url=s.s3_endpoint_url, s3_region=s.s3_region
-        )
+        return store_from_settings(self.settings)
 
     @property
     def taxonomy(self) -> Taxonomy:

@@ -362,7 +362,8 @@ def return_for_retry(claim: intake.Claim, error: BaseException) -> Outcome:
         claim.display_path,
         "retry",
         claim.sha256,
-        reason="transient",
+        # e.g. storage_unavailable, so a frozen or down store is named in the outcome
+        reason=str(error.code) if isinstance(error, DossierError) else "transient",
         message=f"暂时性错误，已放回收件夹等待下次处理：{error}",
     )
 

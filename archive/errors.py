@@ -49,3 +49,10 @@ class KeyCollisionError(DossierError):
 
     code = ErrorCode.CONFLICT
     retryable = False
+
+
+class DuplicateOriginalError(DossierError):
+    """The same original bytes are already filed in a live (not rejected) document."""
+
+    code = ErrorCode.DUPLICATE
+    retryable = False

@@ -19,7 +19,7 @@ from typing import Literal
 from sqlmodel import Session, select
 
 from archive.dedupe import find_near_duplicate, text_fingerprint
-from archive.errors import ObjectNotFoundError
+from archive.errors import DuplicateOriginalError, ObjectNotFoundError
 from archive.linking import LinkResult, compare_customer_fields, find_customer, normalize_name
 from archive.naming import archive_key, first_free_key, original_key
 from archive.storage.base import ObjectInfo, ObjectStore
@@ -29,6 +29,7 @@ from models import repo
 from models.audit import SYSTEM_ACTOR
 from models.customer import Customer
 from models.document import Document
+from models.locks import lock_original
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +118,7 @@ def _key_taken_by(session: Session, store: ObjectStore, sha256: str) -> Callable
         ).first()
         if used is not None:
             return True
-        held = _stored(store, key)
-        return held is not None and held.sha256 != sha256
+        return _stored(store, key) is not None and store.holding(key, sha256=sha256) is None
 
     return taken
 
@@ -126,9 +126,10 @@ def _key_taken_by(session: Session, store: ObjectStore, sha256: str) -> Callable
 def _put_verified(
     store: ObjectStore, key: str, path: Path, sha256: str, doc_meta: dict
 ) -> ObjectInfo:
-    held = _stored(store, key)
-    if held is not None and held.sha256 == sha256:
-        # Left by a run that crashed before its commit: the bytes are already there.
+    held = store.holding(key, sha256=sha256)
+    if held is not None:
+        # Left by a run that crashed before its commit: the bytes are already there (by
+        # recorded digest, else re-hashed), so they are reused, never written as a -2 copy.
         return held
     return store.put(key, path, content_type=_content_type(path), metadata=doc_meta, sha256=sha256)
 
@@ -341,6 +342,21 @@ def _file_part(ctx: _FileContext, part: DocumentPart) -> FiledDocument:
     )
 
 
+def _refuse_exact_duplicate(session: Session, *, sha256: str) -> None:
+    """Refuse bytes already filed in a live document, atomically (before any upload): the
+    lock makes a second worker filing the same bytes wait for the first's commit."""
+    lock_original(session, sha256=sha256)
+    live = session.exec(
+        select(Document.id).where(
+            Document.original_sha256 == sha256, Document.status != "rejected"
+        )
+    ).first()
+    if live is not None:
+        raise DuplicateOriginalError(
+            f"重复文件：与已归档的资料 #{live} 完全相同", existing_document_id=live
+        )
+
+
 def file_document(
     *,
     session: Session,
@@ -368,6 +384,7 @@ def file_document(
     Returns:
         One :class:`FiledDocument` per part, in the order of ``request.parts``.
     """
+    _refuse_exact_duplicate(session, sha256=request.original_sha256)
     ctx = _FileContext(
         session=session,
         store=store,

@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     storage_url: str = ""  # default: file://<home>/archive ; or s3://bucket/prefix
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
+    # A storage server that stops answering becomes storage_unavailable within about
+    # s3_max_attempts * (connect + read timeout) plus backoff (archive.storage.s3).
+    s3_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    s3_read_timeout_seconds: float = Field(default=30.0, gt=0)
+    s3_max_attempts: int = Field(default=3, ge=1, le=10)
     intake_dir: Path | None = None  # default: <home>/intake
     quarantine_dir: Path | None = None  # default: <home>/quarantine
     work_dir: Path | None = None  # default: <home>/work (claims in progress, temp files)

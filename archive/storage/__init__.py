@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from archive.storage.base import ObjectInfo, ObjectStore
 from archive.storage.local import LocalObjectStore
 from config.errors import ConfigurationError
 
-__all__ = ["LocalObjectStore", "ObjectInfo", "ObjectStore", "make_store"]
+if TYPE_CHECKING:
+    from config import Settings
+
+__all__ = ["LocalObjectStore", "ObjectInfo", "ObjectStore", "make_store", "store_from_settings"]
+
+
+def store_from_settings(settings: Settings) -> ObjectStore:
+    """The store ``settings`` name, with their S3 endpoint, region, timeouts and attempts."""
+    return make_store(
+        storage_url=settings.storage_url,
+        s3_endpoint_url=settings.s3_endpoint_url,
+        s3_region=settings.s3_region,
+        s3_connect_timeout_seconds=settings.s3_connect_timeout_seconds,
+        s3_read_timeout_seconds=settings.s3_read_timeout_seconds,
+        s3_max_attempts=settings.s3_max_attempts,
+    )
 
 
 def make_store(
@@ -17,6 +33,9 @@ def make_store(
     storage_url: str,
     s3_endpoint_url: str | None = None,
     s3_region: str | None = None,
+    s3_connect_timeout_seconds: float = 5.0,
+    s3_read_timeout_seconds: float = 30.0,
+    s3_max_attempts: int = 3,
 ) -> ObjectStore:
     """Build the store a URL names: ``file:///path`` or ``s3://bucket/prefix``.
 
@@ -24,6 +43,9 @@ def make_store(
         storage_url: ``Settings.storage_url``.
         s3_endpoint_url: An S3-protocol server other than AWS.
         s3_region: Region for S3.
+        s3_connect_timeout_seconds: Seconds to wait for a connection to the S3 server.
+        s3_read_timeout_seconds: Seconds to wait for bytes of an answer.
+        s3_max_attempts: Attempts per request (a timed-out one is retried), at least 1.
 
     Raises:
         ConfigurationError: The URL is not understood.
@@ -43,6 +65,9 @@ def make_store(
             prefix=unquote(parts.path).strip("/"),
             endpoint_url=s3_endpoint_url,
             region=s3_region,
+            connect_timeout=s3_connect_timeout_seconds,
+            read_timeout=s3_read_timeout_seconds,
+            max_attempts=s3_max_attempts,
         )
     raise ConfigurationError(
         f"无法识别的存储地址: {storage_url}（应为 file:///路径 或 s3://存储桶/前缀）",

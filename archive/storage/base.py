@@ -14,7 +14,7 @@ import io
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -257,6 +257,37 @@ class ObjectStore(ABC):
             The object's size: ``buffer[:size]`` holds all its bytes.
         """
         return None
+
+    def digest_of(self, info: ObjectInfo) -> str | None:
+        """The SHA-256 of an object ``head`` returned: the recorded one, else re-hashed from
+        the stored bytes (an object written without metadata, or whose digest was lost).
+
+        None when the object has gone meanwhile.
+        """
+        if info.sha256 is not None:
+            return info.sha256
+        try:
+            return self.sha256_of(info.key)
+        except ObjectNotFoundError:
+            return None
+
+    def holding(self, key: str, *, sha256: str) -> ObjectInfo | None:
+        """The object at ``key`` if it holds exactly the bytes of ``sha256``, else None.
+
+        The reuse rule after a crash: an object a dead run stored at the key a rerun computes
+        is reused when its bytes match, whether or not the store recorded their digest, so a
+        rerun never writes a ``-2`` copy of bytes that are already there.
+        """
+        try:
+            info = self.head(key)
+        except ObjectNotFoundError:
+            return None
+        wanted = check_sha256(sha256)
+        if info.sha256 is not None and info.sha256 != wanted:
+            return None
+        if info.sha256 is None and self.digest_of(info) != wanted:
+            return None
+        return info if info.sha256 is not None else replace(info, sha256=wanted)
 
     def sha256_of(self, key: str) -> str:
         """SHA-256 of the stored bytes, computed by streaming the content."""

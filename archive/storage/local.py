@@ -1,15 +1,21 @@
 """Object store on a local folder.
 
 A key ``a/b/c.pdf`` is the file ``<root>/a/b/c.pdf``. Writes are atomic: the bytes go to a
-temporary file in the same folder, are fsynced, hashed again from disk, then renamed into
-place and the folder fsynced, so a reader never sees a partial object.
+temporary file in the same folder, are fsynced and hashed again from disk; then the sidecar
+(below) is written, and only then is the temporary file renamed into place and the folder
+fsynced, so a reader never sees a partial object.
 
 SHA-256, content type and metadata live in a sidecar JSON file under ``<root>/.dossier-meta/``
 (named after the SHA-256 of the key, so long keys never make long sidecar names). The sidecar
-records the data file's size and mtime; when they no longer match (the file was replaced
-behind the store's back, or a crash fell between rename and sidecar write), ``head`` reports the
+records the data file's size and mtime (a rename keeps both, so they are known before it);
+when they no longer match (the file was replaced behind the store's back), ``head`` reports the
 digest as unknown (None) rather than a stale one. Names starting with ``.dossier`` are reserved:
 keys may not use them and listings never show them.
+
+A crash at any instant of ``put`` leaves either no object under the key (a temporary file, and
+perhaps a sidecar describing bytes that never arrived, both unseen by listings) or the whole
+object with its sidecar: never an object whose digest is unknown. Temporary files older than
+:data:`STALE_TEMP_SECONDS` are removed by the next ``put`` into the same folder.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import json
 import logging
 import mimetypes
 import os
+import time
 import unicodedata
 import uuid
 from collections.abc import Iterator
@@ -56,6 +63,8 @@ RESERVED_PREFIX = ".dossier"
 META_DIR = ".dossier-meta"
 TMP_PREFIX = ".dossier-tmp-"
 _PUT_ATTEMPTS = 3
+#: A temporary file this old was left by a crashed writer (a live one renames within seconds).
+STALE_TEMP_SECONDS = 3600.0
 #: Where Linux shows the path of each open file descriptor (one readlink per opened object).
 _PROC_FD = "/proc/self/fd"
 _HAS_PROC_FD = os.path.isdir(_PROC_FD)
@@ -79,6 +88,25 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _sweep_stale_temps(folder: Path, *, now: float) -> None:
+    """Remove temporary files a crashed writer left in ``folder`` (best effort)."""
+    try:
+        with os.scandir(folder) as it:
+            stale = [
+                e.path
+                for e in it
+                if e.name.startswith(TMP_PREFIX)
+                and e.is_file(follow_symlinks=False)
+                and now - e.stat(follow_symlinks=False).st_mtime > STALE_TEMP_SECONDS
+            ]
+    except OSError:
+        return
+    for path in stale:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+            log.info("removed a temporary file left by a crashed write: %s", path)
 
 
 def _mtime(ns: int) -> datetime:
@@ -176,8 +204,10 @@ class LocalObjectStore(ObjectStore):
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, target)
+            _fsync_dir(target.parent)
         finally:
             tmp.unlink(missing_ok=True)
+        _sweep_stale_temps(target.parent, now=time.time())
 
     def _info(self, key: str, st: os.stat_result) -> ObjectInfo:
         meta = self._read_sidecar(key, st)
@@ -260,6 +290,7 @@ class LocalObjectStore(ObjectStore):
         finally:
             tmp.unlink(missing_ok=True)
         log.debug("stored %s (%d bytes) in %s", key, size, self._root)
+        _sweep_stale_temps(path.parent, now=time.time())
         return self.head(key)
 
     def _commit(
@@ -280,8 +311,9 @@ class LocalObjectStore(ObjectStore):
         if on_disk != digest:
             raise mismatch(key, expected=digest, actual=on_disk)
         st = os.stat(tmp)
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        # Sidecar first: a crash before the rename leaves no object (the sidecar describes
+        # bytes that never arrived and is overwritten by the next put of the key); after it,
+        # the object is complete and its digest known, so a rerun reuses it.
         self._write_sidecar(
             key,
             {
@@ -293,6 +325,8 @@ class LocalObjectStore(ObjectStore):
                 "metadata": {**meta, SHA256_METADATA_KEY: digest},
             },
         )
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -155,7 +155,12 @@ class S3ObjectStore(ObjectStore):
         multipart_chunksize: Part size (S3 requires at least 5 MiB).
         max_concurrency: Parallel part uploads.
         list_page_size: Keys per listing request (at most 1000).
-        max_attempts: Attempts per request, with exponential backoff (botocore standard mode).
+        max_attempts: Attempts per request, with exponential backoff (botocore standard mode);
+            a timed-out request is retried too.
+        connect_timeout: Seconds to wait for a connection to the server.
+        read_timeout: Seconds to wait for any bytes of an answer; a server that accepts and
+            never answers costs at most about ``max_attempts * (connect_timeout +
+            read_timeout)`` plus backoff, then raises StorageError (``storage_unavailable``).
         spool_bytes: Stream sources up to this size are buffered in memory, larger on disk.
     """
 
@@ -170,7 +175,9 @@ class S3ObjectStore(ObjectStore):
         multipart_chunksize: int = 16 * MIB,
         max_concurrency: int = 4,
         list_page_size: int = 1000,
-        max_attempts: int = 5,
+        max_attempts: int = 3,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
         spool_bytes: int = 16 * MIB,
     ) -> None:
         self._bucket = bucket
@@ -189,8 +196,8 @@ class S3ObjectStore(ObjectStore):
         self.max_key_bytes = MAX_KEY_BYTES - (utf8_len(self._prefix) + 1 if self._prefix else 0)
         config = Config(
             retries={"max_attempts": max_attempts, "mode": "standard"},
-            connect_timeout=10,
-            read_timeout=60,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
             s3={"addressing_style": "path"} if endpoint_url else None,
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
