@@ -48,6 +48,20 @@ class WorkerCrashedError(IngestError):
     """The child process died (killed by a signal or exited) while processing the file."""
 
 
+class WorkerInterruptedError(WorkerCrashedError):
+    """The worker was lost because this process is being stopped (serve shutting down).
+
+    Not the file's fault: retryable, so the claim goes back to the intake, never to quarantine.
+    """
+
+    retryable = True
+
+
+# The forkserver reports 255 for a child whose status it could not deliver: the forkserver
+# itself is gone, which happens only when our own process group is being stopped.
+_FORKSERVER_LOST = 255
+
+
 class WorkerSetupError(IngestError):
     """The worker could not load the task (e.g. our own code fails to import).
 
@@ -366,6 +380,10 @@ def _death_error(exitcode: int | None, limit_mb: int | None) -> IngestError:
             )
         return WorkerCrashedError(
             f"处理进程因信号 {sig.name} 异常终止", signal=sig.name, exitcode=exitcode
+        )
+    if exitcode == _FORKSERVER_LOST:
+        return WorkerInterruptedError(
+            "处理进程随服务停止而中断，文件已放回收件夹", exitcode=exitcode
         )
     return WorkerCrashedError(f"处理进程意外退出（退出码 {exitcode}）", exitcode=exitcode)
 
