@@ -73,6 +73,15 @@ class WorkerCrashedError(IngestError):
     """The child process died (killed by a signal or exited) while processing the file."""
 
 
+class WorkerInterruptedError(WorkerCrashedError):
+    """The worker was lost because this process is being stopped (serve shutting down).
+
+    Not the file's fault: retryable, so the claim goes back to the intake, never to quarantine.
+    """
+
+    retryable = True
+
+
 class WorkerSetupError(IngestError):
     """The worker could not load the task (e.g. our own code fails to import).
 

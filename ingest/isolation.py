@@ -40,6 +40,7 @@ from ingest.errors import (
     ProcessingTimeoutError,
     TooLargeError,
     WorkerCrashedError,
+    WorkerInterruptedError,
     WorkerSetupError,
 )
 
@@ -48,6 +49,11 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_RESULT_BYTES = 16 * 1024 * 1024
 _START_TIMEOUT_SECONDS = 60.0
 _MiB = 1024 * 1024
+
+
+# The forkserver reports 255 for a child whose status it could not deliver: the forkserver
+# itself is gone, which happens only when our own process group is being stopped.
+_FORKSERVER_LOST = 255
 
 
 @dataclass(frozen=True)
@@ -359,6 +365,10 @@ def _death_error(exitcode: int | None, limit_mb: int | None) -> IngestError:
             )
         return WorkerCrashedError(
             f"处理进程因信号 {sig.name} 异常终止", signal=sig.name, exitcode=exitcode
+        )
+    if exitcode == _FORKSERVER_LOST:
+        return WorkerInterruptedError(
+            "处理进程随服务停止而中断，文件已放回收件夹", exitcode=exitcode
         )
     return WorkerCrashedError(f"处理进程意外退出（退出码 {exitcode}）", exitcode=exitcode)
 

@@ -1,5 +1,6 @@
 """`dossier serve` starts a real Prefect server and its schedule ingests a dropped file."""
 
+import contextlib
 import json
 import os
 import signal
@@ -64,13 +65,68 @@ def test_serve_schedule_ingests_a_dropped_file(tmp_path: Path) -> None:
         assert docs[0][1].startswith("archive/")
         assert not any((home / "intake").iterdir())
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        _stop_group(proc, timeout=60)
         log.close()
     # the run was recorded
     with sqlite3.connect(home / "dossier.db") as conn:
         runs = conn.execute("select status, counts from ingest_run").fetchall()
     assert any(json.loads(c).get("needs_review") == 1 for _s, c in runs if c)
+
+
+def _processes_of(marker: str) -> list[int]:
+    """Processes whose environment names ``marker`` (this test's home): what serve left behind."""
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker.encode() in environ.read_bytes():
+                found.append(int(environ.parent.name))
+        except OSError:
+            continue
+    return found
+
+
+def _stop_group(proc: subprocess.Popen, timeout: float) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+@pytest.mark.timeout(300)
+def test_sigterm_during_a_file_never_quarantines_it(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    subprocess.run([DOSSIER, "init", "--json"], env=env, check=True, capture_output=True)
+    home = tmp_path / "home"
+    write_sample(generate("business_license", seed=12, dpi=200), home / "intake" / "lic.png")
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [DOSSIER, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None:
+            if not (home / "intake" / "lic.png").exists():
+                break  # claimed: the file is being processed now
+            time.sleep(0.2)
+        output = (tmp_path / "serve.log").read_text(errors="replace")
+        assert not (home / "intake" / "lic.png").exists(), f"never claimed:\n{output[-3000:]}"
+        time.sleep(1.0)  # inside the worker
+        started = time.monotonic()
+        _stop_group(proc, timeout=90)
+        assert time.monotonic() - started < 90
+    finally:
+        _stop_group(proc, timeout=10)
+        log.close()
+    output = (tmp_path / "serve.log").read_text(errors="replace")
+    quarantined = [p for p in (home / "quarantine").rglob("*") if p.is_file()]
+    assert not quarantined, f"shutdown quarantined a good file: {quarantined}\n{output[-3000:]}"
+    in_intake = (home / "intake" / "lic.png").exists()
+    claimed = [p for p in (home / "work").rglob("lic.png")]
+    archived = _documents(home / "dossier.db")
+    assert in_intake or claimed or archived, output[-3000:]
+    time.sleep(2)
+    assert not _processes_of(str(home)), "dossier serve left processes behind"
