@@ -21,7 +21,8 @@ from archive.storage.base import ObjectStore
 from config.errors import DossierError, ErrorCode
 from config.settings import Settings
 from models.db import make_engine
-from web.deps import LoginRequired, WebContext, check_csrf
+from web.deps import WebContext, check_csrf
+from web.errors import LoginRequired
 from web.security import csrf_token, load_or_create_secret
 
 log = logging.getLogger(__name__)

@@ -17,6 +17,7 @@ from archive.storage.base import ObjectStore
 from config.settings import Settings
 from config.taxonomy import Taxonomy
 from models.user import Role, User
+from web.errors import LoginRequired
 from web.security import CSRF_FIELD, CSRF_HEADER, SESSION_USER, csrf_valid
 
 
@@ -28,10 +29,6 @@ class WebContext:
     engine: Engine
     store: ObjectStore
     taxonomy: Taxonomy
-
-
-class LoginRequired(Exception):
-    """No signed-in user: the handler redirects to the login page."""
 
 
 def get_context(request: Request) -> WebContext:
