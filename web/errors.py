@@ -31,3 +31,11 @@ class PageNotFoundError(DossierError):
 
     def __init__(self, message: str = "页面或资料不存在", **detail: object) -> None:
         super().__init__(message, **detail)
+
+
+class RequestRefused(DossierError):
+    """A request refused by the framework (bad method, bad form, CSRF): the code is given."""
+
+    def __init__(self, message: str, *, code: ErrorCode, **detail: object) -> None:
+        super().__init__(message, **detail)
+        self.code = code
