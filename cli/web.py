@@ -20,8 +20,8 @@ def web(
 
     ctx = app_context(check_schema=False)
     ctx.initialize()
-    application = create_app(ctx.settings, engine=ctx.engine, store=ctx.store)
     bind_host = host or ctx.settings.web_host
+    application = create_app(ctx.settings, engine=ctx.engine, store=ctx.store, host=bind_host)
     bind_port = port or ctx.settings.web_port
     typer.echo(f"审核界面: http://{bind_host}:{bind_port}/")
     uvicorn.run(application, host=bind_host, port=bind_port, log_level="info")

@@ -21,7 +21,13 @@ from config.settings import Settings
 from models.db import make_engine
 from web.deps import WebContext, check_csrf
 from web.handlers import install_error_handlers
-from web.security import csrf_token, load_or_create_secret
+from web.security import (
+    SecurityHeadersMiddleware,
+    csrf_token,
+    load_or_create_secret,
+    secure_cookies,
+    security_headers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +47,7 @@ def create_app(
     *,
     engine: Engine | None = None,
     store: ObjectStore | None = None,
+    host: str | None = None,
 ) -> FastAPI:
     """Build the web app.
 
@@ -48,6 +55,8 @@ def create_app(
         settings: Validated settings (database, storage, intake folder, secret key).
         engine: A database engine to use instead of one made from ``settings.database_url``.
         store: An object store to use instead of one made from ``settings.storage_url``.
+        host: The address uvicorn listens on (default ``settings.web_host``); decides whether
+            cookies are Secure when ``settings.web_secure_cookies`` is not set.
 
     Returns:
         The FastAPI application (serve it with uvicorn).
@@ -75,14 +84,18 @@ def create_app(
     app.state.context = context
     app.state.templates = make_templates()
     secret = load_or_create_secret(configured=settings.secret_key, home=Path(settings.home))
+    secure = secure_cookies(configured=settings.web_secure_cookies,
+                            host=host or settings.web_host)
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret,
         session_cookie=SESSION_COOKIE,
         max_age=SESSION_MAX_AGE,
         same_site="lax",
-        https_only=False,
+        https_only=secure,
     )
+    app.add_middleware(SecurityHeadersMiddleware, headers=security_headers(secure=secure))
+
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
     install_error_handlers(app)
     register_routes(app)

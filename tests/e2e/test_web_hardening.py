@@ -9,7 +9,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,7 +19,7 @@ import uvicorn
 from sqlalchemy.engine import Engine
 
 from archive.storage import LocalObjectStore, ObjectStore
-from config import load_settings
+from config import Settings, load_settings
 from tests.e2e.test_web_http import PASSWORD, WebWorld, csrf_from, make_world
 from web.app import create_app
 
@@ -40,22 +40,36 @@ def world(tmp_path: Path, db_url: str, engine: Engine) -> WebWorld:
 
 
 @pytest.fixture
-def base_url(world: WebWorld) -> Iterator[str]:
-    """The app served by uvicorn in a thread; stopped after the test."""
-    app = create_app(world.settings, engine=world.engine, store=world.store)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
+def serve(world: WebWorld) -> Iterator[Callable[..., str]]:
+    """``serve(**create_app_kwargs)``: the app under uvicorn in a thread; its base URL."""
+    running: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def start(*, settings: Settings | None = None, **kwargs: object) -> str:
+        app = create_app(settings or world.settings, engine=world.engine, store=world.store,
+                         **kwargs)
+        port = _free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        running.append((server, thread))
+        deadline = time.monotonic() + 15
+        while not server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+        return f"http://127.0.0.1:{port}"
+
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield start
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        for server, thread in running:
+            server.should_exit = True
+            thread.join(timeout=10)
+
+
+@pytest.fixture
+def base_url(serve: Callable[..., str]) -> str:
+    return serve()
 
 
 @contextmanager
@@ -112,3 +126,34 @@ def test_errors_answer_json_to_programs(base_url: str) -> None:
     browser = httpx.get(f"{base_url}/queue")
     assert browser.status_code == 303
     assert browser.headers["location"].startswith("/login?next=")
+
+
+def test_loopback_site_has_plain_cookie_and_security_headers(base_url: str) -> None:
+    with signed_in(base_url, "admin") as client:
+        response = client.get("/queue")
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        assert response.headers["referrer-policy"] == "same-origin"
+        assert "strict-transport-security" not in response.headers
+    login_page = httpx.get(f"{base_url}/login")
+    assert "secure" not in login_page.headers["set-cookie"].lower()
+
+
+def test_public_host_gets_secure_cookie_and_hsts(world: WebWorld, serve) -> None:  # type: ignore[no-untyped-def]
+    base_url = serve(host="0.0.0.0")  # as `dossier web --host 0.0.0.0` behind a TLS proxy
+    response = httpx.get(f"{base_url}/login")
+    assert "; secure" in response.headers["set-cookie"].lower()
+    assert "httponly" in response.headers["set-cookie"].lower()
+    assert response.headers["strict-transport-security"].startswith("max-age=")
+    assert response.headers["x-frame-options"] == "DENY"
+
+
+def test_secure_cookie_setting_overrides_the_host(world: WebWorld, serve) -> None:  # type: ignore[no-untyped-def]
+    on = world.settings.model_copy(update={"web_secure_cookies": True})
+    response = httpx.get(f"{serve(settings=on)}/login")
+    assert "; secure" in response.headers["set-cookie"].lower()
+    off = world.settings.model_copy(update={"web_secure_cookies": False})
+    response = httpx.get(f"{serve(settings=off, host='0.0.0.0')}/login")
+    assert "secure" not in response.headers["set-cookie"].lower()
+    assert "strict-transport-security" not in response.headers
