@@ -21,8 +21,8 @@ def web(
     overrides = {k: v for k, v in (("web_host", host), ("web_port", port)) if v is not None}
     ctx = app_context(check_schema=False, **overrides)  # the app sees the host it is bound to
     ctx.initialize()
-    application = create_app(ctx.settings, engine=ctx.engine, store=ctx.store)
     bind_host = ctx.settings.web_host
     bind_port = ctx.settings.web_port
+    application = create_app(ctx.settings, engine=ctx.engine, store=ctx.store, host=bind_host)
     typer.echo(f"审核界面: http://{bind_host}:{bind_port}/")
     uvicorn.run(application, host=bind_host, port=bind_port, log_level="info")

@@ -129,6 +129,8 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = 8000
     secret_key: str = ""  # generated into <home>/secret_key when empty
+    # Secure cookies + HSTS; None: on unless the web host is 127.0.0.1/localhost/::1 (TLS assumed)
+    web_secure_cookies: bool | None = None
 
     def __init__(self, **values: Any) -> None:
         try:

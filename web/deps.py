@@ -13,14 +13,11 @@ from sqlmodel import Session
 
 from app.context import AppContext
 from models.user import Role, User
+from web.errors import LoginRequired
 from web.security import CSRF_FIELD, CSRF_HEADER, SESSION_USER, csrf_valid
 
 # The web app is built from the one application context (settings, engine, store, taxonomy).
 WebContext = AppContext
-
-
-class LoginRequired(Exception):
-    """No signed-in user: the handler redirects to the login page."""
 
 
 def get_context(request: Request) -> WebContext:

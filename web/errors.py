@@ -1,4 +1,8 @@
-"""Errors raised by the web layer itself (each maps to its HTTP status via its code)."""
+"""Every error the web layer raises on purpose, each a DossierError with its ErrorCode.
+
+The HTTP status of each comes from ``config.errors.http_status``; ``web.app`` turns any of them
+into one response (a Chinese page for browsers, JSON for API-style requests).
+"""
 
 from __future__ import annotations
 
@@ -9,3 +13,35 @@ class UploadTooLargeError(DossierError):
     """The upload is over the size limit (nothing of it is left in the intake)."""
 
     code = ErrorCode.TOO_LARGE
+
+
+class LoginRequired(DossierError):
+    """No signed-in user: browsers are sent to the login page, API clients get 401."""
+
+    code = ErrorCode.AUTHENTICATION
+
+    def __init__(self, message: str = "请先登录", **detail: object) -> None:
+        super().__init__(message, **detail)
+
+
+class RenderError(DossierError):
+    """A PDF page could not be rendered (corrupt PDF, page out of range)."""
+
+    code = ErrorCode.CORRUPT
+
+
+class PageNotFoundError(DossierError):
+    """A path names nothing (an id out of range, an unknown page)."""
+
+    code = ErrorCode.NOT_FOUND
+
+    def __init__(self, message: str = "页面或资料不存在", **detail: object) -> None:
+        super().__init__(message, **detail)
+
+
+class RequestRefused(DossierError):
+    """A request refused by the framework (bad method, bad form, CSRF): the code is given."""
+
+    def __init__(self, message: str, *, code: ErrorCode, **detail: object) -> None:
+        super().__init__(message, **detail)
+        self.code = code

@@ -15,19 +15,13 @@ import pypdfium2 as pdfium
 
 from archive.errors import ChecksumMismatchError, ObjectNotFoundError
 from archive.storage.base import ObjectStore
-from config.errors import DossierError, ErrorCode
+from web.errors import RenderError
 
 log = logging.getLogger(__name__)
 
 CACHE_PREFIX = "cache/pages"
 DEFAULT_DPI = 150
 PNG_CONTENT_TYPE = "image/png"
-
-
-class RenderError(DossierError):
-    """A PDF page could not be rendered (corrupt PDF, page out of range)."""
-
-    code = ErrorCode.CORRUPT
 
 
 def page_cache_key(*, pdf_sha256: str, page: int) -> str:

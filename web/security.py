@@ -12,12 +12,64 @@ import secrets
 from pathlib import Path
 
 from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SECRET_FILE_NAME = "secret_key"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SESSION_USER = "user_id"
 SESSION_CSRF = "csrf"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+HSTS_VALUE = "max-age=31536000; includeSubDomains"
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "Referrer-Policy": "same-origin",
+}
+
+
+class SecurityHeadersMiddleware:
+    """ASGI middleware adding fixed headers to every HTTP response (streaming included)."""
+
+    def __init__(self, app: ASGIApp, *, headers: dict[str, str]) -> None:
+        self.app = app
+        self.headers = [(k.lower().encode("latin-1"), v.encode("latin-1"))
+                        for k, v in headers.items()]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in self.headers if k not in present]
+                message["headers"] = list(message.get("headers", [])) + extra
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def secure_cookies(*, configured: bool | None, host: str) -> bool:
+    """Whether cookies are Secure (and HSTS sent): the setting, else on off the loopback host.
+
+    Args:
+        configured: ``Settings.web_secure_cookies`` (``DOSSIER_WEB_SECURE_COOKIES``) or None.
+        host: The address the web UI listens on.
+    """
+    if configured is not None:
+        return configured
+    return host.strip("[]").lower() not in LOOPBACK_HOSTS
+
+
+def security_headers(*, secure: bool) -> dict[str, str]:
+    """Headers for every response; HSTS only when the site is served over TLS."""
+    headers = dict(SECURITY_HEADERS)
+    if secure:
+        headers["Strict-Transport-Security"] = HSTS_VALUE
+    return headers
 
 
 def load_or_create_secret(*, configured: str, home: Path) -> str:

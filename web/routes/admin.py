@@ -15,6 +15,7 @@ from archive.permissions import Action, require
 from config.errors import DossierError, ErrorCode
 from models.audit import AuditEvent
 from web.deps import CurrentUser, DbSession
+from web.params import MAX_ID
 from web.views import local_time, render
 
 router = APIRouter()
@@ -53,7 +54,8 @@ def audit_page(request: Request, db: DbSession, user: CurrentUser) -> Response:
     q = request.query_params
     filters = {"document": (q.get("document") or "").strip() or None,
                "user": (q.get("user") or "").strip() or None}
-    page = max(1, int(q.get("page") or 1)) if (q.get("page") or "1").isdigit() else 1
+    raw = q.get("page") or "1"
+    page = min(max(1, int(raw)), MAX_ID) if raw.isdigit() and len(raw) <= 10 else 1
     events = audit_events(db, document=filters["document"], actor=filters["user"],
                           limit=AUDIT_PAGE_SIZE + 1, offset=(page - 1) * AUDIT_PAGE_SIZE)
 

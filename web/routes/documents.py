@@ -21,6 +21,7 @@ from models.customer import Customer
 from models.document import Document
 from models.user import User
 from web.deps import Context, CurrentUser, DbSession
+from web.params import PageNumber, PathId
 from web.render import page_image
 from web.routes.queue import filters_from_query, filters_query, queue_filters
 from web.views import field_rows, may_unmask, render
@@ -75,7 +76,7 @@ def _customer_documents(db: Session, customer: Customer | None, doc: Document,
 
 @router.get("/documents/{document_id}")
 def document_page(
-    request: Request, document_id: int, db: DbSession, user: CurrentUser, ctx: Context
+    request: Request, document_id: PathId, db: DbSession, user: CurrentUser, ctx: Context
 ) -> Response:
     document, customer = visible_document(db, user=user, document_id=document_id)
     document, claim_other = _take_claim(db, document=document, user=user)
@@ -143,18 +144,18 @@ def _flash(request: Request, message: str, kind: str = "ok") -> None:
     request.session["flash_kind"] = kind
 
 
-def _back(document_id: int, return_query: str = "") -> Response:
+def _back(document_id: PathId, return_query: str = "") -> Response:
     query = filters_query(filters_from_query(return_query))
     return RedirectResponse(f"/documents/{document_id}{query}", status_code=303)
 
 
-def _next(document_id: int, return_query: str) -> Response:
+def _next(document_id: PathId, return_query: str) -> Response:
     query = filters_query(filters_from_query(return_query), after=document_id)
     return RedirectResponse(f"/queue/next{query}", status_code=303)
 
 
 def _recoverable(
-    request: Request, e: DossierError, document_id: int, return_query: str
+    request: Request, e: DossierError, document_id: PathId, return_query: str
 ) -> Response:
     if e.code not in RECOVERABLE:
         raise e
@@ -163,7 +164,7 @@ def _recoverable(
 
 
 @router.post("/documents/{document_id}/approve")
-async def approve(request: Request, document_id: int, db: DbSession, user: CurrentUser,
+async def approve(request: Request, document_id: PathId, db: DbSession, user: CurrentUser,
                   ctx: Context) -> Response:
     form = await request.form()
     return_query = str(form.get("return_query") or "")
@@ -179,7 +180,7 @@ async def approve(request: Request, document_id: int, db: DbSession, user: Curre
 
 
 @router.post("/documents/{document_id}/correct")
-async def correct(request: Request, document_id: int, db: DbSession, user: CurrentUser,
+async def correct(request: Request, document_id: PathId, db: DbSession, user: CurrentUser,
                   ctx: Context) -> Response:
     form = await request.form()
     return_query = str(form.get("return_query") or "")
@@ -198,7 +199,7 @@ async def correct(request: Request, document_id: int, db: DbSession, user: Curre
 
 
 @router.post("/documents/{document_id}/reject")
-def reject(request: Request, document_id: int, db: DbSession, user: CurrentUser,
+def reject(request: Request, document_id: PathId, db: DbSession, user: CurrentUser,
            reason: Annotated[str, Form()] = "", return_query: Annotated[str, Form()] = "",
            ) -> Response:
     visible_document(db, user=user, document_id=document_id)
@@ -211,7 +212,7 @@ def reject(request: Request, document_id: int, db: DbSession, user: CurrentUser,
 
 
 @router.post("/documents/{document_id}/relink")
-def relink(request: Request, document_id: int, db: DbSession, user: CurrentUser, ctx: Context,
+def relink(request: Request, document_id: PathId, db: DbSession, user: CurrentUser, ctx: Context,
            customer_code: Annotated[str, Form()] = "",
            return_query: Annotated[str, Form()] = "") -> Response:
     visible_document(db, user=user, document_id=document_id)
@@ -225,7 +226,7 @@ def relink(request: Request, document_id: int, db: DbSession, user: CurrentUser,
 
 
 @router.post("/documents/{document_id}/release")
-def release(request: Request, document_id: int, db: DbSession, user: CurrentUser) -> Response:
+def release(request: Request, document_id: PathId, db: DbSession, user: CurrentUser) -> Response:
     visible_document(db, user=user, document_id=document_id)
     try:
         review.release(db, document_id=document_id, user=user)
@@ -238,7 +239,7 @@ def release(request: Request, document_id: int, db: DbSession, user: CurrentUser
 
 
 @router.get("/documents/{document_id}/pages/{page}.png")
-def page_png(document_id: int, page: int, db: DbSession, user: CurrentUser,
+def page_png(document_id: PathId, page: PageNumber, db: DbSession, user: CurrentUser,
              ctx: Context) -> Response:
     document, _ = visible_document(db, user=user, document_id=document_id)
     if not document.pdf_key or not document.pdf_sha256:
@@ -276,14 +277,14 @@ def _download(store: ObjectStore, *, key: str | None, filename: str, media_type:
 
 
 @router.get("/documents/{document_id}/pdf")
-def download_pdf(document_id: int, db: DbSession, user: CurrentUser, ctx: Context) -> Response:
+def download_pdf(document_id: PathId, db: DbSession, user: CurrentUser, ctx: Context) -> Response:
     document, _ = visible_document(db, user=user, document_id=document_id)
     name = (document.pdf_key or "").rpartition("/")[2] or f"document-{document_id}.pdf"
     return _download(ctx.store, key=document.pdf_key, filename=name, media_type="application/pdf")
 
 
 @router.get("/documents/{document_id}/original")
-def download_original(document_id: int, db: DbSession, user: CurrentUser,
+def download_original(document_id: PathId, db: DbSession, user: CurrentUser,
                       ctx: Context) -> Response:
     document, _ = visible_document(db, user=user, document_id=document_id)
     return _download(ctx.store, key=document.original_key, filename=document.original_filename,

@@ -15,6 +15,7 @@ from config.taxonomy import Taxonomy
 from models.db import utcnow
 from models.user import User
 from web.deps import Context, CurrentUser, DbSession
+from web.params import MAX_ID
 from web.views import local_time, reason_label, render
 
 router = APIRouter()
@@ -71,10 +72,12 @@ def _owners(db: Session) -> list[User]:
 
 
 def _int(value: str | None, default: int) -> int:
+    """A query-string integer in 0..MAX_ID, else ``default`` (never a value SQL cannot hold)."""
     try:
-        return int(value) if value is not None else default
+        number = int(value) if value is not None else default
     except ValueError:
         return default
+    return number if 0 <= number <= MAX_ID else default
 
 
 @router.get("/")
