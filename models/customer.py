@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, ValidationInfo, model_validator
 from sqlmodel import Field, SQLModel
 
 from config.taxonomy import Taxonomy, load_taxonomy
-from models.customer_fields import check_cooperation_dates, extra_field_checks
+from models.customer_fields import check_cooperation_dates, extra_field_checks, half_width_date
 from models.db import UTCDateTime, utcnow
 from models.user import User  # noqa: F401  (owner_id's foreign key target)
 from models.validation import (
@@ -209,7 +209,7 @@ def _field_checks(taxonomy: Taxonomy) -> dict[str, Callable[[Any], Any]]:
         "phone": validate_phone,
         "email": validate_email,
         "established_date": lambda v: validate_date(
-            v, "established_date", earliest=date(1900, 1, 1), latest=date.today()
+            half_width_date(v), "established_date", earliest=date(1900, 1, 1), latest=date.today()
         ),
     }
     for name in OPTION_FIELDS:

@@ -147,9 +147,17 @@ def validate_option_list(field: str, values: Any, options: Iterable[str]) -> lis
     return out
 
 
+def half_width_date(value: Any) -> Any:
+    """A typed date with full-width digits and spaces made half-width (２０１５-０３-１２)."""
+    return _half_width(value) if isinstance(value, str) else value
+
+
 def _date_check(field: str) -> Callable[[Any], date]:
     return lambda v: _relabel(
-        field, lambda: validate_date(v, field, earliest=date(1900, 1, 1), latest=date(2100, 1, 1))
+        field,
+        lambda: validate_date(
+            half_width_date(v), field, earliest=date(1900, 1, 1), latest=date(2100, 1, 1)
+        ),
     )
 
 

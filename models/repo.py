@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
@@ -82,6 +83,8 @@ class ConflictError(DossierError):
 def _json_value(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if isinstance(value, Decimal):  # money (元): exact, as text
+        return str(value)
     return value
 
 
@@ -486,9 +489,7 @@ def update_customer(
         )
         new_values = {**current, **{k: checked.get(k) for k in given if k in checked}}
     else:
-        merged = CustomerCreate.model_validate(
-            {**current, **given}, context={"taxonomy": taxonomy}
-        )
+        merged = CustomerCreate.model_validate({**current, **given}, context={"taxonomy": taxonomy})
         new_values = merged.model_dump()
     changed = [n for n, v in new_values.items() if getattr(customer, n) != v]
     if not changed:

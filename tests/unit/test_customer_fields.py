@@ -125,3 +125,15 @@ def test_groups_cover_the_standard():
         "marketing",
         "management",
     ]
+
+
+def test_dates_accept_full_width_digits_and_spaces():
+    out, _ = validate_customer_values(
+        {
+            **BASE,
+            "last_service_date": "２０２５－０３－０４ ",
+            "first_cooperation_date": " 2024-01-02",
+        }
+    )
+    assert out["last_service_date"] == date(2025, 3, 4)
+    assert out["first_cooperation_date"] == date(2024, 1, 2)
