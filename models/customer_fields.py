@@ -190,3 +190,27 @@ def check_cooperation_dates(values: dict[str, Any]) -> None:
     first, latest = values.get("first_cooperation_date"), values.get("latest_cooperation_date")
     if first and latest and first > latest:
         raise fail("latest_cooperation_date", "date_order", "不能早于首次合作时间")
+
+
+# --- value tier (价值层级) ----------------------------------------------------------------------
+
+#: Default thresholds in 元 a year (issue 15 item 4): (tier, lowest annual amount), highest first.
+DEFAULT_TIERS: tuple[tuple[str, Decimal], ...] = (
+    ("高价值", Decimal("500000")),
+    ("中价值", Decimal("100000")),
+    ("普通", Decimal("0")),
+)
+#: The level a tier gives when the level follows the tier.
+DEFAULT_TIER_LEVELS = {"高价值": "A类大客户", "中价值": "B类中小客户", "普通": "C类小客户"}
+
+
+def value_tier(
+    annual_amount: Decimal | None, tiers: tuple[tuple[str, Decimal], ...] = DEFAULT_TIERS
+) -> str | None:
+    """The tier of an annual amount: the first whose threshold it reaches (None: no amount)."""
+    if annual_amount is None:
+        return None
+    for tier, lowest in tiers:
+        if annual_amount >= lowest:
+            return tier
+    return tiers[-1][0]

@@ -14,6 +14,7 @@ from models.customer_fields import (
     validate_money,
     validate_option_list,
     validate_satisfaction,
+    value_tier,
 )
 from models.validation import ValidationError
 
@@ -137,3 +138,18 @@ def test_dates_accept_full_width_digits_and_spaces():
     )
     assert out["last_service_date"] == date(2025, 3, 4)
     assert out["first_cooperation_date"] == date(2024, 1, 2)
+
+
+@pytest.mark.parametrize(
+    ("amount", "tier"),
+    [
+        ("500000", "高价值"),
+        ("499999.99", "中价值"),
+        ("100000", "中价值"),
+        ("99999.99", "普通"),
+        ("0", "普通"),
+    ],
+)
+def test_value_tier_thresholds(amount, tier):
+    assert value_tier(Decimal(amount)) == tier
+    assert value_tier(None) is None
