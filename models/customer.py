@@ -24,6 +24,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -32,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, ValidationInfo, model_validator
 from sqlmodel import Field, SQLModel
 
 from config.taxonomy import Taxonomy, load_taxonomy
+from models.customer_fields import check_cooperation_dates, extra_field_checks, half_width_date
 from models.db import UTCDateTime, utcnow
 from models.user import User  # noqa: F401  (owner_id's foreign key target)
 from models.validation import (
@@ -100,6 +102,19 @@ class Customer(SQLModel, table=True):
     status: str = Field(default=CustomerStatus.PROSPECT.value, max_length=16, index=True)
     owner_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
     notes: str | None = Field(default=None, sa_type=sa.Text)
+    # Business, service and marketing groups (models.customer_fields, migration 0009).
+    first_cooperation_date: date | None = None
+    latest_cooperation_date: date | None = None
+    cumulative_amount: Decimal | None = Field(default=None, sa_type=sa.Numeric(14, 2))
+    decision_roles: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    follow_up_status: str | None = Field(default=None, max_length=64)
+    complaint_count: int | None = None
+    complaint_type: str | None = Field(default=None, max_length=64)
+    last_service_date: date | None = None
+    satisfaction: int | None = None
+    campaigns: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    # Optimistic concurrency: an edit names the version it started from.
+    version: int = Field(default=1)
     created_by: str = Field(max_length=64)
     updated_by: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -194,13 +209,14 @@ def _field_checks(taxonomy: Taxonomy) -> dict[str, Callable[[Any], Any]]:
         "phone": validate_phone,
         "email": validate_email,
         "established_date": lambda v: validate_date(
-            v, "established_date", earliest=date(1900, 1, 1), latest=date.today()
+            half_width_date(v), "established_date", earliest=date(1900, 1, 1), latest=date.today()
         ),
     }
     for name in OPTION_FIELDS:
         options = taxonomy.options.get(name)
         if options:
             checks[name] = lambda v, n=name, o=options: validate_option(n, v, o)
+    checks.update(extra_field_checks(taxonomy))
     return checks
 
 
@@ -267,6 +283,7 @@ def validate_customer_values(
         if out.get(name) is None:
             raise _fail(name, "required", "不能为空")
     _check_kind_specific(out)
+    check_cooperation_dates(out)
     return out, dropped
 
 
@@ -302,6 +319,16 @@ class CustomerCreate(BaseModel):
     status: str = CustomerStatus.PROSPECT.value
     owner_id: int | None = None
     notes: str | None = None
+    first_cooperation_date: date | str | None = None
+    latest_cooperation_date: date | str | None = None
+    cumulative_amount: Decimal | str | None = None
+    decision_roles: list[str] | str | None = None
+    follow_up_status: str | None = None
+    complaint_count: int | str | None = None
+    complaint_type: str | None = None
+    last_service_date: date | str | None = None
+    satisfaction: int | str | None = None
+    campaigns: list[str] | str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -342,6 +369,16 @@ class CustomerUpdate(BaseModel):
     status: str | None = None
     owner_id: int | None = None
     notes: str | None = None
+    first_cooperation_date: date | str | None = None
+    latest_cooperation_date: date | str | None = None
+    cumulative_amount: Decimal | str | None = None
+    decision_roles: list[str] | str | None = None
+    follow_up_status: str | None = None
+    complaint_count: int | str | None = None
+    complaint_type: str | None = None
+    last_service_date: date | str | None = None
+    satisfaction: int | str | None = None
+    campaigns: list[str] | str | None = None
 
 
 class CustomerPublic(BaseModel):
@@ -373,6 +410,17 @@ class CustomerPublic(BaseModel):
     status: str
     owner_id: int | None
     notes: str | None
+    first_cooperation_date: date | None = None
+    latest_cooperation_date: date | None = None
+    cumulative_amount: Decimal | None = None
+    decision_roles: list[str] = []
+    follow_up_status: str | None = None
+    complaint_count: int | None = None
+    complaint_type: str | None = None
+    last_service_date: date | None = None
+    satisfaction: int | None = None
+    campaigns: list[str] = []
+    version: int = 1
     created_by: str
     updated_by: str
     created_at: datetime

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlmodel import Session
@@ -35,6 +36,8 @@ def dialect(session: Session) -> str:
 def _json_value(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if isinstance(value, Decimal):  # money (元): exact, as text
+        return str(value)
     return value
 
 
