@@ -1,6 +1,7 @@
 """The ``dossier`` command line: thin — parse, call a plain function, print.
 
-Errors become exit codes in one place (:func:`main`, through :mod:`cli.boundary`): usage and
+Errors become exit codes in one place (:class:`_Boundary`, the root command group, so that
+:func:`run` and a test's ``CliRunner`` see the same thing): usage and
 configuration errors exit 2, an unreachable or unmigrated database 3, other errors 1, all as one
 line on stderr (a traceback only with ``--debug``); ``dossier check`` adds 1 warnings, 2 critical.
 """
@@ -19,8 +20,9 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
-from typer import Abort
+from typer import Abort, Exit
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+from typer.core import TyperGroup
 
 import flows  # noqa: F401  (switches Prefect telemetry off before anything imports prefect)
 from app.context import AppContext, app_context
@@ -42,7 +44,27 @@ from config.errors import DossierError, exit_code
 from models import repo
 from models.db import session_scope
 
+_debug = {"on": bool(os.environ.get("DOSSIER_DEBUG"))}
+
+
+class _Boundary(TyperGroup):
+    """The root group: an error that leaves a command becomes one stderr line and an exit code."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (ClickException, Exit, Abort):
+            raise
+        except Exception as e:  # noqa: BLE001  (the boundary: everything becomes one line)
+            code, line = _classify(e)
+            if _debug["on"]:
+                traceback.print_exc()
+            sys.stderr.write(line + "\n")
+            raise Exit(code) from e
+
+
 app = typer.Typer(
+    cls=_Boundary,
     name="dossier",
     help="客户资料归档：扫描件进来，可检索、命名规范、归档到位的 PDF 出去。",
     no_args_is_help=True,
@@ -391,6 +413,7 @@ def _classify(e: BaseException) -> tuple[int, str]:
 def run(argv: list[str]) -> int:
     """Run the app on ``argv``; every failure becomes one line on stderr and an exit code."""
     debug = "--debug" in argv or bool(os.environ.get("DOSSIER_DEBUG"))
+    _debug["on"] = debug
     verbose = "--verbose" in argv
     argv = [a for a in argv if a not in GLOBAL_FLAGS]
     if not verbose:
