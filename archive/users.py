@@ -203,7 +203,11 @@ def disable_user(session: Session, *, username: str, actor: str) -> User:
     user = _require_user(session, username)
     ended = repo.revoke_user_web_sessions(session, user_id=int(user.id or 0))
     return _change_user(
-        session, user=user, changes={"is_active": False}, actor=actor, action="user.disable",
+        session,
+        user=user,
+        changes={"is_active": False},
+        actor=actor,
+        action="user.disable",
         detail=f"结束全部会话（{ended} 个）" if ended else None,
     )
 
@@ -221,8 +225,12 @@ def end_sessions(
     user = _require_user(session, username)
     ended = repo.revoke_user_web_sessions(session, user_id=int(user.id or 0), now=now)
     repo.add_audit_event(
-        session, actor=actor, action="user.end_sessions", entity_type="user",
-        entity_id=user.username, after={"sessions_ended": ended},
+        session,
+        actor=actor,
+        action="user.end_sessions",
+        entity_type="user",
+        entity_id=user.username,
+        after={"sessions_ended": ended},
         detail=f"结束全部会话（{ended} 个）",
     )
     return ended

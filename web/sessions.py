@@ -31,8 +31,10 @@ SESSION_TOKEN = "sid"
 
 def limits(settings: Settings) -> tuple[timedelta, timedelta]:
     """The idle and the absolute session lifetime from the settings."""
-    return (timedelta(minutes=settings.web_session_idle_minutes),
-            timedelta(hours=settings.web_session_max_hours))
+    return (
+        timedelta(minutes=settings.web_session_idle_minutes),
+        timedelta(hours=settings.web_session_max_hours),
+    )
 
 
 def cookie_max_age(settings: Settings) -> int:
@@ -84,7 +86,8 @@ def sign_out(request: Request, db: Session) -> None:
     if row is not None:
         user = db.get(User, row.user_id)
         username = user.username if user is not None else str(row.user_id)
-        repo.add_audit_event(db, actor=username, action="user.logout", entity_type="user",
-                             entity_id=username)
+        repo.add_audit_event(
+            db, actor=username, action="user.logout", entity_type="user", entity_id=username
+        )
         db.commit()
     request.session.clear()

@@ -48,7 +48,10 @@ def create_web_session(
     now = now or utcnow()
     token = secrets.token_urlsafe(TOKEN_BYTES)
     row = WebSession(
-        token_sha256=token_digest(token), user_id=user_id, created_at=now, last_seen_at=now,
+        token_sha256=token_digest(token),
+        user_id=user_id,
+        created_at=now,
+        last_seen_at=now,
         expires_at=now,
     )
     row.expires_at = _expiry(row, now=now, idle=idle, absolute=absolute)
@@ -104,9 +107,7 @@ def revoke_web_session(
     return row
 
 
-def revoke_user_web_sessions(
-    session: Session, *, user_id: int, now: datetime | None = None
-) -> int:
+def revoke_user_web_sessions(session: Session, *, user_id: int, now: datetime | None = None) -> int:
     """Revoke every live session of a user; returns how many were live."""
     now = now or utcnow()
     result = session.execute(
