@@ -46,9 +46,13 @@ def sign_in(request: Request, db: Session, *, user: User, settings: Settings) ->
     """Start a server-side session for ``user`` and put its token in a fresh cookie.
 
     The cookie's earlier contents are dropped (no session fixation) and a new CSRF token is
-    made. Sessions older than the absolute lifetime are deleted on the way. Commits.
+    made; a session the cookie still named is revoked. Sessions older than the absolute
+    lifetime are deleted on the way. Commits.
     """
     idle, absolute = limits(settings)
+    previous = request.session.get(SESSION_TOKEN)
+    if previous:
+        repo.revoke_web_session(db, token=str(previous))
     repo.delete_old_web_sessions(db, absolute=absolute)
     token, _row = repo.create_web_session(
         db, user_id=int(user.id or 0), idle=idle, absolute=absolute

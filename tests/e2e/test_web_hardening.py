@@ -321,6 +321,20 @@ def test_sign_in_deletes_sessions_older_than_the_absolute_limit(
     assert _session_rows(world, "sales2") == []
 
 
+def test_signing_in_again_ends_the_cookies_previous_session(
+    world: WebWorld, base_url: str
+) -> None:
+    with signed_in(base_url, "rev1") as client:
+        first = client.cookies[SESSION_COOKIE]
+        token = csrf_from(client.get("/login").text)
+        again = client.post("/login", data={"username": "sales1", "password": PASSWORD,
+                                            "csrf_token": token})
+        assert again.status_code == 303
+        assert client.get("/audit").status_code == 403  # now sales1
+        assert _signed_out(base_url, first)
+    assert [row.revoked_at is not None for row in _session_rows(world, "rev1")] == [True]
+
+
 def test_session_lifetimes_are_settings(world: WebWorld, serve) -> None:  # type: ignore[no-untyped-def]
     short = world.settings.model_copy(update={"web_session_idle_minutes": 1,
                                               "web_session_max_hours": 2})
