@@ -318,6 +318,17 @@ def users_disable(username: str, as_json: JsonOpt = False) -> None:
         _print_user(user, as_json, ctx.taxonomy, "已停用")
 
 
+@users_app.command("end-sessions")
+def users_end_sessions(username: str, as_json: JsonOpt = False) -> None:
+    """End all of a user's web sessions (their next request goes to the sign-in page)."""
+    with open_context() as (_ctx, session):
+        ended = users.end_sessions(session, username=username, actor=cli_actor())
+        if as_json:
+            emit_json({"username": username, "sessions_ended": ended})
+        else:
+            typer.echo(f"已结束用户 {username} 的全部会话：{ended} 个")
+
+
 # --- audit ------------------------------------------------------------------------------------
 
 

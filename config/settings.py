@@ -131,6 +131,10 @@ class Settings(BaseSettings):
     secret_key: str = ""  # generated into <home>/secret_key when empty
     # Secure cookies + HSTS; None: on unless the web host is 127.0.0.1/localhost/::1 (TLS assumed)
     web_secure_cookies: bool | None = None
+    # Server-side sessions: signed out after this long without a request (sliding) and, at the
+    # latest, this long after signing in (web/sessions.py)
+    web_session_idle_minutes: int = Field(default=480, ge=1)
+    web_session_max_hours: int = Field(default=168, ge=1)
 
     def __init__(self, **values: Any) -> None:
         try:

@@ -208,5 +208,6 @@ def load_all_tables() -> sa.MetaData:
     import models.document  # noqa: F401
     import models.runs  # noqa: F401
     import models.user  # noqa: F401
+    import models.web_session  # noqa: F401
 
     return SQLModel.metadata

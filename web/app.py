@@ -27,12 +27,13 @@ from web.security import (
     secure_cookies,
     security_headers,
 )
+from web.sessions import cookie_max_age
 
 log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).parent
 SESSION_COOKIE = "dossier_session"
-SESSION_MAX_AGE = 12 * 3600
+
 
 def make_templates() -> Jinja2Templates:
     """The Jinja2 environment with the helpers every page uses."""
@@ -83,7 +84,7 @@ def create_app(
         SessionMiddleware,
         secret_key=secret,
         session_cookie=SESSION_COOKIE,
-        max_age=SESSION_MAX_AGE,
+        max_age=cookie_max_age(settings),
         same_site="lax",
         https_only=secure,
     )

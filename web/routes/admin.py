@@ -71,7 +71,8 @@ def audit_page(request: Request, db: DbSession, user: CurrentUser) -> Response:
 @router.get("/users")
 def users_page(request: Request, db: DbSession, user: CurrentUser) -> Response:
     require(user, Action.MANAGE_USERS)
-    return render(request, "users.html", user=user, users=user_service.list_users(db))
+    return render(request, "users.html", user=user, users=user_service.list_users(db),
+                  sessions=user_service.live_session_counts(db))
 
 
 def _manage(request: Request, db: Session, work: Any, done: str) -> Response:
@@ -114,3 +115,10 @@ def disable(request: Request, username: str, db: DbSession, user: CurrentUser) -
     require(user, Action.MANAGE_USERS)
     return _manage(request, db, lambda: user_service.disable_user(
         db, username=username, actor=user.username), f"已停用用户 {username}")
+
+
+@router.post("/users/{username}/end-sessions")
+def end_sessions(request: Request, username: str, db: DbSession, user: CurrentUser) -> Response:
+    require(user, Action.MANAGE_USERS)
+    return _manage(request, db, lambda: user_service.end_sessions(
+        db, username=username, actor=user.username), f"已结束 {username} 的全部会话")
