@@ -374,11 +374,17 @@ def expiry_items(
 
 
 def version_chains(documents: Sequence[Document]) -> list[list[Document]]:
-    """Documents grouped into version chains (``supersedes_id``), each newest first."""
+    """Documents grouped into version chains (``supersedes_id``), each newest first.
+
+    Chains whose newest document is in effect come first.
+    """
     by_id = {d.id: d for d in documents}
     replaced = {d.supersedes_id for d in documents if d.supersedes_id in by_id}
     chains = []
-    for head in sorted((d for d in documents if d.id not in replaced), key=lambda d: -(d.id or 0)):
+    heads = [d for d in documents if d.id not in replaced]
+    # Chains whose newest document is in effect first, then newest first.
+    heads.sort(key=lambda d: (d.status not in ACTIVE_STATUSES, -(d.id or 0)))
+    for head in heads:
         chain = [head]
         while chain[-1].supersedes_id in by_id and by_id[chain[-1].supersedes_id] not in chain:
             chain.append(by_id[chain[-1].supersedes_id])

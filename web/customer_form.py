@@ -13,7 +13,13 @@ from decimal import Decimal
 from typing import Any
 
 from config.taxonomy import Taxonomy
-from models.customer import CUSTOMER_STATUS_VALUES, Customer, validate_customer_values
+from models.customer import (
+    CUSTOMER_STATUS_VALUES,
+    Customer,
+    CustomerStatus,
+    validate_customer_values,
+)
+from models.customer import _required as required_fields  # the rule's one home (private)
 from models.customer_fields import GROUP_LABELS, GROUPS, OPTION_KEYS, label
 from models.errors import ValidationError
 from models.user import User
@@ -51,11 +57,17 @@ HINTS = {
     "campaigns": "多个活动用顿号“、”或逗号分隔",
     "cumulative_amount": "单位：元，最多两位小数",
     "phone": "11位手机号或带区号的固话，如 010-12345678",
+    "uscc": "企业客户填写，18位",
+    "id_number": "个人客户填写，18位",
 }
 #: Shown on the page but never typed in the form.
 NOT_IN_FORM = frozenset({"code", "updated_at"})
 #: Values a sales user sees masked; in their edit form an empty box keeps the stored value.
 MASKED_FIELDS = ("id_number", "phone")
+#: Numbers that belong to one customer type only (the model refuses them on the other).
+KIND_ONLY = {"uscc": "enterprise", "id_number": "individual"}
+#: Multi-value fields typed as text (one box, values separated by 、).
+TEXT_LISTS = frozenset({"campaigns"})
 SATISFACTION = ("1", "2", "3", "4", "5")
 
 
@@ -64,9 +76,25 @@ def field_label(name: str) -> str:
     return EXTRA_LABELS.get(name) or label(name)
 
 
-def form_field_names(*, editing: bool, owner_editable: bool) -> list[str]:
+def applies(name: str, customer: Customer | None) -> bool:
+    """Whether a field belongs on this customer's form and page (an empty number of the other
+    customer type does not; a stored one is always shown so nothing is hidden)."""
+    kind = KIND_ONLY.get(name)
+    if customer is None or kind is None or kind == customer.customer_type:
+        return True
+    return bool(getattr(customer, name))
+
+
+def form_field_names(
+    *, editing: bool, owner_editable: bool, customer: Customer | None = None
+) -> list[str]:
     """The fields the form submits (a customer's type is fixed once created)."""
-    names = [n for group in GROUPS.values() for n in group if n not in NOT_IN_FORM]
+    names = [
+        n
+        for group in GROUPS.values()
+        for n in group
+        if n not in NOT_IN_FORM and applies(n, customer)
+    ]
     if editing:
         names.remove("customer_type")
     if not owner_editable:
@@ -87,7 +115,10 @@ def _as_text(value: Any) -> Any:
 def stored_values(customer: Customer) -> dict[str, Any]:
     """A customer's values as the form shows them (strings; lists for multi-selects)."""
     names = [n for group in GROUPS.values() for n in group if n not in NOT_IN_FORM]
-    return {name: _as_text(getattr(customer, name)) for name in names}
+    out = {name: _as_text(getattr(customer, name)) for name in names}
+    for name in TEXT_LISTS:
+        out[name] = "、".join(out[name])
+    return out
 
 
 def submitted_values(form: Any, names: Sequence[str]) -> dict[str, Any]:
@@ -118,7 +149,8 @@ def collect_errors(values: Mapping[str, Any], taxonomy: Taxonomy) -> dict[str, s
     """Every field's first error (Chinese, naming the field and the rule), by field name.
 
     The model stops at the first error; a field that failed is left out and the values checked
-    again, until they pass or a field fails twice (a required field that is missing).
+    again, until they pass or a required field is missing. The model checks formats before
+    presence, so at that point the other missing required fields are added as well.
     """
     remaining = {k: v for k, v in values.items() if k in _MODEL_FIELDS}
     errors: dict[str, str] = {}
@@ -127,11 +159,23 @@ def collect_errors(values: Mapping[str, Any], taxonomy: Taxonomy) -> dict[str, s
             validate_customer_values(remaining, taxonomy=taxonomy)
             return errors
         except ValidationError as e:
-            if e.field in errors:
-                return errors
-            errors[e.field] = e.message
+            if e.field in errors or e.reason == "required":
+                errors.setdefault(e.field, _labelled(e))
+                break
+            errors[e.field] = _labelled(e)
             remaining[e.field] = None
+    status = remaining.get("status") or CustomerStatus.PROSPECT.value
+    for name in required_fields({**remaining, "status": status}, from_document=False):
+        if name not in errors and remaining.get(name) in (None, "", []):
+            errors[name] = f"{field_label(name)}不能为空"
     return errors
+
+
+def _labelled(error: ValidationError) -> str:
+    """The error's message, with a raw field name (``owner_id不能为空``) given its label."""
+    if error.message.startswith(error.field):
+        return field_label(error.field) + error.message[len(error.field) :]
+    return error.message
 
 
 _MODEL_FIELDS = frozenset(n for group in GROUPS.values() for n in group if n not in NOT_IN_FORM)
@@ -181,8 +225,9 @@ def _input(
         "value": value,
         "choices": choices,
         "error": error,
-        "hint": HINTS.get(name, ""),
         "placeholder": placeholder,
+        "only": KIND_ONLY.get(name, ""),
+        "hint": "已隐藏完整号码，留空则保持不变" if placeholder else HINTS.get(name, ""),
     }
 
 
@@ -203,7 +248,7 @@ def form_groups(
         for name in fields:
             if name not in names:
                 continue
-            placeholder = f"已隐藏（{masked[name]}），不修改请留空" if name in masked else ""
+            placeholder = f"已隐藏：{masked[name]}" if name in masked else ""
             inputs.append(
                 _input(
                     name,
@@ -294,6 +339,8 @@ def display_groups(
     for key, fields in GROUPS.items():
         rows = []
         for name in fields:
+            if not applies(name, customer):
+                continue
             value = masked.get(name) or _display(
                 name, customer, taxonomy=taxonomy, owner_names=owner_names
             )

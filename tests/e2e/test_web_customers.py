@@ -301,11 +301,12 @@ def test_customer_page_shows_groups_checklist_expiry_and_versions(
     ):
         assert f"<h2>{heading}" in text, heading
     assert "统一社会信用代码" in text and make_uscc(1) in text and "首次合作时间" in text
+    assert "公民身份号码" not in text  # an individual's number has no place on an enterprise
     # Checklist: the license in effect; the permit was rejected, so it is missing.
     checklist = text.split('id="checklist"')[1].split("</section>")[0]
     assert f'营业执照 <a href="/documents/{new}">' in checklist
     assert re.search(r'data-type="bank_permit">\s*<span aria-hidden="true">✗', checklist)
-    assert "1/4 齐全" in checklist
+    assert "已齐 1/4 项" in checklist
     # Expired license shown; the superseded one is an older version of it.
     assert f"已于 {past} 过期" in text and f"#{new}</a>" in text
     versions = text.split('id="documents"')[1]
@@ -377,7 +378,16 @@ def test_admin_creating_a_won_customer_must_name_the_relationship_fields(
     assert 'name="owner_id"' in form.text
     response = _post(admin, "/customers/new", _valid_form(31, status="won"), form.text)
     assert response.status_code == 422
-    assert "联系人不能为空" in html.unescape(response.text)
+    text = html.unescape(response.text)
+    for message in (
+        "联系人不能为空",
+        "联系方式不能为空",
+        "所属行业不能为空",
+        "客户等级不能为空",
+        "负责人不能为空",
+    ):
+        assert message in text, message
+    assert text.count('class="field-error"') == 5
     ok = _post(
         admin,
         "/customers/new",

@@ -177,6 +177,8 @@ def customers_page(request: Request, db: DbSession, user: CurrentUser, ctx: Cont
         sort_labels=SORT_LABELS,
         page_url=page_url,
         filtered=bool(set(params) - {"sort"}),
+        more_filters=len(set(params) - {"q"}),
+        show_owner=sees_everything(user),
     )
 
 
@@ -202,7 +204,7 @@ def _form_page(
         values = stored_values(customer) if customer else {"status": "prospect"}
         values = {k: ("" if k in masked else v) for k, v in values.items()}
     groups = form_groups(
-        names=form_field_names(editing=editing, owner_editable=owner_editable),
+        names=form_field_names(editing=editing, owner_editable=owner_editable, customer=customer),
         values=values,
         errors=errors or {},
         taxonomy=ctx.taxonomy,
@@ -234,7 +236,8 @@ async def create_customer(
     names = form_field_names(editing=False, owner_editable=sees_everything(user))
     values = submitted_values(form, names)
     data, errors = service_values(values)
-    errors = {**collect_errors(data, ctx.taxonomy), **errors}
+    owner = {} if sees_everything(user) else {"owner_id": user.id}  # as the service does
+    errors = {**collect_errors({**data, **owner}, ctx.taxonomy), **errors}
     if not errors:
         try:
             customer, similar = service.create_customer(db, ctx.settings, user, data)
@@ -297,7 +300,7 @@ def edit_customer_page(
 
 def _changes(form: Any, *, user: User, customer: Customer) -> tuple[dict[str, Any], dict]:
     """The submitted values and the changes for the service (masked boxes left empty: kept)."""
-    names = form_field_names(editing=True, owner_editable=sees_everything(user))
+    names = form_field_names(editing=True, owner_editable=sees_everything(user), customer=customer)
     values = submitted_values(form, names)
     if not sees_everything(user) and "owner_id" in form:
         values["owner_id"] = str(form.get("owner_id") or "")  # the service refuses a change
@@ -367,7 +370,7 @@ def _stale(
     db.expire_all()
     current = service.get_visible(db, user, code)
     masked = masked_values(current, unmask=may_unmask(user))
-    names = form_field_names(editing=True, owner_editable=sees_everything(user))
+    names = form_field_names(editing=True, owner_editable=sees_everything(user), customer=current)
     diff = differences(values, stored_values(current), names, masked)
     return _form_page(
         request,
