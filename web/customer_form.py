@@ -7,6 +7,7 @@ repeatedly so that one submission shows every field's error at once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -276,28 +277,71 @@ def masked_values(customer: Customer, *, unmask: bool) -> dict[str, str]:
     return out
 
 
-def differences(
+def original_json(customer: Customer, masked: Mapping[str, str]) -> str:
+    """The values an edit starts from, for the form's hidden ``original`` field.
+
+    Masked values are left out (the viewer may not see them). Only used to show and merge
+    what someone else changed when the edit turns out stale; never written.
+    """
+    values = {k: v for k, v in stored_values(customer).items() if k not in masked}
+    return json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+
+
+def parse_original(text: str | None) -> dict[str, Any] | None:
+    """The hidden ``original`` field back as values (None when missing or malformed)."""
+    try:
+        data = json.loads(text or "")
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    return {str(k): v for k, v in data.items() if isinstance(v, str | list)}
+
+
+def _same(a: Any, b: Any) -> bool:
+    return (a or None) == (b or None)
+
+
+def merge_stale(
     mine: Mapping[str, Any],
-    stored: Mapping[str, Any],
+    original: Mapping[str, Any] | None,
+    current: Mapping[str, Any],
     names: Sequence[str],
     masked: Mapping[str, str],
-) -> list[dict[str, Any]]:
-    """Fields whose submitted value differs from the stored one (for a stale edit)."""
-    out = []
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Merge a stale edit with what was saved meanwhile, field by field.
+
+    A field only the other editor changed takes their value; one only this user changed keeps
+    the input; one both changed differently keeps the input and is marked as a conflict.
+    Without the original values every field that differs is shown as a conflict.
+
+    Returns:
+        The values for the form, and rows (label, theirs, mine, conflict) for the fields the
+        other editor changed.
+    """
+    merged = dict(mine)
+    rows = []
     for name in names:
-        if name in masked and not mine.get(name):
+        if name in masked:
             continue
-        theirs = stored.get(name, "")
-        if (mine.get(name) or "") != (theirs or ""):
-            shown = masked.get(name) if name in masked else theirs
-            out.append(
-                {
-                    "label": field_label(name),
-                    "mine": _shown(mine.get(name)),
-                    "theirs": _shown(shown),
-                }
-            )
-    return out
+        theirs, own = current.get(name, ""), mine.get(name, "")
+        base = original.get(name, "") if original is not None else None
+        if original is not None and _same(theirs, base):
+            continue  # the other editor left it alone
+        if original is not None and _same(own, base):
+            merged[name] = theirs
+        elif _same(own, theirs):
+            continue
+        conflict = not _same(merged[name], theirs)
+        rows.append(
+            {
+                "label": field_label(name),
+                "theirs": _shown(theirs),
+                "mine": _shown(own),
+                "conflict": conflict,
+            }
+        )
+    return merged, rows
 
 
 def _shown(value: Any) -> str:

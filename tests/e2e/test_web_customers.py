@@ -140,10 +140,16 @@ def _document(
         return doc.id or 0
 
 
+ORIGINAL_RE = re.compile(r'name="original" value="([^"]*)"')
+
+
 def _post(client: TestClient, path: str, data: dict[str, Any], form_page: str) -> Any:
-    return client.post(
-        path, data={"csrf_token": csrf_from(form_page), **data}, follow_redirects=False
-    )
+    """Submit a form as the browser would: its CSRF token and hidden ``original`` included."""
+    hidden = {"csrf_token": csrf_from(form_page)}
+    original = ORIGINAL_RE.search(form_page)
+    if original:
+        hidden["original"] = html.unescape(original.group(1))
+    return client.post(path, data={**hidden, **data}, follow_redirects=False)
 
 
 def _a_form(**extra: Any) -> dict[str, Any]:
@@ -423,7 +429,7 @@ def test_edit_is_audited_and_a_stale_version_is_refused_with_input_kept(
     saved = _post(
         first,
         f"/customers/{code}/edit",
-        {**values, "version": "1", "contact_person": "孙经理"},
+        {**values, "version": "1", "contact_person": "孙经理", "email": "sun@example.com"},
         form1.text,
     )
     assert saved.status_code == 303
@@ -431,33 +437,39 @@ def test_edit_is_audited_and_a_stale_version_is_refused_with_input_kept(
     assert customer.version == 2 and customer.contact_person == "孙经理"
     update = [e for e in _events(world, code) if e.action == "customer.update"]
     assert len(update) == 1 and update[0].actor == "rev1"
-    assert update[0].before == {"contact_person": None}
-    assert update[0].after == {"contact_person": "孙经理"}
+    assert update[0].before == {"contact_person": None, "email": None}
+    assert update[0].after == {"contact_person": "孙经理", "email": "sun@example.com"}
 
-    stale = _post(
-        second,
-        f"/customers/{code}/edit",
-        {**values, "version": "1", "contact_person": "周经理", "notes": "第二位编辑"},
-        form2.text,
-    )
+    # The second editor started from version 1 and changed the contact person and the notes.
+    mine = {**values, "version": "1", "contact_person": "周经理", "notes": "第二位编辑"}
+    stale = _post(second, f"/customers/{code}/edit", mine, form2.text)
     assert stale.status_code == 409
     text = html.unescape(stale.text)
     assert "已被 rev1 修改" in text and "客户已被他人修改" in text
-    assert 'value="周经理"' in text and "第二位编辑</textarea>" in text  # nothing lost
-    assert "孙经理" in text.split('id="conflict"')[1].split("</section>")[0]
+    # Nothing lost: their input is kept, the e-mail only the other editor changed is taken over.
+    assert 'value="周经理"' in text and "第二位编辑</textarea>" in text
+    assert 'id="f-email" name="email" value="sun@example.com"' in text
+    conflict = text.split('id="conflict"')[1].split("</section>")[0]
+    assert re.search(
+        r'class="both-changed"><td>联系人</td><td>孙经理</td><td>周经理</td>', conflict
+    )
+    assert "<td>电子邮箱</td><td>sun@example.com</td>" in conflict and "已采用对方的值" in conflict
+    assert "备注" not in conflict  # only they changed it
     assert 'name="version" value="2"' in text
     assert _customer(world, code).contact_person == "孙经理"
 
+    # Saving again (as the browser sends the merged form) keeps both editors' changes.
     again = _post(
         second,
         f"/customers/{code}/edit",
-        {**values, "version": "2", "contact_person": "周经理", "notes": "第二位编辑"},
+        {**mine, "version": "2", "email": "sun@example.com"},
         stale.text,
     )
     assert again.status_code == 303
     final = _customer(world, code)
     assert final.version == 3 and final.contact_person == "周经理"
-    assert final.notes == "第二位编辑" and final.updated_by == "admin"
+    assert final.notes == "第二位编辑" and final.email == "sun@example.com"
+    assert final.updated_by == "admin"
 
 
 def test_edit_errors_are_inline_and_nothing_is_written(client_of, world: WebWorld) -> None:

@@ -31,11 +31,13 @@ from models.errors import ConflictError, ValidationError
 from models.user import User
 from web.customer_form import (
     collect_errors,
-    differences,
     display_groups,
     form_field_names,
     form_groups,
     masked_values,
+    merge_stale,
+    original_json,
+    parse_original,
     service_values,
     stored_values,
     submitted_values,
@@ -195,6 +197,7 @@ def _form_page(
     customer: Customer | None = None,
     values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
+    original: str | None = None,
     **extra: Any,
 ) -> Response:
     editing = customer is not None
@@ -219,6 +222,7 @@ def _form_page(
         customer=customer,
         groups=groups,
         errors=errors or {},
+        original=original or (original_json(customer, masked) if customer else ""),
         **extra,
     )
 
@@ -334,8 +338,16 @@ async def edit_customer(
             if e.field != "version":
                 errors = {e.field: e.message}
             else:
+                original = parse_original(str(form.get("original") or ""))
                 return _stale(
-                    request, user=user, ctx=ctx, db=db, code=code, values=values, message=e.message
+                    request,
+                    user=user,
+                    ctx=ctx,
+                    db=db,
+                    code=code,
+                    values=values,
+                    original=original,
+                    message=e.message,
                 )
         except ValidationError as e:
             db.rollback()
@@ -351,6 +363,7 @@ async def edit_customer(
             values=values,
             errors=errors,
             version=version,
+            original=str(form.get("original") or ""),
         )
     _flash(request, "修改已保存" if saved.updated_at != before else "没有需要保存的修改")
     return RedirectResponse(f"/customers/{code}", status_code=303)
@@ -364,14 +377,16 @@ def _stale(
     db: Session,
     code: str,
     values: dict[str, Any],
+    original: dict[str, Any] | None,
     message: str,
 ) -> Response:
-    """Someone saved first: show their values beside the user's input, which is kept."""
+    """Someone saved first: their changes are merged into the user's input, which is kept;
+    fields both changed are shown side by side."""
     db.expire_all()
     current = service.get_visible(db, user, code)
     masked = masked_values(current, unmask=may_unmask(user))
     names = form_field_names(editing=True, owner_editable=sees_everything(user), customer=current)
-    diff = differences(values, stored_values(current), names, masked)
+    merged, rows = merge_stale(values, original, stored_values(current), names, masked)
     return _form_page(
         request,
         user=user,
@@ -379,8 +394,8 @@ def _stale(
         db=db,
         status=409,
         customer=current,
-        values=values,
+        values=merged,
         version=current.version,
         conflict=message,
-        conflict_fields=diff,
+        conflict_fields=rows,
     )
