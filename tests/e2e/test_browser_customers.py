@@ -140,6 +140,14 @@ def test_sales_user_creates_a_customer_and_finds_it_in_the_filtered_list(
     assert response is not None and response.status == 404
     expect(page.locator("body")).to_contain_text("不存在")
 
+    # From 360 px wide: no page scrolls sideways.
+    page.set_viewport_size({"width": 360, "height": 740})
+    code = world.customers["A"]
+    for path in ("/customers", f"/customers/{code}", f"/customers/{code}/edit", "/customers/new"):
+        page.goto(path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 360, (path, width)
+
     with Session(world.engine) as session:
         created = session.exec(select(Customer).where(Customer.name == NAME)).one()
         sales1 = repo.get_user(session, username="sales1")

@@ -347,7 +347,6 @@ async def edit_customer(
                     code=code,
                     values=values,
                     original=original,
-                    message=e.message,
                 )
         except ValidationError as e:
             db.rollback()
@@ -378,7 +377,6 @@ def _stale(
     code: str,
     values: dict[str, Any],
     original: dict[str, Any] | None,
-    message: str,
 ) -> Response:
     """Someone saved first: their changes are merged into the user's input, which is kept;
     fields both changed are shown side by side."""
@@ -396,6 +394,6 @@ def _stale(
         customer=current,
         values=merged,
         version=current.version,
-        conflict=message,
+        conflict=f"客户 {current.code} 已被 {current.updated_by} 修改（版本 {current.version}）",
         conflict_fields=rows,
     )
