@@ -18,12 +18,12 @@ router = APIRouter()
 def safe_next(target: str | None) -> str:
     """A local path to return to after signing in (never another site)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/queue"
+        return "/"
     return target
 
 
 @router.get("/login")
-def login_page(request: Request, next: str = "/queue") -> Response:  # noqa: A002
+def login_page(request: Request, next: str = "/") -> Response:  # noqa: A002
     return render(request, "login.html", next_url=safe_next(next))
 
 
@@ -34,7 +34,7 @@ def login(
     context: Context,
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
-    next: Annotated[str, Form()] = "/queue",  # noqa: A002
+    next: Annotated[str, Form()] = "/",  # noqa: A002
 ) -> Response:
     try:
         user = authenticate(db, username=username, password=password)

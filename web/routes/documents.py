@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from app.records import customer_record, document_record
 from archive import review
-from archive.permissions import Action, can, can_view_customer, can_view_document
+from archive.permissions import Action, can, can_view_document
 from archive.storage.base import CHUNK_SIZE, ObjectStore
 from config.errors import DossierError, ErrorCode
 from config.taxonomy import Taxonomy
@@ -289,17 +289,3 @@ def download_original(document_id: PathId, db: DbSession, user: CurrentUser,
     document, _ = visible_document(db, user=user, document_id=document_id)
     return _download(ctx.store, key=document.original_key, filename=document.original_filename,
                      media_type="application/octet-stream")
-
-
-@router.get("/customers/{code}")
-def customer_page(request: Request, code: str, db: DbSession, user: CurrentUser,
-                  ctx: Context) -> Response:
-    customer = repo.get_customer(db, code=code)
-    if customer is None or not can_view_customer(user, customer):
-        raise HTTPException(status_code=404, detail=f"客户 {code} 不存在")
-    docs = repo.list_documents(db, customer_id=customer.id, limit=200)
-    return render(
-        request, "customer.html", user=user,
-        customer=customer_record(customer, taxonomy=ctx.taxonomy, unmask=may_unmask(user)),
-        documents=[_short(d, ctx.taxonomy) for d in docs],
-    )

@@ -57,7 +57,31 @@
     });
   }
 
+  // Customer list: the filter panel starts open on wide screens and when filters are set.
+  function customerFilters() {
+    var more = document.querySelector("details.more-filters");
+    if (more && window.matchMedia("(min-width: 721px)").matches) more.open = true;
+  }
+
+  // Customer form: a number that belongs to one customer type is shown for that type only
+  // (an empty one is hidden; a value is never hidden, so the server's error stays visible).
+  function customerForm() {
+    var type = document.getElementById("f-customer_type");
+    if (!type) return;
+    function update() {
+      document.querySelectorAll(".form-field[data-only]").forEach(function (field) {
+        var input = field.querySelector("input");
+        var other = type.value && field.dataset.only !== type.value;
+        field.hidden = Boolean(other && input && !input.value);
+      });
+    }
+    type.addEventListener("change", update);
+    update();
+  }
+
   var page = document.body.dataset.page;
   if (page === "queue") queueKeys();
   if (page === "document") documentKeys();
+  if (page === "customers") customerFilters();
+  if (page === "customer-form") customerForm();
 })();

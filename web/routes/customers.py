@@ -1,0 +1,399 @@
+"""The customer file on the web: the list (客户列表), one customer's page, create and edit forms.
+
+Permissions and concurrency are the service's (:mod:`archive.customers`): a sales user sees
+and edits only their own customers (404 otherwise) and cannot change the owner; an edit names
+the version it started from, and a stale one is shown again with the user's input kept and the
+fields that changed meanwhile.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlmodel import Session, col, select
+
+from archive import customers as service
+from archive.customer_list import (
+    DEFAULT_SORT,
+    SORT_COLUMNS,
+    CustomerQuery,
+    document_overview,
+    list_customers,
+)
+from archive.permissions import sees_everything
+from models.customer import Customer
+from models.customer_fields import DEFAULT_TIERS
+from models.errors import ConflictError, ValidationError
+from models.user import User
+from web.customer_form import (
+    collect_errors,
+    display_groups,
+    form_field_names,
+    form_groups,
+    masked_values,
+    merge_stale,
+    original_json,
+    parse_original,
+    service_values,
+    stored_values,
+    submitted_values,
+)
+from web.deps import Context, CurrentUser, DbSession
+from web.params import MAX_ID
+from web.views import local_time, may_unmask, render
+
+router = APIRouter()
+
+PAGE_SIZE = 30
+#: Query-string parameter -> the list's filter (``CustomerQuery`` field).
+FILTER_PARAMS = {
+    "q": "text",
+    "type": "customer_type",
+    "status": "status",
+    "industry": "industry",
+    "level": "level",
+    "tier": "tier",
+    "region": "region",
+    "owner": "owner_id",
+    "complete": "complete",
+    "expiring": "expiring",
+    "sort": "sort",
+}
+SORT_LABELS = {
+    "-updated": "最近更新",
+    "updated": "最早更新",
+    "code": "客户编号",
+    "-code": "客户编号（倒序）",
+    "name": "客户名称",
+    "-amount": "累计金额从高到低",
+    "amount": "累计金额从低到高",
+}
+TIERS = tuple(name for name, _ in DEFAULT_TIERS)
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _number(value: str | None, default: int | None) -> int | None:
+    if value is None or not value.isdigit() or len(value) > 10:
+        return default
+    number = int(value)
+    return number if 1 <= number <= MAX_ID else default
+
+
+def list_params(request: Request) -> dict[str, str]:
+    """The list's filters as given in the query string (empty ones left out)."""
+    q = request.query_params
+    return {p: (q.get(p) or "").strip() for p in FILTER_PARAMS if (q.get(p) or "").strip()}
+
+
+def customer_query(params: dict[str, str], user: User) -> CustomerQuery:
+    """The list's query; a sales user's owner filter is ignored (they see their own)."""
+    values: dict[str, Any] = {FILTER_PARAMS[p]: v for p, v in params.items()}
+    values["owner_id"] = _number(params.get("owner"), None) if sees_everything(user) else None
+    values["complete"] = {"yes": True, "no": False}.get(params.get("complete", ""))
+    values["expiring"] = params.get("expiring") == "yes"
+    sort = params.get("sort", DEFAULT_SORT)
+    values["sort"] = sort if sort.lstrip("-") in SORT_COLUMNS else DEFAULT_SORT
+    return CustomerQuery(**values)
+
+
+def _users(db: Session) -> list[User]:
+    query = select(User).where(col(User.is_active)).order_by(col(User.username))
+    return list(db.exec(query).all())
+
+
+def _owner_names(db: Session) -> dict[int, str]:
+    users = db.exec(select(User)).all()
+    return {u.id: u.display_name or u.username for u in users if u.id is not None}
+
+
+def _flash(request: Request, message: str, kind: str = "ok") -> None:
+    request.session["flash"] = message
+    request.session["flash_kind"] = kind
+
+
+def _row(row: Any, *, ctx: Context, owner_names: dict[int, str]) -> dict[str, Any]:
+    c: Customer = row.customer
+    return {
+        "code": c.code,
+        "name": c.name,
+        "url": f"/customers/{c.code}",
+        "type_label": next(
+            (t.label for t in ctx.taxonomy.customer_types if t.code == c.customer_type),
+            c.customer_type,
+        ),
+        "status": c.status,
+        "status_label": ctx.taxonomy.customer_status_label(c.status),
+        "industry": c.industry or "",
+        "level": c.level or "",
+        "region": c.region or "",
+        "tier": row.tier or "",
+        "contact": c.contact_person or "",
+        "owner": owner_names.get(c.owner_id or 0, ""),
+        "present": row.present,
+        "required": row.required,
+        "complete": row.complete,
+        "expired": row.expired,
+        "expiring": row.expiring,
+        "updated_at": local_time(c.updated_at),
+    }
+
+
+# --- the list ---------------------------------------------------------------------------------
+
+
+@router.get("/customers")
+def customers_page(request: Request, db: DbSession, user: CurrentUser, ctx: Context) -> Response:
+    params = list_params(request)
+    page = _number(request.query_params.get("page"), 1) or 1
+    result = list_customers(
+        db,
+        user=user,
+        taxonomy=ctx.taxonomy,
+        query=customer_query(params, user),
+        limit=PAGE_SIZE,
+        offset=(page - 1) * PAGE_SIZE,
+        warning_days=ctx.settings.expiry_warning_days,
+    )
+    owner_names = _owner_names(db)
+
+    def page_url(number: int) -> str:
+        return "/customers?" + urlencode({**params, "page": number})
+
+    return render(
+        request,
+        "customers.html",
+        user=user,
+        params=params,
+        page=page,
+        pages=max(1, math.ceil(result.total / PAGE_SIZE)),
+        total=result.total,
+        rows=[_row(r, ctx=ctx, owner_names=owner_names) for r in result.rows],
+        owners=_users(db) if sees_everything(user) else [],
+        tiers=TIERS,
+        sort_labels=SORT_LABELS,
+        page_url=page_url,
+        filtered=bool(set(params) - {"sort"}),
+        more_filters=len(set(params) - {"q"}),
+        show_owner=sees_everything(user),
+    )
+
+
+# --- create -----------------------------------------------------------------------------------
+
+
+def _form_page(
+    request: Request,
+    *,
+    user: User,
+    ctx: Context,
+    db: Session,
+    status: int = 200,
+    customer: Customer | None = None,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    original: str | None = None,
+    **extra: Any,
+) -> Response:
+    editing = customer is not None
+    owner_editable = sees_everything(user)
+    masked = masked_values(customer, unmask=may_unmask(user)) if customer else {}
+    if values is None:
+        values = stored_values(customer) if customer else {"status": "prospect"}
+        values = {k: ("" if k in masked else v) for k, v in values.items()}
+    groups = form_groups(
+        names=form_field_names(editing=editing, owner_editable=owner_editable, customer=customer),
+        values=values,
+        errors=errors or {},
+        taxonomy=ctx.taxonomy,
+        owners=_users(db),
+        masked=masked,
+    )
+    return render(
+        request,
+        "customer_form.html",
+        status_code=status,
+        user=user,
+        customer=customer,
+        groups=groups,
+        errors=errors or {},
+        original=original or (original_json(customer, masked) if customer else ""),
+        **extra,
+    )
+
+
+@router.get("/customers/new")
+def new_customer_page(request: Request, db: DbSession, user: CurrentUser, ctx: Context) -> Response:
+    return _form_page(request, user=user, ctx=ctx, db=db)
+
+
+@router.post("/customers/new")
+async def create_customer(
+    request: Request, db: DbSession, user: CurrentUser, ctx: Context
+) -> Response:
+    form = await request.form()
+    names = form_field_names(editing=False, owner_editable=sees_everything(user))
+    values = submitted_values(form, names)
+    data, errors = service_values(values)
+    owner = {} if sees_everything(user) else {"owner_id": user.id}  # as the service does
+    errors = {**collect_errors({**data, **owner}, ctx.taxonomy), **errors}
+    if not errors:
+        try:
+            customer, similar = service.create_customer(db, ctx.settings, user, data)
+            db.commit()
+        except (ValidationError, ConflictError) as e:
+            db.rollback()
+            errors = {e.field: e.message}
+    if errors:
+        return _form_page(
+            request, user=user, ctx=ctx, db=db, status=422, values=values, errors=errors
+        )
+    message = f"已创建客户 {customer.code}"
+    if similar:
+        names_text = "、".join(f"{c.name}（{c.code}）" for c in similar[:5])
+        message += f"；注意：名称相近的客户已存在：{names_text}"
+    _flash(request, message)
+    return RedirectResponse(f"/customers/{customer.code}", status_code=303)
+
+
+# --- one customer -----------------------------------------------------------------------------
+
+
+@router.get("/customers/{code}")
+def customer_page(
+    request: Request, code: str, db: DbSession, user: CurrentUser, ctx: Context
+) -> Response:
+    customer = service.get_visible(db, user, code)
+    overview = document_overview(
+        db, customer=customer, taxonomy=ctx.taxonomy, warning_days=ctx.settings.expiry_warning_days
+    )
+    return render(
+        request,
+        "customer.html",
+        user=user,
+        customer=customer,
+        type_label=next(
+            (t.label for t in ctx.taxonomy.customer_types if t.code == customer.customer_type),
+            customer.customer_type,
+        ),
+        status_label=ctx.taxonomy.customer_status_label(customer.status),
+        groups=display_groups(
+            customer, taxonomy=ctx.taxonomy, owner_names=_owner_names(db), unmask=may_unmask(user)
+        ),
+        overview=overview,
+        doc_type_label=lambda c: ctx.taxonomy.document_type(c).label,
+        doc_status_label=ctx.taxonomy.document_status_label,
+        warning_days=ctx.settings.expiry_warning_days,
+    )
+
+
+@router.get("/customers/{code}/edit")
+def edit_customer_page(
+    request: Request, code: str, db: DbSession, user: CurrentUser, ctx: Context
+) -> Response:
+    customer = service.get_visible(db, user, code)
+    return _form_page(
+        request, user=user, ctx=ctx, db=db, customer=customer, version=customer.version
+    )
+
+
+def _changes(form: Any, *, user: User, customer: Customer) -> tuple[dict[str, Any], dict]:
+    """The submitted values and the changes for the service (masked boxes left empty: kept)."""
+    names = form_field_names(editing=True, owner_editable=sees_everything(user), customer=customer)
+    values = submitted_values(form, names)
+    if not sees_everything(user) and "owner_id" in form:
+        values["owner_id"] = str(form.get("owner_id") or "")  # the service refuses a change
+    masked = masked_values(customer, unmask=may_unmask(user))
+    stored = stored_values(customer)
+    kept = {
+        k: v
+        for k, v in values.items()
+        if not (k in masked and not v) and (v or None) != (stored.get(k) or None)
+    }
+    return values, kept
+
+
+@router.post("/customers/{code}/edit")
+async def edit_customer(
+    request: Request, code: str, db: DbSession, user: CurrentUser, ctx: Context
+) -> Response:
+    form = await request.form()
+    customer = service.get_visible(db, user, code)
+    values, kept = _changes(form, user=user, customer=customer)
+    changes, errors = service_values(kept)
+    errors = {**collect_errors({**stored_values(customer), **changes}, ctx.taxonomy), **errors}
+    version = _number(str(form.get("version") or ""), 0) or 0
+    if not errors:
+        try:
+            before = customer.updated_at
+            saved = service.edit_customer(db, ctx.settings, user, code, changes, version=version)
+            db.commit()
+        except ConflictError as e:
+            db.rollback()
+            if e.field != "version":
+                errors = {e.field: e.message}
+            else:
+                original = parse_original(str(form.get("original") or ""))
+                return _stale(
+                    request,
+                    user=user,
+                    ctx=ctx,
+                    db=db,
+                    code=code,
+                    values=values,
+                    original=original,
+                )
+        except ValidationError as e:
+            db.rollback()
+            errors = {e.field: e.message}
+    if errors:
+        return _form_page(
+            request,
+            user=user,
+            ctx=ctx,
+            db=db,
+            status=422,
+            customer=customer,
+            values=values,
+            errors=errors,
+            version=version,
+            original=str(form.get("original") or ""),
+        )
+    _flash(request, "修改已保存" if saved.updated_at != before else "没有需要保存的修改")
+    return RedirectResponse(f"/customers/{code}", status_code=303)
+
+
+def _stale(
+    request: Request,
+    *,
+    user: User,
+    ctx: Context,
+    db: Session,
+    code: str,
+    values: dict[str, Any],
+    original: dict[str, Any] | None,
+) -> Response:
+    """Someone saved first: their changes are merged into the user's input, which is kept;
+    fields both changed are shown side by side."""
+    db.expire_all()
+    current = service.get_visible(db, user, code)
+    masked = masked_values(current, unmask=may_unmask(user))
+    names = form_field_names(editing=True, owner_editable=sees_everything(user), customer=current)
+    merged, rows = merge_stale(values, original, stored_values(current), names, masked)
+    return _form_page(
+        request,
+        user=user,
+        ctx=ctx,
+        db=db,
+        status=409,
+        customer=current,
+        values=merged,
+        version=current.version,
+        conflict=f"客户 {current.code} 已被 {current.updated_by} 修改（版本 {current.version}）",
+        conflict_fields=rows,
+    )
