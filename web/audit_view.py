@@ -20,7 +20,7 @@ from models.customer import Customer
 from models.customer_fields import LABELS as CUSTOMER_LABELS
 from models.customer_fields import label as customer_field_label
 from models.document import Document
-from web.field_view import field_label, reason_label
+from web.field_view import display_value, field_label, field_spec, reason_label
 from web.formatting import local_time, ymd
 
 AUDIT_PAGE_SIZE = 50
@@ -257,26 +257,50 @@ def _empty(value: Any) -> bool:
     return _plain(value) in (None, "", [])
 
 
-def _field_changes(
-    old: Any, new: Any, *, doc_type: str | None, taxonomy: Taxonomy
-) -> list[dict[str, Any]]:
+def _field_value(doc_type: str | None, name: str, raw: Any) -> str:
+    info = raw if isinstance(raw, Mapping) else {"value": raw}
+    return display_value(field_spec(doc_type or "", name), info) or EMPTY
+
+
+def _field_changes(old: Any, new: Any, *, doc_type: str | None) -> list[dict[str, Any]]:
     olds, news = dict(old or {}), dict(new or {})
     out = []
     for name in dict.fromkeys([*olds, *news]):
         if name.startswith("_") or _plain(olds.get(name)) == _plain(news.get(name)):
             continue
-        before = None if _empty(olds.get(name)) and not olds else olds.get(name)
         out.append(
             {
                 "label": field_label(doc_type, name),
                 "code": name,
-                "before": None
-                if before is None
-                else _show(name, before, entity="", taxonomy=taxonomy),
-                "after": _show(name, news.get(name), entity="", taxonomy=taxonomy),
+                "before": _field_value(doc_type, name, olds.get(name)) if olds else None,
+                "after": _field_value(doc_type, name, news.get(name)),
             }
         )
     return out
+
+
+def _only_keys(*snapshots: Any) -> bool:
+    """True for the repository's summary of ``fields`` (``{"keys": [...]}``, no values)."""
+    present = [s for s in snapshots if s is not None]
+    return bool(present) and all(isinstance(s, Mapping) and set(s) == {"keys"} for s in present)
+
+
+def _field_keys_change(old: Any, new: Any, *, doc_type: str | None) -> dict[str, Any]:
+    """Which fields a change touched, when the trail holds their names only."""
+
+    def names(snapshot: Any) -> list[str]:
+        keys = (snapshot or {}).get("keys", [])
+        return [str(n) for n in keys if not str(n).startswith("_")]
+
+    def listed(keys: list[str]) -> str:
+        return "、".join(field_label(doc_type, n) for n in keys)
+
+    if old is None:
+        after = listed(names(new)) or EMPTY
+    else:
+        added = [n for n in names(new) if n not in names(old)]
+        after = "已修改" + (f"，新增{listed(added)}" if added else "")
+    return {"label": COLUMN_LABELS["fields"], "code": "fields", "before": None, "after": after}
 
 
 def changes(event: AuditEvent, taxonomy: Taxonomy) -> list[dict[str, Any]]:
@@ -291,8 +315,11 @@ def changes(event: AuditEvent, taxonomy: Taxonomy) -> list[dict[str, Any]]:
     out = []
     for key in list(dict.fromkeys([*before, *after])):
         old, new = before.get(key), after.get(key)
+        if key == "fields" and _only_keys(old, new):
+            out.append(_field_keys_change(old, new, doc_type=doc_type))
+            continue
         if key == "fields" and isinstance(old or new, Mapping):
-            out += _field_changes(old, new, doc_type=doc_type, taxonomy=taxonomy)
+            out += _field_changes(old, new, doc_type=doc_type)
             continue
         if (key in before and key in after and old == new) or (created and _empty(new)):
             continue
