@@ -7,9 +7,11 @@ config/understanding.toml, with the sample's true value where the names match.
 
 from __future__ import annotations
 
+import io
 from datetime import date
 from pathlib import Path
 
+import pypdfium2 as pdfium
 from sqlmodel import Session
 
 from archive.naming import archive_key, original_key
@@ -50,14 +52,19 @@ def _value(name: str, kind: str, truth: dict) -> str:
 
 def add_typed_document(
     world: WebWorld, session: Session, *, document_type: str, customer_code: str | None,
-    seed: int, workdir: Path, label: str | None = None,
+    seed: int, workdir: Path, label: str | None = None, pages: int = 1,
 ) -> int:
-    """Record a pending document of ``document_type`` with all its rule fields filled."""
+    """Record a pending document of ``document_type`` with all its rule fields filled.
+
+    With ``pages`` > 1 the PDF repeats the sample's page that many times.
+    """
     label = label or document_type
     taxonomy = world.settings.taxonomy
     sample = generate(SAMPLE_KINDS[document_type], seed=seed, dpi=100)
     pdf_path = write_sample(sample, workdir / f"{label}.pdf")
     png_path = write_sample(sample, workdir / f"{label}.png")
+    if pages > 1:
+        _repeat_pages(pdf_path, pages)
     pdf, png = pdf_path.read_bytes(), png_path.read_bytes()
     customer = repo.get_customer(session, code=customer_code) if customer_code else None
     names = {
@@ -85,7 +92,7 @@ def add_typed_document(
             "original_filename": f"扫描件-{names['document_type_label']}.png",
             "original_key": orig_key, "original_sha256": _sha256(png),
             "original_size": len(png), "pdf_key": pdf_key, "pdf_sha256": _sha256(pdf),
-            "pdf_size": len(pdf), "page_count": 1,
+            "pdf_size": len(pdf), "page_count": pages,
             "ocr_text": "\n".join(str(v) for v in truth.values() if v),
             "ocr_confidence": 0.9, "fields": fields, "review_reasons": ["second_check"],
             "submitted_by": "scanner",
@@ -95,6 +102,18 @@ def add_typed_document(
     session.commit()
     world.documents[label] = doc.id or 0
     return doc.id or 0
+
+
+def _repeat_pages(pdf_path: Path, pages: int) -> None:
+    source = pdfium.PdfDocument(pdf_path.read_bytes())
+    out = pdfium.PdfDocument.new()
+    for _ in range(pages):
+        out.import_pages(source)
+    buffer = io.BytesIO()
+    out.save(buffer)
+    out.close()
+    source.close()
+    pdf_path.write_bytes(buffer.getvalue())
 
 
 def sample_date(seed: int) -> date:
