@@ -325,6 +325,8 @@ def changes(event: AuditEvent, taxonomy: Taxonomy) -> list[dict[str, Any]]:
             continue
         shown_before = _show(key, old, entity=entity, taxonomy=taxonomy) if key in before else None
         shown_after = _show(key, new, entity=entity, taxonomy=taxonomy) if key in after else None
+        if shown_before is not None and shown_before == shown_after:
+            continue  # differs below what the page shows (seconds of a time)
         out.append(
             {
                 "label": _key_label(key, entity),
