@@ -146,6 +146,10 @@ def test_phone_layout_has_no_sideways_scroll(page: Page, browser_world: WebWorld
     expect(nav).to_be_visible()
     expect(nav.get_by_role("link", name="审计日志")).to_be_visible()
     assert _no_sideways_scroll(page)
+    page.keyboard.press("?")
+    expect(page.locator("#help-overlay")).to_contain_text("打开选中的资料")
+    page.get_by_role("button", name="关闭").click()
+    expect(page.locator("#help-overlay")).to_be_hidden()
 
     for doc_id in ids:
         _open(page, doc_id)

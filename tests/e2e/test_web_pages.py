@@ -71,6 +71,8 @@ def test_field_labels_come_from_the_understanding_rules(client_of, world: WebWor
     assert _labels(page)["name"] == "名称"
     assert _labels(page)["registered_capital"] == "注册资本"
     assert 'value="500,000.00 元"' in page
+    assert re.search(r'name="submitted_date" value="\d{4}-\d{2}-\d{2}"', page)
+    assert 'type="date"' not in page  # a date input shows the browser's locale format
     for document_type in ("bank_permit", "customer_form", "contract"):
         doc_id = _typed(world, document_type, 7)
         labels = _labels(reviewer.get(f"/documents/{doc_id}").text)
