@@ -31,8 +31,13 @@ TRANSFORM = "document.querySelector('figure.page.current img.scan').style.transf
 def _typed(world: WebWorld, document_type: str, seed: int, pages: int = 1) -> int:
     with Session(world.engine, expire_on_commit=False) as session:
         return add_typed_document(
-            world, session, document_type=document_type, customer_code=world.customers["A"],
-            seed=seed, workdir=Path(world.settings.home) / "typed", pages=pages,
+            world,
+            session,
+            document_type=document_type,
+            customer_code=world.customers["A"],
+            seed=seed,
+            workdir=Path(world.settings.home) / "typed",
+            pages=pages,
         )
 
 

@@ -37,17 +37,19 @@ def _rows(text: str) -> list[str]:
 
 def _labels(text: str) -> dict[str, str]:
     """``data-field`` -> the label text shown on the document page."""
-    found = re.findall(
-        r'data-field="([^"]+)">\s*<span class="label">([^<]*)', text
-    )
+    found = re.findall(r'data-field="([^"]+)">\s*<span class="label">([^<]*)', text)
     return {name: html.unescape(label).strip() for name, label in found}
 
 
 def _typed(world: WebWorld, document_type: str, seed: int) -> int:
     with Session(world.engine, expire_on_commit=False) as session:
         return add_typed_document(
-            world, session, document_type=document_type, customer_code=world.customers["A"],
-            seed=seed, workdir=Path(world.settings.home) / "typed",
+            world,
+            session,
+            document_type=document_type,
+            customer_code=world.customers["A"],
+            seed=seed,
+            workdir=Path(world.settings.home) / "typed",
         )
 
 
@@ -81,20 +83,22 @@ def test_field_labels_come_from_the_understanding_rules(client_of, world: WebWor
         assert english == {}, document_type
 
 
-def test_a_shown_amount_sent_back_unchanged_is_not_a_correction(
-    client_of, world: WebWorld
-) -> None:
+def test_a_shown_amount_sent_back_unchanged_is_not_a_correction(client_of, world: WebWorld) -> None:
     doc_id = _typed(world, "business_license", 8)
     reviewer = client_of("rev1")
     page = reviewer.get(f"/documents/{doc_id}").text
-    form = {"csrf_token": csrf_from(page), "field__registered_capital": "500,000.00 元",
-            "document_type": "business_license"}
+    form = {
+        "csrf_token": csrf_from(page),
+        "field__registered_capital": "500,000.00 元",
+        "document_type": "business_license",
+    }
     reviewer.post(f"/documents/{doc_id}/correct", data=form)
     with Session(world.engine) as session:
         doc = session.get(Document, doc_id)
         assert doc is not None and doc.fields["registered_capital"]["value"] == "500000"
-    reviewer.post(f"/documents/{doc_id}/correct",
-                  data={**form, "field__registered_capital": "600,000.00 元"})
+    reviewer.post(
+        f"/documents/{doc_id}/correct", data={**form, "field__registered_capital": "600,000.00 元"}
+    )
     with Session(world.engine) as session:
         doc = session.get(Document, doc_id)
         assert doc is not None and doc.fields["registered_capital"]["value"] == "600000.00"
@@ -137,12 +141,20 @@ def test_audit_filters_by_user_document_customer_and_action(client_of, world: We
 def test_audit_pages_show_china_time_and_chinese_actions(client_of, world: WebWorld) -> None:
     with Session(world.engine) as session:
         for _ in range(AUDIT_PAGE_SIZE + 5):
-            repo.add_audit_event(session, actor="rev2", action="user.login", entity_type="user",
-                                 entity_id="rev2")
-        session.add(AuditEvent(at=datetime(2026, 3, 1, 17, 30, tzinfo=UTC), actor="rev2",
-                               action="document.approve", entity_type="document",
-                               entity_id=str(world.documents["a"]),
-                               before={"status": "pending_review"}, after={"status": "archived"}))
+            repo.add_audit_event(
+                session, actor="rev2", action="user.login", entity_type="user", entity_id="rev2"
+            )
+        session.add(
+            AuditEvent(
+                at=datetime(2026, 3, 1, 17, 30, tzinfo=UTC),
+                actor="rev2",
+                action="document.approve",
+                entity_type="document",
+                entity_id=str(world.documents["a"]),
+                before={"status": "pending_review"},
+                after={"status": "archived"},
+            )
+        )
         session.commit()
     reviewer = client_of("rev1")
     first = reviewer.get("/audit", params={"user": "rev2"}).text
@@ -151,8 +163,7 @@ def test_audit_pages_show_china_time_and_chinese_actions(client_of, world: WebWo
     assert "page=2" in first and "user=rev2" in first
     assert "2026-03-02 01:30" in first  # 17:30 UTC is 01:30 the next day in China
     assert "审核通过" in first and "登录" in first
-    assert re.search(r"状态</span>：\s*<span class=\"before\">待审核</span>.*?已归档", first,
-                     re.S)
+    assert re.search(r"状态</span>：\s*<span class=\"before\">待审核</span>.*?已归档", first, re.S)
     second = reviewer.get("/audit", params={"user": "rev2", "page": "2"}).text
     assert _rows(second) == ["user.login"] * 6 and "第 2 / 2 页" in second
     text_only = re.sub(r"<[^>]+>", " ", re.sub(r"<(code|select)\b.*?</\1>", "", first, flags=re.S))

@@ -51,8 +51,15 @@ def _value(name: str, kind: str, truth: dict) -> str:
 
 
 def add_typed_document(
-    world: WebWorld, session: Session, *, document_type: str, customer_code: str | None,
-    seed: int, workdir: Path, label: str | None = None, pages: int = 1,
+    world: WebWorld,
+    session: Session,
+    *,
+    document_type: str,
+    customer_code: str | None,
+    seed: int,
+    workdir: Path,
+    label: str | None = None,
+    pages: int = 1,
 ) -> int:
     """Record a pending document of ``document_type`` with all its rule fields filled.
 
@@ -70,7 +77,8 @@ def add_typed_document(
     names = {
         "templates": taxonomy.templates,
         "customer_type_label": taxonomy.customer_type(customer.customer_type).label
-        if customer else None,
+        if customer
+        else None,
         "customer_name": customer.name if customer else None,
         "document_type_label": taxonomy.document_type(document_type).label,
         "submitted": sample_date(seed),
@@ -90,14 +98,21 @@ def add_typed_document(
             "document_type": document_type,
             "submitted_date": names["submitted"],
             "original_filename": f"扫描件-{names['document_type_label']}.png",
-            "original_key": orig_key, "original_sha256": _sha256(png),
-            "original_size": len(png), "pdf_key": pdf_key, "pdf_sha256": _sha256(pdf),
-            "pdf_size": len(pdf), "page_count": pages,
+            "original_key": orig_key,
+            "original_sha256": _sha256(png),
+            "original_size": len(png),
+            "pdf_key": pdf_key,
+            "pdf_sha256": _sha256(pdf),
+            "pdf_size": len(pdf),
+            "page_count": pages,
             "ocr_text": "\n".join(str(v) for v in truth.values() if v),
-            "ocr_confidence": 0.9, "fields": fields, "review_reasons": ["second_check"],
+            "ocr_confidence": 0.9,
+            "fields": fields,
+            "review_reasons": ["second_check"],
             "submitted_by": "scanner",
         },
-        actor="system", taxonomy=taxonomy,
+        actor="system",
+        taxonomy=taxonomy,
     )
     session.commit()
     world.documents[label] = doc.id or 0
