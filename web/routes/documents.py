@@ -21,6 +21,7 @@ from models.customer import Customer
 from models.document import Document
 from models.user import User
 from web.deps import Context, CurrentUser, DbSession
+from web.field_view import display_value, field_spec, stored_value
 from web.params import PageNumber, PathId
 from web.render import page_image
 from web.routes.queue import filters_from_query, filters_query, queue_filters
@@ -92,7 +93,9 @@ def document_page(
         request, "document.html", user=user,
         doc=document_record(document, customer=customer, taxonomy=ctx.taxonomy, unmask=unmask),
         pages=list(range(1, (document.page_count or 0) + 1)) if document.pdf_key else [],
-        field_rows=field_rows(document.fields or {}, taxonomy=ctx.taxonomy, unmask=unmask),
+        field_rows=field_rows(document.fields or {}, document_type=document.document_type,
+                              taxonomy=ctx.taxonomy, unmask=unmask),
+        ocr_text=document.ocr_text if unmask else None,
         customer=(
             customer_record(customer, taxonomy=ctx.taxonomy, unmask=unmask) if customer else None
         ),
@@ -119,14 +122,20 @@ def _submitted_fields(form: Mapping[str, Any]) -> dict[str, str]:
 
 
 def corrections_from_form(document: Document, form: Mapping[str, Any]) -> dict[str, Any]:
-    """What the reviewer changed on the form, as ``approve(corrections=...)`` expects."""
+    """What the reviewer changed on the form, as ``approve(corrections=...)`` expects.
+
+    A field is unchanged when the form sends back its stored value or the value as the page
+    showed it (``500,000.00 元`` for ``500000``); a changed amount is stored without formatting.
+    """
     current = document.fields or {}
     changed = {}
     for name, value in _submitted_fields(form).items():
         raw = current.get(name)
-        old = raw.get("value") if isinstance(raw, Mapping) else raw
-        if value != ("" if old is None else str(old)):
-            changed[name] = value or None
+        info = raw if isinstance(raw, Mapping) else {"value": raw}
+        old = info.get("value")
+        spec = field_spec(document.document_type, name)
+        if value not in ("" if old is None else str(old), display_value(spec, info)):
+            changed[name] = stored_value(spec, value) or None
     out: dict[str, Any] = {}
     if changed:
         out["fields"] = changed
