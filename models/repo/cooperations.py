@@ -29,6 +29,7 @@ DERIVED_WRITABLE = (
     "level",
     "level_reason",
     "manual_fields",
+    "follow_up_status",
 )
 
 

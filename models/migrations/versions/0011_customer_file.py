@@ -62,9 +62,30 @@ def _customer_fk(table: str) -> sa.ForeignKeyConstraint:
     )
 
 
+def _mark_typed_totals() -> None:
+    """Totals already on a customer were typed by a person: keep them (``manual_fields``)."""
+    names = ("cumulative_amount", "first_cooperation_date", "latest_cooperation_date")
+    customer = sa.table(
+        "customer",
+        sa.column("id", sa.Integer()),
+        sa.column("manual_fields", sa.JSON()),
+        *(sa.column(n) for n in names),
+    )
+    bind = op.get_bind()
+    rows = bind.execute(
+        sa.select(customer).where(sa.or_(*(customer.c[n].is_not(None) for n in names)))
+    ).all()
+    for row in rows:
+        typed = [n for n in names if getattr(row, n) is not None]
+        bind.execute(
+            sa.update(customer).where(customer.c.id == row.id).values(manual_fields=typed)
+        )
+
+
 def upgrade() -> None:
     _add("customer_contact", _CONTACT_COLUMNS)
     _add("customer", _CUSTOMER_COLUMNS)
+    _mark_typed_totals()
     with op.batch_alter_table("customer") as batch:
         batch.create_index(op.f("ix_customer_value_tier"), ["value_tier"])
     op.create_table(
