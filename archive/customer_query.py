@@ -77,8 +77,9 @@ def list_customers(
     conditions = _conditions(session, actor, filters or CustomerFilter())
     key = sort.removeprefix("-")
     if key not in SORTABLE:
+        allowed = "、".join(SORTABLE)
         raise ValidationError(
-            f"排序：不支持“{sort}”，可选：{'、'.join(SORTABLE)}", field="sort", reason="option_unknown"
+            f"排序：不支持“{sort}”，可选：{allowed}", field="sort", reason="option_unknown"
         )
     column = col(getattr(Customer, key))
     order = column.desc() if sort.startswith("-") else column.asc()

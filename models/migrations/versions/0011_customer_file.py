@@ -77,9 +77,7 @@ def _mark_typed_totals() -> None:
     ).all()
     for row in rows:
         typed = [n for n in names if getattr(row, n) is not None]
-        bind.execute(
-            sa.update(customer).where(customer.c.id == row.id).values(manual_fields=typed)
-        )
+        bind.execute(sa.update(customer).where(customer.c.id == row.id).values(manual_fields=typed))
 
 
 def upgrade() -> None:
