@@ -99,7 +99,8 @@ def _phone(field: str, value: str, *, mobile_only: bool) -> str:
     try:
         number = validate_phone(unicodedata.normalize("NFKC", value), field)
     except ValidationError as e:
-        raise contact_fail(field, e.reason, "须为11位手机号或带区号的固话") from e
+        rule = "须为11位手机号" if mobile_only else "须为11位手机号或带区号的固话"
+        raise contact_fail(field, e.reason, rule) from e
     if mobile_only and not (len(number) == 11 and number.isdigit()):
         raise contact_fail(field, "phone_format", "须为11位手机号")
     return number

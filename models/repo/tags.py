@@ -174,7 +174,7 @@ def tag_customer(
     lock_row(session, Customer, customer.id)  # type: ignore[arg-type]
     current = customer_tags(session, customer_id=customer.id)  # type: ignore[arg-type]
     have = {t.id for t in current}
-    new = [t for t in dict.fromkeys(tags) if t.id not in have]
+    new = list({t.id: t for t in tags if t.id not in have}.values())
     for tag in new:
         if tag.is_retired:
             raise ValidationError(
