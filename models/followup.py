@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -66,11 +66,11 @@ def parse_moment(value: Any, field: str = "followed_at") -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=CHINA_TZ)
-        return value.astimezone(CHINA_TZ)
+        return value.astimezone(UTC)
     text = " ".join(unicodedata.normalize("NFKC", str(value)).split())
     for pattern in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
         try:
-            return datetime.strptime(text, pattern).replace(tzinfo=CHINA_TZ)
+            return datetime.strptime(text, pattern).replace(tzinfo=CHINA_TZ).astimezone(UTC)
         except ValueError:
             continue
     rule = f"格式错误：应为YYYY-MM-DD或YYYY-MM-DD HH:MM，实际为“{text}”"
