@@ -166,8 +166,9 @@ def _print_record(title: str, record: dict[str, Any]) -> None:
 
 
 @customers_app.command("add")
-@field_options(CUSTOMER_FIELDS)
+@field_options([f for f in CUSTOMER_FIELDS if f[0] != "name"])
 def customers_add(
+    name: Annotated[str, typer.Option(help="客户名称")],
     owner: Annotated[str | None, typer.Option(help="负责人用户名")] = None,
     tag: TagOpt = None,
     user: UserOpt = None,
@@ -176,6 +177,7 @@ def customers_add(
 ) -> None:
     """Add a customer (validated: USCC/ID check digits, phone, e-mail, option lists)."""
     given: dict[str, Any] = {k: v for k, v in values.items() if v is not None}
+    given["name"] = name
     given.setdefault("customer_type", "企业客户")
     with acting(user) as (ctx, session, actor):
         if owner:
