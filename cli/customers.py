@@ -33,6 +33,7 @@ from app.records import (
     record_unmasked,
 )
 from archive import customers, tags
+from archive.customer_merge import merge_customers
 from archive.customer_query import CustomerFilter, list_customers
 from archive.tiers import tier_thresholds
 from cli.output import (
@@ -362,6 +363,41 @@ def customers_untag(
         emit_json({"code": code.strip().upper(), "removed": removed, "tags": current})
     else:
         console.print(f"{code} 的标签：{'、'.join(current) or '无'}")
+
+
+@customers_app.command("merge")
+def customers_merge(
+    keep: Annotated[str, typer.Argument(help="保留的客户编号")],
+    remove: Annotated[str, typer.Argument(help="并入后删除的重复客户编号")],
+    user: UserOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Merge a duplicate into the kept customer (admins): documents, contacts, follow-ups,
+    cooperation records and tags move; objects are refiled under the kept name."""
+    with acting(user) as (ctx, session, actor):
+        result = merge_customers(session, ctx.store, ctx.settings, actor, keep=keep, remove=remove)
+        record = {
+            "kept": customer_record(
+                result.kept, taxonomy=ctx.taxonomy, tags=tag_names(session, result.kept.id)
+            ),
+            "removed": result.removed_code,
+            "moved": vars(result.moved),
+            "object_moves": len(result.object_moves),
+            "refile_failed": result.refile_failed,
+        }
+    if json_out:
+        emit_json(record)
+        return
+    moved = record["moved"]
+    console.print(
+        f"已将 {record['removed']} 并入 {keep}：资料 {len(moved['documents'])} 份，"
+        f"联系人 {len(moved['contacts'])} 个，跟进 {len(moved['follow_ups'])} 条，"
+        f"合作记录 {len(moved['cooperations'])} 条"
+    )
+    if record["refile_failed"]:
+        err.print(
+            f"以下资料的文件未能移动，请稍后运行 dossier check --repair：{record['refile_failed']}"
+        )
 
 
 def register(root: typer.Typer) -> None:

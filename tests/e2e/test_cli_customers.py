@@ -142,3 +142,15 @@ def test_tag_limit_and_bad_input_from_the_command_line(home: Path) -> None:
     assert "已停用" in refused("customers", "tag", code, "标签5")
     assert "--tier 的值无效" in refused("customers", "list", "--tier", "超高")
     assert "合同金额" in refused("cooperations", "add", code, "--name", "x", "--amount", "-1")
+
+
+def test_admin_merges_duplicates_from_the_command_line(home: Path) -> None:
+    kept = _add("北京某某科技有限公司", 4)["code"]
+    dup = _add("北京某某科技 (有限公司)", 5)
+    assert [s["code"] for s in dup["similar"]] == [kept]
+    ok("contacts", "add", dup["code"], "--name", "乙")
+    assert "没有权限" in refused("customers", "merge", kept, dup["code"], user="sam")
+    merged = ok("customers", "merge", kept, dup["code"], user="ada")
+    assert merged["removed"] == dup["code"] and len(merged["moved"]["contacts"]) == 1
+    assert [c["name"] for c in ok("contacts", "list", kept)] == ["乙"]
+    assert f"客户 {dup['code']} 不存在" in refused("customers", "show", dup["code"])
