@@ -149,11 +149,7 @@ def filing_order(parts: Sequence[DocumentPart]) -> list[int]:
 
 
 def _resolve_customer(
-    session: Session,
-    *,
-    part: DocumentPart,
-    bundle: Sequence[Customer],
-    actor: str,
+    session: Session, *, part: DocumentPart, bundle: Sequence[Customer], actor: str,
     owner_id: int | None = None,
 ) -> tuple[Customer | None, LinkResult, bool]:
     link = find_customer(
@@ -294,10 +290,7 @@ def _new_in(bundle: Sequence[Customer], customer: Customer) -> bool:
 
 def _file_part(ctx: _FileContext, part: DocumentPart) -> FiledDocument:
     customer, link, _created = _resolve_customer(
-        ctx.session,
-        part=part,
-        bundle=ctx.bundle,
-        actor=ctx.actor,
+        ctx.session, part=part, bundle=ctx.bundle, actor=ctx.actor,
         owner_id=ctx.request.new_customer_owner_id,
     )
     if customer is not None and part.document_type != "id_card" and _new_in(ctx.bundle, customer):
@@ -354,7 +347,9 @@ def _refuse_exact_duplicate(session: Session, *, sha256: str) -> None:
     lock makes a second worker filing the same bytes wait for the first's commit."""
     lock_original(session, sha256=sha256)
     live = session.exec(
-        select(Document.id).where(Document.original_sha256 == sha256, Document.status != "rejected")
+        select(Document.id).where(
+            Document.original_sha256 == sha256, Document.status != "rejected"
+        )
     ).first()
     if live is not None:
         raise DuplicateOriginalError(

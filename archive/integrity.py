@@ -132,9 +132,8 @@ KINDS: dict[str, tuple[Severity, str]] = {
     "quarantine_stale": (Severity.WARNING, "隔离文件长期未处理"),
 }
 #: Kinds only a content read can find or clear (a metadata run carries them over).
-CONTENT_KINDS = frozenset(
-    {"checksum_mismatch", "pdf_unreadable", "page_count_mismatch", "no_text_layer"}
-)
+CONTENT_KINDS = frozenset({"checksum_mismatch", "pdf_unreadable", "page_count_mismatch",
+                           "no_text_layer"})
 
 T = TypeVar("T")
 
@@ -314,25 +313,10 @@ def _doc_query(after_id: int, limit: int) -> Any:
     has_text = sa.and_(col(d.ocr_text).is_not(None), func.length(d.ocr_text) > 0)
     return (
         select(
-            d.id,
-            d.customer_id,
-            Customer.code,
-            Customer.name,
-            Customer.customer_type,
-            d.document_type,
-            d.status,
-            d.submitted_date,
-            d.original_filename,
-            d.original_key,
-            d.original_sha256,
-            d.original_size,
-            d.pdf_key,
-            d.pdf_sha256,
-            d.pdf_size,
-            d.page_count,
-            has_text.label("has_text"),
-            d.fields,
-            d.created_at,
+            d.id, d.customer_id, Customer.code, Customer.name, Customer.customer_type,
+            d.document_type, d.status, d.submitted_date, d.original_filename, d.original_key,
+            d.original_sha256, d.original_size, d.pdf_key, d.pdf_sha256, d.pdf_size,
+            d.page_count, has_text.label("has_text"), d.fields, d.created_at,
         )
         .outerjoin(Customer, col(Customer.id) == col(d.customer_id))
         .where(col(d.id) > after_id)
@@ -392,23 +376,16 @@ def expected_keys(row: DocRow, taxonomy: Taxonomy) -> tuple[str, str]:
     """
     ctype = taxonomy.customer_type(row.customer_type).label if row.customer_type else None
     return _keys_for(
-        taxonomy.templates,
-        ctype,
-        row.customer_name,
-        taxonomy.document_type(row.document_type).label,
-        row.submitted_date,
+        taxonomy.templates, ctype, row.customer_name,
+        taxonomy.document_type(row.document_type).label, row.submitted_date,
         PurePosixPath(row.original_filename).suffix.lower(),
     )
 
 
 @functools.lru_cache(maxsize=KEY_CACHE_SIZE)
 def _keys_for(
-    templates: Templates,
-    customer_type_label: str | None,
-    customer_name: str | None,
-    document_type_label: str,
-    submitted: date,
-    ext: str,
+    templates: Templates, customer_type_label: str | None, customer_name: str | None,
+    document_type_label: str, submitted: date, ext: str,
 ) -> tuple[str, str]:
     names: dict[str, Any] = {
         "templates": templates,
@@ -442,15 +419,11 @@ def check_key_drift(
             continue
         if role == "original" and actual in shared_originals:
             continue
-        out.append(
-            _finding(
-                "key_drift",
-                f"资料 {row.id} 的对象不在命名规则规定的位置，应为 {wanted}",
-                document_id=row.id,
-                object_key=actual,
-                detail={"role": role, "expected_key": wanted, "sha256": sha},
-            )
-        )
+        out.append(_finding(
+            "key_drift", f"资料 {row.id} 的对象不在命名规则规定的位置，应为 {wanted}",
+            document_id=row.id, object_key=actual,
+            detail={"role": role, "expected_key": wanted, "sha256": sha},
+        ))
     return out
 
 
@@ -462,14 +435,10 @@ def check_review_stale(row: DocRow, *, options: CheckOptions) -> list[Finding]:
     if age <= timedelta(days=options.review_stale_days):
         return []
     days = age.days
-    return [
-        _finding(
-            "review_stale",
-            f"资料 {row.id} 已待审核 {days} 天",
-            document_id=row.id,
-            detail={"days_waiting": days, "limit_days": options.review_stale_days},
-        )
-    ]
+    return [_finding(
+        "review_stale", f"资料 {row.id} 已待审核 {days} 天",
+        document_id=row.id, detail={"days_waiting": days, "limit_days": options.review_stale_days},
+    )]
 
 
 def _end_date(value: str | None) -> date | None:
@@ -492,23 +461,11 @@ def check_expiry(row: DocRow, *, options: CheckOptions) -> list[Finding]:
     today = options.today
     detail = {"field": name, "valid_until": end.isoformat(), "customer_code": row.customer_code}
     if end < today:
-        return [
-            _finding(
-                "expired",
-                f"资料 {row.id} 已于 {end.isoformat()} 过期",
-                document_id=row.id,
-                detail=detail,
-            )
-        ]
+        return [_finding("expired", f"资料 {row.id} 已于 {end.isoformat()} 过期",
+                         document_id=row.id, detail=detail)]
     if end <= today + timedelta(days=options.expiry_warning_days):
-        return [
-            _finding(
-                "expiring",
-                f"资料 {row.id} 将于 {end.isoformat()} 过期",
-                document_id=row.id,
-                detail=detail,
-            )
-        ]
+        return [_finding("expiring", f"资料 {row.id} 将于 {end.isoformat()} 过期",
+                         document_id=row.id, detail=detail)]
     return []
 
 
@@ -516,22 +473,13 @@ def check_row_invariants(row: DocRow) -> list[Finding]:
     """Rules a single row must keep: archived means linked; a live document has objects."""
     out = []
     if row.status == "archived" and row.customer_id is None:
-        out.append(
-            _finding(
-                "invariant_archived_without_customer",
-                f"资料 {row.id} 已归档但未关联客户",
-                document_id=row.id,
-            )
-        )
+        out.append(_finding("invariant_archived_without_customer",
+                            f"资料 {row.id} 已归档但未关联客户", document_id=row.id))
     if row.status != "rejected" and (row.pdf_key is None or row.original_key is None):
-        out.append(
-            _finding(
-                "invariant_no_object",
-                f"资料 {row.id} 的记录缺少对象键",
-                document_id=row.id,
-                detail={"pdf_key": row.pdf_key, "original_key": row.original_key},
-            )
-        )
+        out.append(_finding(
+            "invariant_no_object", f"资料 {row.id} 的记录缺少对象键", document_id=row.id,
+            detail={"pdf_key": row.pdf_key, "original_key": row.original_key},
+        ))
     return out
 
 
@@ -600,13 +548,8 @@ class ObjectOutcome:
 
 
 def _ref_finding(ref: ObjectRef, kind: str, message: str, **detail: Any) -> Finding:
-    return _finding(
-        kind,
-        message,
-        document_id=ref.document_id,
-        object_key=ref.key,
-        detail={"role": ref.role, **detail},
-    )
+    return _finding(kind, message, document_id=ref.document_id, object_key=ref.key,
+                    detail={"role": ref.role, **detail})
 
 
 _TEXT_SHOWING = re.compile(rb"T[jJ](?![A-Za-z0-9])")
@@ -625,7 +568,8 @@ def _shows_text(contents: Any) -> bool:
     return b"BT" in data and _TEXT_SHOWING.search(data) is not None
 
 
-def read_pdf_facts(stream: BinaryIO, ref: ObjectRef, *, sha256: str | None) -> PdfFacts | Finding:
+def read_pdf_facts(stream: BinaryIO, ref: ObjectRef, *, sha256: str | None) -> (
+        PdfFacts | Finding):
     """Open a PDF with pypdf: its facts, or a ``pdf_unreadable`` finding.
 
     One pass over the pages: each page's content stream is resolved once (a damaged one makes
@@ -635,7 +579,8 @@ def read_pdf_facts(stream: BinaryIO, ref: ObjectRef, *, sha256: str | None) -> P
     try:
         reader = PdfReader(stream, strict=False)
         if reader.is_encrypted:
-            return _ref_finding(ref, "pdf_unreadable", f"PDF 已加密: {ref.key}", error="encrypted")
+            return _ref_finding(ref, "pdf_unreadable", f"PDF 已加密: {ref.key}",
+                                error="encrypted")
         pages = reader.pages
         count = len(pages)
         text = False
@@ -643,9 +588,8 @@ def read_pdf_facts(stream: BinaryIO, ref: ObjectRef, *, sha256: str | None) -> P
             contents = page.get_contents()
             text = text or (ref.expect_text and _shows_text(contents))
     except Exception as e:  # noqa: BLE001 - pypdf raises many types on damaged files
-        return _ref_finding(
-            ref, "pdf_unreadable", f"PDF 无法打开: {ref.key}", error=type(e).__name__
-        )
+        return _ref_finding(ref, "pdf_unreadable", f"PDF 无法打开: {ref.key}",
+                            error=type(e).__name__)
     return PdfFacts(sha256, count, text if ref.expect_text else None)
 
 
@@ -653,15 +597,9 @@ def judge_pdf(ref: ObjectRef, facts: PdfFacts) -> list[Finding]:
     """The record against a PDF's facts: page count as recorded, text layer when OCR'd."""
     out = []
     if ref.page_count is not None and facts.pages != ref.page_count:
-        out.append(
-            _ref_finding(
-                ref,
-                "page_count_mismatch",
-                f"PDF 有 {facts.pages} 页，记录为 {ref.page_count} 页: {ref.key}",
-                expected=ref.page_count,
-                actual=facts.pages,
-            )
-        )
+        out.append(_ref_finding(ref, "page_count_mismatch",
+                                f"PDF 有 {facts.pages} 页，记录为 {ref.page_count} 页: {ref.key}",
+                                expected=ref.page_count, actual=facts.pages))
     if ref.expect_text and not facts.text:
         out.append(_ref_finding(ref, "no_text_layer", f"PDF 没有可提取的文字层: {ref.key}"))
     return out
@@ -779,82 +717,44 @@ def check_object(
         try:
             info = store.head(ref.key)
         except ObjectNotFoundError:
-            outcome.findings.append(
-                _ref_finding(
-                    ref, "object_missing", f"对象缺失: {ref.key}", sha256=ref.sha256, size=ref.size
-                )
-            )
+            outcome.findings.append(_ref_finding(
+                ref, "object_missing", f"对象缺失: {ref.key}", sha256=ref.sha256, size=ref.size))
             return outcome
         except (StorageError, InvalidKeyError) as e:
-            outcome.findings.append(
-                _ref_finding(
-                    ref, "object_unreadable", f"对象无法读取: {ref.key}", error=str(e.code)
-                )
-            )
+            outcome.findings.append(_ref_finding(ref, "object_unreadable",
+                                                 f"对象无法读取: {ref.key}", error=str(e.code)))
             return outcome
     if ref.size is not None and info.size != ref.size:
-        outcome.findings.append(
-            _ref_finding(
-                ref,
-                "size_mismatch",
-                f"对象大小与记录不符: {ref.key}",
-                expected=ref.size,
-                actual=info.size,
-            )
-        )
+        outcome.findings.append(_ref_finding(ref, "size_mismatch", f"对象大小与记录不符: {ref.key}",
+                                             expected=ref.size, actual=info.size))
         return outcome
     if not ref.read_content:
         if ref.sha256 and info.sha256 and info.sha256 != ref.sha256:
-            outcome.findings.append(
-                _ref_finding(
-                    ref,
-                    "checksum_mismatch",
-                    f"对象校验和与记录不符: {ref.key}",
-                    expected=ref.sha256,
-                    actual=info.sha256,
-                    source="metadata",
-                )
-            )
+            outcome.findings.append(_ref_finding(
+                ref, "checksum_mismatch", f"对象校验和与记录不符: {ref.key}",
+                expected=ref.sha256, actual=info.sha256, source="metadata"))
         return outcome
-    return _check_content(
-        store,
-        ref,
-        outcome,
-        check_pdfs=check_pdfs,
-        deep=deep,
-        spool_bytes=spool_bytes,
-        size_hint=info.size,
-    )
+    return _check_content(store, ref, outcome, check_pdfs=check_pdfs, deep=deep,
+                          spool_bytes=spool_bytes, size_hint=info.size)
 
 
 def _check_content(
-    store: ObjectStore,
-    ref: ObjectRef,
-    outcome: ObjectOutcome,
-    *,
-    check_pdfs: bool,
-    deep: bool,
-    spool_bytes: int,
-    size_hint: int,
+    store: ObjectStore, ref: ObjectRef, outcome: ObjectOutcome, *, check_pdfs: bool, deep: bool,
+    spool_bytes: int, size_hint: int,
 ) -> ObjectOutcome:
     pdf_checks = check_pdfs and ref.role == "pdf"
     open_pdf = pdf_checks and (deep or proven_facts(ref) is None)
     try:
-        content = _read_content(
-            store, ref, open_pdf=open_pdf, spool_bytes=spool_bytes, size_hint=size_hint
-        )
+        content = _read_content(store, ref, open_pdf=open_pdf, spool_bytes=spool_bytes,
+                                size_hint=size_hint)
     except ObjectNotFoundError:
-        outcome.findings.append(
-            _ref_finding(
-                ref, "object_missing", f"对象缺失: {ref.key}", sha256=ref.sha256, size=ref.size
-            )
-        )
+        outcome.findings.append(_ref_finding(ref, "object_missing", f"对象缺失: {ref.key}",
+                                             sha256=ref.sha256, size=ref.size))
         return outcome
     except (StorageError, OSError) as e:
         code = str(e.code) if isinstance(e, DossierError) else type(e).__name__
-        outcome.findings.append(
-            _ref_finding(ref, "object_unreadable", f"对象无法读取: {ref.key}", error=code)
-        )
+        outcome.findings.append(_ref_finding(ref, "object_unreadable",
+                                             f"对象无法读取: {ref.key}", error=code))
         return outcome
     return _record_content(ref, outcome, content, pdf_checks=pdf_checks)
 
@@ -866,16 +766,9 @@ def _record_content(
     outcome.read = True
     outcome.pdf_opened = content.opened
     if ref.sha256 is not None and content.digest != ref.sha256:
-        outcome.findings.append(
-            _ref_finding(
-                ref,
-                "checksum_mismatch",
-                f"对象内容与记录的校验和不符: {ref.key}",
-                expected=ref.sha256,
-                actual=content.digest,
-                source="content",
-            )
-        )
+        outcome.findings.append(_ref_finding(
+            ref, "checksum_mismatch", f"对象内容与记录的校验和不符: {ref.key}",
+            expected=ref.sha256, actual=content.digest, source="content"))
         return outcome
     if isinstance(content.pdf, Finding):
         outcome.findings.append(content.pdf)
@@ -888,11 +781,7 @@ def _record_content(
 
 
 def check_in_memory(
-    store: ObjectStore,
-    ref: ObjectRef,
-    *,
-    info: ObjectInfo,
-    check_pdfs: bool = True,
+    store: ObjectStore, ref: ObjectRef, *, info: ObjectInfo, check_pdfs: bool = True,
     deep: bool = False,
 ) -> ObjectOutcome | None:
     """:func:`check_object`'s content checks in this thread, if the store can read the whole
@@ -948,22 +837,14 @@ def _role_refs(engine: Engine, role: str, *, page_size: int) -> Iterator[ObjectR
     after: tuple[str, int] | None = None
     while True:
         with engine.begin() as conn:
-            rows = conn.execute(
-                _ref_query(role, after=after, limit=page_size, dialect=engine.dialect.name)
-            ).all()
+            rows = conn.execute(_ref_query(role, after=after, limit=page_size,
+                                           dialect=engine.dialect.name)).all()
         if not rows:
             return
         for row in rows:
             if role == "pdf":
-                yield ObjectRef(
-                    row[0],
-                    row[1],
-                    "pdf",
-                    row[2],
-                    row[3],
-                    page_count=row[4],
-                    expect_text=bool(row[5]),
-                )
+                yield ObjectRef(row[0], row[1], "pdf", row[2], row[3], page_count=row[4],
+                                expect_text=bool(row[5]))
             else:
                 yield ObjectRef(row[0], row[1], "original", row[2], row[3])
         after = (rows[-1][0], rows[-1][1])
@@ -975,11 +856,9 @@ def iter_object_refs(engine: Engine, *, page_size: int = 2000) -> Iterator[Objec
     Streamed in keyset pages (one short transaction each); a key several documents share
     comes once per document.
     """
-    return heapq.merge(
-        _role_refs(engine, "pdf", page_size=page_size),
-        _role_refs(engine, "original", page_size=page_size),
-        key=lambda ref: (ref.key, ref.document_id),
-    )
+    return heapq.merge(_role_refs(engine, "pdf", page_size=page_size),
+                       _role_refs(engine, "original", page_size=page_size),
+                       key=lambda ref: (ref.key, ref.document_id))
 
 
 def listing_prefixes(taxonomy: Taxonomy) -> list[str]:
@@ -1042,9 +921,8 @@ def _stamps(engine: Engine, keys: Sequence[str]) -> dict[str, _Stamp]:
     with engine.connect() as conn:
         for batch in _batched(keys, 500):
             rows = conn.execute(
-                sa.select(t.c.key, t.c.sha256, t.c.verified_at, t.c.pdf_pages, t.c.pdf_text).where(
-                    t.c.key.in_(batch)
-                )
+                sa.select(t.c.key, t.c.sha256, t.c.verified_at, t.c.pdf_pages, t.c.pdf_text)
+                .where(t.c.key.in_(batch))
             )
             for key, sha, at, pages, text in rows:
                 facts = PdfFacts(sha, pages, text) if pages is not None else None
@@ -1076,17 +954,8 @@ def _plan_reads(engine: Engine, refs: list[ObjectRef], options: CheckOptions) ->
 
 
 def _planned(ref: ObjectRef, *, read: bool, proven: PdfFacts | None) -> ObjectRef:
-    return ObjectRef(
-        ref.key,
-        ref.document_id,
-        ref.role,
-        ref.sha256,
-        ref.size,
-        ref.page_count,
-        ref.expect_text,
-        read,
-        proven,
-    )
+    return ObjectRef(ref.key, ref.document_id, ref.role, ref.sha256, ref.size, ref.page_count,
+                     ref.expect_text, read, proven)
 
 
 def stamp_verified(engine: Engine, outcomes: Sequence[ObjectOutcome], *, at: datetime) -> None:
@@ -1097,30 +966,20 @@ def stamp_verified(engine: Engine, outcomes: Sequence[ObjectOutcome], *, at: dat
         if not o.verified:
             continue
         pdf = o.pdf if o.pdf is not None and o.pdf.sha256 == o.ref.sha256 else None
-        rows[o.ref.key] = {
-            "key": o.ref.key,
-            "sha256": o.ref.sha256,
-            "size": o.hashed_bytes,
-            "verified_at": at,
-            "pdf_pages": pdf.pages if pdf else None,
-            "pdf_text": pdf.text if pdf else None,
-        }
+        rows[o.ref.key] = {"key": o.ref.key, "sha256": o.ref.sha256, "size": o.hashed_bytes,
+                           "verified_at": at, "pdf_pages": pdf.pages if pdf else None,
+                           "pdf_text": pdf.text if pdf else None}
     if not rows:
         return
     table = ObjectVerification.__table__  # type: ignore[attr-defined]
     with session_scope(engine) as session:
-        insert = (
-            postgresql.insert
-            if session.get_bind().dialect.name == "postgresql"
-            else (sqlite.insert)
-        )
+        insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else (
+            sqlite.insert)
         stmt = insert(table)
         stmt = stmt.on_conflict_do_update(
             index_elements=[table.c.key],
-            set_={
-                name: stmt.excluded[name]
-                for name in ("sha256", "size", "verified_at", "pdf_pages", "pdf_text")
-            },
+            set_={name: stmt.excluded[name]
+                  for name in ("sha256", "size", "verified_at", "pdf_pages", "pdf_text")},
         )
         session.execute(stmt, list(rows.values()))
 
@@ -1146,15 +1005,8 @@ class _ObjectPass:
     up to ``MAX_MEMORY_BACKOFF`` objects, so a cold archive pays for almost no attempts.
     """
 
-    def __init__(
-        self,
-        *,
-        engine: Engine,
-        store: ObjectStore,
-        options: CheckOptions,
-        pool: ThreadPoolExecutor,
-        report: CheckReport,
-    ) -> None:
+    def __init__(self, *, engine: Engine, store: ObjectStore, options: CheckOptions,
+                 pool: ThreadPoolExecutor, report: CheckReport) -> None:
         self.engine, self.store, self.options = engine, store, options
         self.pool, self.report = pool, report
         self.limit = max(2, options.workers * 4)
@@ -1183,9 +1035,8 @@ class _ObjectPass:
         if self.skip > 0:
             self.skip -= 1
             return None
-        outcome = check_in_memory(
-            self.store, ref, info=info, check_pdfs=self.options.check_pdf, deep=self.options.deep
-        )
+        outcome = check_in_memory(self.store, ref, info=info, check_pdfs=self.options.check_pdf,
+                                  deep=self.options.deep)
         if outcome is None:
             self.backoff = min(MAX_MEMORY_BACKOFF, max(1, 2 * self.backoff))
             self.skip = self.backoff
@@ -1195,14 +1046,9 @@ class _ObjectPass:
         return outcome
 
     def _check(self, ref: ObjectRef, info: ObjectInfo | None) -> ObjectOutcome:
-        return check_object(
-            self.store,
-            ref,
-            check_pdfs=self.options.check_pdf,
-            deep=self.options.deep,
-            spool_bytes=self.options.spool_bytes,
-            info=info,
-        )
+        return check_object(self.store, ref, check_pdfs=self.options.check_pdf,
+                            deep=self.options.deep, spool_bytes=self.options.spool_bytes,
+                            info=info)
 
     def _finish(self, outcome: ObjectOutcome) -> None:
         stats = self.report.stats
@@ -1229,13 +1075,8 @@ class _ObjectPass:
 
 
 def check_objects(
-    *,
-    engine: Engine,
-    store: ObjectStore,
-    taxonomy: Taxonomy,
-    options: CheckOptions,
-    pool: ThreadPoolExecutor,
-    report: CheckReport,
+    *, engine: Engine, store: ObjectStore, taxonomy: Taxonomy, options: CheckOptions,
+    pool: ThreadPoolExecutor, report: CheckReport,
 ) -> None:
     """Every referenced object (present, size, content by mode) and every orphan, in one pass.
 
@@ -1246,9 +1087,8 @@ def check_objects(
     batch: list[tuple[ObjectRef, ObjectInfo | None]] = []
     unmatched: list[ObjectInfo] = []
     listed = _counted(_listing(store, listing_prefixes(taxonomy)), report.stats, "listed_objects")
-    for refs, info, stray in join_by_key(
-        iter_object_refs(engine, page_size=options.page_size), listed
-    ):
+    for refs, info, stray in join_by_key(iter_object_refs(engine, page_size=options.page_size),
+                                         listed):
         if stray is not None:
             unmatched.append(stray)
             if len(unmatched) >= options.page_size:
@@ -1286,9 +1126,8 @@ def _report_orphans(engine: Engine, candidates: Sequence[ObjectInfo], report: Ch
     referenced = _referenced_keys(engine, [o.key for o in candidates])
     for info in candidates:
         if info.key not in referenced:
-            report.findings.add(
-                "orphan", f"对象没有任何记录引用: {info.key}", object_key=info.key, size=info.size
-            )
+            report.findings.add("orphan", f"对象没有任何记录引用: {info.key}",
+                                object_key=info.key, size=info.size)
 
 
 # --- the document pass --------------------------------------------------------------------------
@@ -1300,10 +1139,8 @@ def _shared_originals(engine: Engine, page: Sequence[DocRow]) -> frozenset[str]:
         return frozenset()
     d = Document
     query = (
-        select(d.original_key)
-        .where(col(d.original_key).in_(keys))
-        .group_by(d.original_key)
-        .having(func.count(col(d.id)) > 1)
+        select(d.original_key).where(col(d.original_key).in_(keys))
+        .group_by(d.original_key).having(func.count(col(d.id)) > 1)
     )
     with Session(engine) as session:
         return frozenset(k for k in session.exec(query).all() if k)
@@ -1318,9 +1155,8 @@ def check_documents(
     for page in iter_document_pages(engine, page_size=options.page_size):
         shared = _shared_originals(engine, page)
         for row in page:
-            findings.extend(
-                check_document_row(row, taxonomy=taxonomy, options=options, shared_originals=shared)
-            )
+            findings.extend(check_document_row(
+                row, taxonomy=taxonomy, options=options, shared_originals=shared))
         documents += len(page)
     return findings, documents
 
@@ -1334,20 +1170,17 @@ def archive_prefixes(taxonomy: Taxonomy) -> tuple[str, ...]:
     return tuple(p.strip("/") + "/" for p in (t.archive_prefix, t.originals_prefix))
 
 
+
 def _duplicate_groups(session: Session) -> dict[frozenset[int], set[str]]:
     d = Document
     live = col(d.status) != "rejected"
     pdf_shas = session.exec(
-        select(d.pdf_sha256)
-        .where(live, col(d.pdf_sha256).is_not(None))
-        .group_by(d.pdf_sha256)
-        .having(func.count(col(d.id)) > 1)
+        select(d.pdf_sha256).where(live, col(d.pdf_sha256).is_not(None))
+        .group_by(d.pdf_sha256).having(func.count(col(d.id)) > 1)
     ).all()
     orig_shas = session.exec(
-        select(d.original_sha256)
-        .where(live)
-        .group_by(d.original_sha256)
-        .having(func.count(sa.distinct(d.original_key)) > 1)
+        select(d.original_sha256).where(live)
+        .group_by(d.original_sha256).having(func.count(sa.distinct(d.original_key)) > 1)
     ).all()
     groups: dict[frozenset[int], set[str]] = {}
     for column, shas in ((d.pdf_sha256, pdf_shas), (d.original_sha256, orig_shas)):
@@ -1367,15 +1200,11 @@ def check_duplicates(engine: Engine) -> list[Finding]:
     out = []
     for ids, shas in sorted(groups.items(), key=lambda item: sorted(item[0])):
         ordered = sorted(ids)
-        out.append(
-            _finding(
-                "duplicate_sha256",
-                f"资料 {', '.join(map(str, ordered))} 的文件内容相同",
-                document_id=ordered[0],
-                subject="documents:" + ",".join(map(str, ordered)),
-                detail={"document_ids": ordered, "sha256": sorted(shas)},
-            )
-        )
+        out.append(_finding(
+            "duplicate_sha256", f"资料 {', '.join(map(str, ordered))} 的文件内容相同",
+            document_id=ordered[0], subject="documents:" + ",".join(map(str, ordered)),
+            detail={"document_ids": ordered, "sha256": sorted(shas)},
+        ))
     return out
 
 
@@ -1390,23 +1219,16 @@ def check_set_invariants(engine: Engine) -> list[Finding]:
             select(d.id).where(col(d.status) == "superseded", ~has_successor)
         ).all()
         shared = session.exec(
-            select(d.pdf_key)
-            .where(col(d.pdf_key).is_not(None))
-            .group_by(d.pdf_key)
-            .having(func.count(col(d.id)) > 1)
+            select(d.pdf_key).where(col(d.pdf_key).is_not(None))
+            .group_by(d.pdf_key).having(func.count(col(d.id)) > 1)
         ).all()
     for doc_id in orphaned:
-        out.append(
-            _finding(
-                "invariant_superseded_without_successor",
-                f"资料 {doc_id} 标记为已替换，但没有替换它的新版本",
-                document_id=doc_id,
-            )
-        )
+        out.append(_finding("invariant_superseded_without_successor",
+                            f"资料 {doc_id} 标记为已替换，但没有替换它的新版本",
+                            document_id=doc_id))
     for key in shared:
-        out.append(
-            _finding("invariant_shared_key", f"多条记录指向同一个 PDF 对象: {key}", object_key=key)
-        )
+        out.append(_finding("invariant_shared_key", f"多条记录指向同一个 PDF 对象: {key}",
+                            object_key=key))
     return out
 
 
@@ -1416,10 +1238,8 @@ def _customer_pages(engine: Engine, page_size: int) -> Iterator[list[Any]]:
     while True:
         with Session(engine) as session:
             rows = session.exec(
-                select(c.id, c.code, c.customer_type)
-                .where(col(c.id) > after)
-                .order_by(col(c.id))
-                .limit(page_size)
+                select(c.id, c.code, c.customer_type).where(col(c.id) > after)
+                .order_by(col(c.id)).limit(page_size)
             ).all()
         if not rows:
             return
@@ -1431,8 +1251,7 @@ def _present_types(engine: Engine, customer_ids: Sequence[int]) -> set[tuple[int
     d = Document
     with Session(engine) as session:
         rows = session.exec(
-            select(d.customer_id, d.document_type)
-            .distinct()
+            select(d.customer_id, d.document_type).distinct()
             .where(col(d.customer_id).in_(customer_ids), col(d.status).in_(ACTIVE_STATUSES))
         ).all()
     return {(int(cid), str(t)) for cid, t in rows if cid is not None}
@@ -1455,12 +1274,9 @@ def check_checklists(
                     continue
                 label = taxonomy.document_type(doc_type).label
                 report.findings.add(
-                    "checklist_missing",
-                    f"客户 {code} 缺少{label}",
+                    "checklist_missing", f"客户 {code} 缺少{label}",
                     subject=f"customer:{code}:{doc_type}",
-                    customer_id=cid,
-                    customer_code=code,
-                    document_type=doc_type,
+                    customer_id=cid, customer_code=code, document_type=doc_type,
                 )
 
 
@@ -1484,19 +1300,12 @@ def check_quarantine(items: Iterable[QuarantineItem], *, options: CheckOptions) 
         age = options.now - when
         if age <= limit:
             continue
-        out.append(
-            _finding(
-                "quarantine_stale",
-                f"隔离文件 {item.name} 已 {age.days} 天未处理",
-                subject=f"quarantine:{item.name}",
-                detail={
-                    "name": item.name,
-                    "reason": item.reason,
-                    "days": age.days,
-                    "problem": item.problem,
-                },
-            )
-        )
+        out.append(_finding(
+            "quarantine_stale", f"隔离文件 {item.name} 已 {age.days} 天未处理",
+            subject=f"quarantine:{item.name}",
+            detail={"name": item.name, "reason": item.reason, "days": age.days,
+                    "problem": item.problem},
+        ))
     return out
 
 
@@ -1531,20 +1340,15 @@ def run_checks(
     report.findings.extend(findings)
     report.stats["documents"] += documents
     with ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="integrity") as pool:
-        check_objects(
-            engine=engine, store=store, taxonomy=taxonomy, options=options, pool=pool, report=report
-        )
+        check_objects(engine=engine, store=store, taxonomy=taxonomy, options=options, pool=pool,
+                      report=report)
     report.findings.extend(check_duplicates(engine))
     report.findings.extend(check_set_invariants(engine))
     check_checklists(engine=engine, taxonomy=taxonomy, report=report, page_size=options.page_size)
     report.findings.extend(check_quarantine(quarantine, options=options))
     report.finished_at = utcnow()
-    log.info(
-        "integrity check (%s): %d findings, %s",
-        options.mode,
-        len(report.findings),
-        dict(report.stats),
-    )
+    log.info("integrity check (%s): %d findings, %s", options.mode, len(report.findings),
+             dict(report.stats))
     return report
 
 
@@ -1553,10 +1357,8 @@ def run_checks(
 
 def _previous_open(session: Session) -> tuple[str | None, dict[str, IntegrityFinding]]:
     previous = session.exec(
-        select(IntegrityRun)
-        .where(col(IntegrityRun.status) == RunStatus.SUCCEEDED.value)
-        .order_by(col(IntegrityRun.started_at).desc())
-        .limit(1)
+        select(IntegrityRun).where(col(IntegrityRun.status) == RunStatus.SUCCEEDED.value)
+        .order_by(col(IntegrityRun.started_at).desc()).limit(1)
     ).first()
     if previous is None:
         return None, {}
@@ -1573,40 +1375,22 @@ def _row_of(run_id: str, f: Finding, status: FindingStatus) -> IntegrityFinding:
     detail = {**f.detail, "message": f.message}
     if f.subject:
         detail["subject"] = f.subject
-    return IntegrityFinding(
-        run_id=run_id,
-        severity=str(f.severity),
-        kind=f.kind,
-        document_id=f.document_id,
-        object_key=f.object_key,
-        detail=detail,
-        fingerprint=f.fingerprint,
-        status=status.value,
-    )
+    return IntegrityFinding(run_id=run_id, severity=str(f.severity), kind=f.kind,
+                            document_id=f.document_id, object_key=f.object_key, detail=detail,
+                            fingerprint=f.fingerprint, status=status.value)
 
 
-def _copy_row(
-    run_id: str, old: IntegrityFinding, status: FindingStatus, **extra: Any
-) -> IntegrityFinding:
-    return IntegrityFinding(
-        run_id=run_id,
-        severity=old.severity,
-        kind=old.kind,
-        document_id=old.document_id,
-        object_key=old.object_key,
-        detail={**(old.detail or {}), **extra},
-        fingerprint=old.fingerprint,
-        status=status.value,
-    )
+def _copy_row(run_id: str, old: IntegrityFinding, status: FindingStatus, **extra: Any) -> (
+        IntegrityFinding):
+    return IntegrityFinding(run_id=run_id, severity=old.severity, kind=old.kind,
+                            document_id=old.document_id, object_key=old.object_key,
+                            detail={**(old.detail or {}), **extra}, fingerprint=old.fingerprint,
+                            status=status.value)
 
 
 def compare_with_previous(
-    run_id: str,
-    findings: Iterable[Finding],
-    *,
-    mode: Mode,
-    previous: Mapping[str, IntegrityFinding],
-    previous_run_id: str | None,
+    run_id: str, findings: Iterable[Finding], *, mode: Mode,
+    previous: Mapping[str, IntegrityFinding], previous_run_id: str | None,
 ) -> list[IntegrityFinding]:
     """This run's finding rows: new or open, plus the previous run's resolved ones.
 
@@ -1662,18 +1446,9 @@ def _counts(report: CheckReport, rows: Sequence[IntegrityFinding], repairs: int)
     live = [r for r in rows if r.status != FindingStatus.RESOLVED.value]
     by_sev = Counter(r.severity for r in live)
     by_status = Counter(r.status for r in rows)
-    counts = {
-        k: int(report.stats.get(k, 0))
-        for k in (
-            "documents",
-            "objects",
-            "hashed_objects",
-            "hashed_bytes",
-            "opened_pdfs",
-            "listed_objects",
-            "customers",
-        )
-    }
+    counts = {k: int(report.stats.get(k, 0)) for k in (
+        "documents", "objects", "hashed_objects", "hashed_bytes", "opened_pdfs", "listed_objects",
+        "customers")}
     counts.update({str(s): by_sev.get(str(s), 0) for s in Severity})
     counts.update({str(s): by_status.get(str(s), 0) for s in FindingStatus})
     counts["repairs"] = repairs
@@ -1694,30 +1469,21 @@ def record_run(
     ``findings`` (see :func:`finding_record`, resolved ones included) and ``repairs``.
     """
     previous_id, previous = _previous_open(session)
-    run = IntegrityRun(
-        mode=str(report.mode),
-        started_at=report.started_at,
-        finished_at=report.finished_at or utcnow(),
-        status=RunStatus.SUCCEEDED.value,
-    )
+    run = IntegrityRun(mode=str(report.mode), started_at=report.started_at,
+                       finished_at=report.finished_at or utcnow(),
+                       status=RunStatus.SUCCEEDED.value)
     session.add(run)
     session.flush()
-    rows = compare_with_previous(
-        run.id, report.findings, mode=report.mode, previous=previous, previous_run_id=previous_id
-    )
+    rows = compare_with_previous(run.id, report.findings, mode=report.mode, previous=previous,
+                                 previous_run_id=previous_id)
     for batch in _batched(rows, 1000):
         session.add_all(batch)
         session.flush()
     run.counts = _counts(report, rows, sum(1 for r in repairs if r.ok))
     session.add(run)
-    repo.add_audit_event(
-        session,
-        actor=actor,
-        action="integrity_run.record",
-        entity_type="integrity_run",
-        entity_id=run.id,
-        after={"mode": run.mode, "counts": run.counts},
-    )
+    repo.add_audit_event(session, actor=actor, action="integrity_run.record",
+                         entity_type="integrity_run", entity_id=run.id,
+                         after={"mode": run.mode, "counts": run.counts})
     live = [r for r in rows if r.status != FindingStatus.RESOLVED.value]
     return {
         "run_id": run.id,
@@ -1737,28 +1503,16 @@ _STATUS_ORDER = {"new": 0, "open": 1, "resolved": 2}
 
 
 def _sorted_rows(rows: Iterable[IntegrityFinding]) -> list[IntegrityFinding]:
-    return sorted(
-        rows,
-        key=lambda r: (
-            _STATUS_ORDER.get(r.status, 3),
-            _SEVERITY_ORDER.get(r.severity, 3),
-            r.kind,
-            r.object_key or "",
-            r.document_id or 0,
-        ),
-    )
+    return sorted(rows, key=lambda r: (_STATUS_ORDER.get(r.status, 3),
+                                       _SEVERITY_ORDER.get(r.severity, 3), r.kind,
+                                       r.object_key or "", r.document_id or 0))
 
 
 def repair_record(action: RepairAction) -> dict[str, Any]:
     """A repair action as a JSON-ready dictionary."""
-    return {
-        "action": action.action,
-        "object_key": action.object_key,
-        "target_key": action.target_key,
-        "document_id": action.document_id,
-        "ok": action.ok,
-        "message": action.message,
-    }
+    return {"action": action.action, "object_key": action.object_key,
+            "target_key": action.target_key, "document_id": action.document_id,
+            "ok": action.ok, "message": action.message}
 
 
 # --- repair -----------------------------------------------------------------------------------
@@ -1773,34 +1527,20 @@ def _relink(
     store.verify(target, expected_sha256=missing.detail.get("sha256"))
     with session_scope(engine) as session:
         repo.add_audit_event(
-            session,
-            actor=actor,
-            action="integrity.relink",
-            entity_type="document",
-            entity_id=missing.document_id or "",
-            before={"object_key": orphan.object_key},
-            after={"object_key": target},
-            detail="孤立对象内容与缺失对象一致，已移回记录的位置",
+            session, actor=actor, action="integrity.relink", entity_type="document",
+            entity_id=missing.document_id or "", before={"object_key": orphan.object_key},
+            after={"object_key": target}, detail="孤立对象内容与缺失对象一致，已移回记录的位置",
         )
-    return RepairAction(
-        "relink",
-        str(orphan.object_key),
-        target,
-        missing.document_id,
-        True,
-        f"已将孤立对象移回 {target}",
-    )
+    return RepairAction("relink", str(orphan.object_key), target, missing.document_id, True,
+                        f"已将孤立对象移回 {target}")
 
 
 def _key_in_use(engine: Engine, key: str) -> bool:
     d = Document
     with Session(engine) as session:
-        return (
-            session.exec(
-                select(d.id).where((col(d.pdf_key) == key) | (col(d.original_key) == key))
-            ).first()
-            is not None
-        )
+        return session.exec(
+            select(d.id).where((col(d.pdf_key) == key) | (col(d.original_key) == key))
+        ).first() is not None
 
 
 def _move_back(*, engine: Engine, store: ObjectStore, drift: Finding, actor: str) -> RepairAction:
@@ -1821,21 +1561,17 @@ def _move_back(*, engine: Engine, store: ObjectStore, drift: Finding, actor: str
     store.verify(target, expected_sha256=sha)
     column = "pdf_key" if role == "pdf" else "original_key"
     with session_scope(engine) as session:
-        repo.update_document(
-            session,
-            document_id=int(drift.document_id or 0),
-            changes={column: target},
-            actor=actor,
-            action="integrity.move_back",
-            detail="对象已移回命名规则规定的位置",
-        )
+        repo.update_document(session, document_id=int(drift.document_id or 0),
+                             changes={column: target}, actor=actor,
+                             action="integrity.move_back",
+                             detail="对象已移回命名规则规定的位置")
     store.delete(current)
-    return RepairAction("move_back", current, target, drift.document_id, True, f"已移回 {target}")
+    return RepairAction("move_back", current, target, drift.document_id, True,
+                        f"已移回 {target}")
 
 
-def _to_lost_found(
-    *, engine: Engine, store: ObjectStore, orphan: Finding, actor: str
-) -> RepairAction:
+def _to_lost_found(*, engine: Engine, store: ObjectStore, orphan: Finding, actor: str) -> (
+        RepairAction):
     """Move an orphan nothing claims under ``lost+found/`` (never deleted)."""
     key = str(orphan.object_key)
     sha = store.sha256_of(key)
@@ -1843,13 +1579,8 @@ def _to_lost_found(
     store.move(key, target)
     with session_scope(engine) as session:
         repo.add_audit_event(
-            session,
-            actor=actor,
-            action="integrity.lost_found",
-            entity_type="object",
-            entity_id=sha,
-            before={"object_key": key},
-            after={"object_key": target},
+            session, actor=actor, action="integrity.lost_found", entity_type="object",
+            entity_id=sha, before={"object_key": key}, after={"object_key": target},
             detail="无记录引用的对象已移入 lost+found",
         )
     return RepairAction("lost_found", key, target, None, True, f"已移入 {target}")
@@ -1860,9 +1591,8 @@ def _attempt(action: str, finding: Finding, fn: Callable[[], RepairAction]) -> R
         return fn()
     except DossierError as e:
         log.warning("repair %s of %s failed: %s", action, finding.object_key, e)
-        return RepairAction(
-            action, str(finding.object_key), None, finding.document_id, False, e.message
-        )
+        return RepairAction(action, str(finding.object_key), None, finding.document_id, False,
+                            e.message)
 
 
 def repair(
@@ -1879,48 +1609,27 @@ def repair(
     ``lost+found/``. A failed repair is reported (``ok`` false) and the others continue.
     """
     items = list(findings)
-    missing = {
-        str(f.detail.get("sha256")): f
-        for f in items
-        if f.kind == "object_missing" and f.detail.get("sha256")
-    }
+    missing = {str(f.detail.get("sha256")): f for f in items
+               if f.kind == "object_missing" and f.detail.get("sha256")}
     actions: list[RepairAction] = []
     leftover: list[Finding] = []
     for orphan in (f for f in items if f.kind == "orphan"):
         try:
             sha = store.sha256_of(str(orphan.object_key))
         except DossierError as e:
-            actions.append(
-                RepairAction("relink", str(orphan.object_key), None, None, False, e.message)
-            )
+            actions.append(RepairAction("relink", str(orphan.object_key), None, None, False,
+                                        e.message))
             continue
         match = missing.pop(sha, None)
         if match is None:
             leftover.append(orphan)
             continue
-        actions.append(
-            _attempt(
-                "relink",
-                orphan,
-                lambda o=orphan, m=match: _relink(
-                    engine=engine, store=store, orphan=o, missing=m, actor=actor
-                ),
-            )
-        )
+        actions.append(_attempt("relink", orphan, lambda o=orphan, m=match: _relink(
+            engine=engine, store=store, orphan=o, missing=m, actor=actor)))
     for drift in (f for f in items if f.kind == "key_drift"):
-        actions.append(
-            _attempt(
-                "move_back",
-                drift,
-                lambda d=drift: _move_back(engine=engine, store=store, drift=d, actor=actor),
-            )
-        )
+        actions.append(_attempt("move_back", drift, lambda d=drift: _move_back(
+            engine=engine, store=store, drift=d, actor=actor)))
     for orphan in leftover:
-        actions.append(
-            _attempt(
-                "lost_found",
-                orphan,
-                lambda o=orphan: _to_lost_found(engine=engine, store=store, orphan=o, actor=actor),
-            )
-        )
+        actions.append(_attempt("lost_found", orphan, lambda o=orphan: _to_lost_found(
+            engine=engine, store=store, orphan=o, actor=actor)))
     return actions

@@ -961,7 +961,8 @@ def approve(
                 "未关联客户的资料不能归档，请先关联客户", action="approve", status=document.status
             )
         _supersede_previous(session, document, user.username)
-        return _decide(session, document, user=user, action="approve", now=now, taxonomy=taxonomy)
+        return _decide(session, document, user=user, action="approve", now=now,
+                       taxonomy=taxonomy)
 
     return _run(session, work)
 
@@ -992,15 +993,8 @@ def reject(
     def work() -> Document:
         document = _begin(session, document_id=document_id, user=user, action="reject", now=now)
         fields = {**(document.fields or {}), "_rejection": {"reason": text, "by": user.username}}
-        return _decide(
-            session,
-            document,
-            user=user,
-            action="reject",
-            now=now,
-            extra={"fields": fields},
-            detail=text,
-        )
+        return _decide(session, document, user=user, action="reject", now=now,
+                       extra={"fields": fields}, detail=text)
 
     return _run(session, work)
 
@@ -1024,15 +1018,9 @@ def _decide(
         **(extra or {}),
         **_CLEAR_CLAIM,
     }
-    return repo.update_document(
-        session,
-        document_id=document.id,
-        changes=changes,
-        actor=user.username,
-        action=f"document.{action}",
-        detail=detail,
-        taxonomy=taxonomy,
-    )
+    return repo.update_document(session, document_id=document.id, changes=changes,
+                                actor=user.username, action=f"document.{action}",
+                                detail=detail, taxonomy=taxonomy)
 
 
 def refile(
