@@ -267,7 +267,9 @@ def _file(
 ) -> list[FiledDocument]:
     with Session(services.engine) as session:
         owner_id = new_customer_owner(session, claim.submitted_by)
-        request = _filing_request(claim, normalized, run_id=services.run_id, owner_id=owner_id)
+        request = _filing_request(
+            claim, normalized, run_id=services.run_id, owner_id=owner_id
+        )
         try:
             return file_document(
                 session=session,
@@ -289,12 +291,10 @@ def _meta(normalized: NormalizedFile, pages: Iterable[int], type_confidence: flo
         "type_confidence": type_confidence,
         "blank_pages_removed": [i + 1 for i in normalized.blank_pages if i not in pages],
         "rotated_pages": [i + 1 for i in normalized.rotated_pages if i in pages],
-        "id_card_pages": [
-            p.index + 1 for p in normalized.page_results if p.cards and p.index in pages
-        ],
-        "photo_pages": [
-            p.index + 1 for p in normalized.page_results if p.photo and p.index in pages
-        ],
+        "id_card_pages": [p.index + 1 for p in normalized.page_results
+                          if p.cards and p.index in pages],
+        "photo_pages": [p.index + 1 for p in normalized.page_results
+                        if p.photo and p.index in pages],
     }
 
 
