@@ -19,12 +19,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from config.clock import china_date
 from config.settings import Settings
 from models import repo
-from models.cooperation import DERIVED_FIELDS, derive_totals
+from models.cooperation import DERIVED_FIELDS, Cooperation, derive_totals
 from models.customer import Customer
 from models.customer_fields import DEFAULT_TIER_LEVELS, value_tier
 
@@ -111,3 +111,17 @@ def refresh_customer(
         detail=detail,
         bump_version=bump_version,
     )
+
+
+def refresh_tiers(session: Session, settings: Settings, *, actor: str = "system") -> int:
+    """Recompute every customer with cooperation records (the annual amount moves with the
+    calendar); returns how many changed. Each change is audited and bumps the version."""
+    ids = session.exec(select(Cooperation.customer_id).distinct()).all()
+    changed = 0
+    for customer_id in sorted(ids):
+        customer = session.get(Customer, customer_id)
+        if customer is not None and refresh_customer(
+            session, settings, customer, actor=actor, detail="定期重算价值层级"
+        ):
+            changed += 1
+    return changed

@@ -12,7 +12,7 @@ import typer
 
 from app.records import contact_record, cooperation_record, customer_record, follow_up_record
 from archive import contacts, cooperations, followups
-from cli.customers import CodeArg, UserOpt, acting, field_options
+from cli.customers import CodeArg, UserOpt, acting, check_unmask, field_options
 from cli.output import MAX_ID, FullOpt, JsonOpt, console, emit_json
 
 contacts_app = typer.Typer(help="联系人 (contacts)", no_args_is_help=True)
@@ -86,6 +86,8 @@ def contacts_list(
 ) -> None:
     """List a customer's contacts (primary first)."""
     with acting(user) as (_ctx, session, actor):
+        if full:
+            check_unmask(actor)
         records = [
             contact_record(c, unmask=full) for c in contacts.list_contacts(session, actor, code)
         ]

@@ -35,7 +35,8 @@ from app.records import (
 from archive import customers, tags
 from archive.customer_merge import merge_customers
 from archive.customer_query import CustomerFilter, list_customers
-from archive.tiers import tier_thresholds
+from archive.permissions import PermissionDeniedError, sees_everything
+from archive.tiers import refresh_tiers, tier_thresholds
 from cli.output import (
     FullOpt,
     JsonOpt,
@@ -154,6 +155,14 @@ def tag_names(session: Session, customer_id: int | None) -> list[str]:
     return [t.name for t in repo.customer_tags(session, customer_id=customer_id)]  # type: ignore[arg-type]
 
 
+def check_unmask(actor: User) -> None:
+    """Full ID numbers and phones only for reviewers and admins (as on the web)."""
+    if not sees_everything(actor):
+        raise PermissionDeniedError(
+            "没有权限：查看完整证件号码与电话", action="unmask", username=actor.username
+        )
+
+
 def _print_record(title: str, record: dict[str, Any]) -> None:
     table = Table(title=title, show_header=False)
     for key, value in record.items():
@@ -245,6 +254,8 @@ def customers_show(
     """Show one customer: fields, tags, contacts, follow-ups, cooperation, documents."""
     with acting(user) as (ctx, session, actor):
         customer = customers.get_visible(session, actor, code)
+        if full:
+            check_unmask(actor)
         cid = customer.id
         record = customer_record(
             customer, taxonomy=ctx.taxonomy, unmask=full, tags=tag_names(session, cid)
@@ -314,9 +325,8 @@ def customers_list(
             text=search,
         )
         rows, total = list_customers(session, actor, filters, sort=sort, limit=limit, offset=offset)
-        records = [
-            customer_record(c, taxonomy=ctx.taxonomy, tags=tag_names(session, c.id)) for c in rows
-        ]
+        names = repo.tag_names_by_customer(session, customer_ids=[c.id for c in rows])  # type: ignore[misc]
+        records = [customer_record(c, taxonomy=ctx.taxonomy, tags=names[c.id]) for c in rows]  # type: ignore[index]
     if json_out:
         emit_json(records)
         return
@@ -398,6 +408,19 @@ def customers_merge(
         err.print(
             f"以下资料的文件未能移动，请稍后运行 dossier check --repair：{record['refile_failed']}"
         )
+
+
+@customers_app.command("refresh-tiers")
+def customers_refresh_tiers(user: UserOpt = None, json_out: JsonOpt = False) -> None:
+    """Recompute value tiers and levels from the last 365 days' cooperation (run nightly)."""
+    with acting(user) as (ctx, session, actor):
+        if not sees_everything(actor):
+            raise PermissionDeniedError("没有权限：重算价值层级", action="refresh_tiers")
+        changed = refresh_tiers(session, ctx.settings, actor=actor.username)
+    if json_out:
+        emit_json({"changed": changed})
+    else:
+        console.print(f"已重算价值层级：{changed} 个客户有变化")
 
 
 def register(root: typer.Typer) -> None:

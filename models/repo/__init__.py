@@ -68,6 +68,7 @@ from models.repo.tags import (
     require_tag,
     set_tag_retired,
     tag_customer,
+    tag_names_by_customer,
     untag_customer,
 )
 from models.repo.users import ensure_user, get_user
@@ -119,6 +120,7 @@ __all__ = [
     "set_tag_retired",
     "start_ingest_run",
     "tag_customer",
+    "tag_names_by_customer",
     "untag_customer",
     "update_contact",
     "update_cooperation",

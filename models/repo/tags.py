@@ -243,3 +243,19 @@ def customers_with_all_tags(tag_ids: Sequence[int]) -> sa.ColumnElement[bool]:
         .having(func.count() == len(ids))
     )
     return col(Customer.id).in_(having.scalar_subquery())
+
+
+def tag_names_by_customer(session: Session, *, customer_ids: Sequence[int]) -> dict[int, list[str]]:
+    """The tag names of many customers at once (for a list page): id -> names by name."""
+    out: dict[int, list[str]] = {i: [] for i in customer_ids}
+    if not customer_ids:
+        return out
+    rows = session.exec(
+        select(CustomerTag.customer_id, Tag.name)
+        .join(Tag, col(Tag.id) == CustomerTag.tag_id)
+        .where(col(CustomerTag.customer_id).in_(list(customer_ids)))
+        .order_by(col(Tag.name))
+    ).all()
+    for customer_id, name in rows:
+        out[int(customer_id)].append(str(name))
+    return out

@@ -102,6 +102,9 @@ def test_customer_file_from_the_command_line(home: Path) -> None:
     assert "没有权限" in refused("customers", "edit", code, "--owner", "sue", user="sam")
     tagged = ok("customers", "tag", code, "高价值", "成交客户", user="sam")
     assert tagged["tags"] == ["制造业", "成交客户", "高价值"]
+    assert "没有权限" in refused("customers", "show", code, "--full", user="sam")
+    assert "没有权限" in refused("contacts", "list", code, "--full", user="sam")
+    assert ok("contacts", "list", code, "--full", user="ada")[0]["mobile"] == "13800138000"
     shown = ok("customers", "show", code, user="sam")
     assert [c["name"] for c in shown["contacts"]] == ["李四"]
     assert len(shown["follow_ups"]) == 1 and len(shown["cooperations"]) == 1

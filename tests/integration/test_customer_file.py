@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session, select
 
-from archive import contacts, cooperations, customers, followups, tags
+from archive import contacts, cooperations, customers, followups, tags, tiers
 from archive.customer_query import CustomerFilter, list_customers
 from archive.permissions import PermissionDeniedError
 from archive.users import create_user
@@ -274,3 +274,24 @@ def test_tags_limit_merge_retire_filter_and_report(session, people):
     with pytest.raises(PermissionDeniedError):
         tags.tag_report(session, settings, sales)
     assert [e.before for e in _events(session, "tag.rename")] == [{"name": "老客户"}]
+
+
+def test_tier_thresholds_are_settings_and_refresh_tiers_applies_them(session, people):
+    _, _, admin = people
+    settings = load_settings()
+    customer, _ = customers.create_customer(session, settings, admin, _enterprise("庚公司", 7))
+    _, customer = cooperations.add_cooperation(
+        session, settings, admin, customer.code,
+        {"name": "合同", "signed_date": china_date().isoformat(), "amount": "200000"},
+    )  # fmt: skip
+    assert (customer.value_tier, customer.level) == ("中价值", "B类中小客户")
+    assert tiers.refresh_tiers(session, settings) == 0  # nothing moved
+    cheaper = load_settings(tier_high_min=Decimal("150000"))
+    assert tiers.refresh_tiers(session, cheaper, actor="nightly") == 1
+    session.refresh(customer)
+    assert (customer.value_tier, customer.level) == ("高价值", "A类大客户")
+    fixed = load_settings(tier_high_min=Decimal("150000"), level_follows_tier=False)
+    customer = customers.edit_customer(
+        session, fixed, admin, customer.code, {"level": "C类小客户"}, version=customer.version
+    )  # no reason needed when the level does not follow the tier
+    assert customer.level == "C类小客户" and customer.manual_fields == []
