@@ -295,3 +295,38 @@ def test_tier_thresholds_are_settings_and_refresh_tiers_applies_them(session, pe
         session, fixed, admin, customer.code, {"level": "C类小客户"}, version=customer.version
     )  # no reason needed when the level does not follow the tier
     assert customer.level == "C类小客户" and customer.manual_fields == []
+
+
+def test_concurrent_taggers_cannot_pass_the_limit_together(engine, people):
+    import threading
+    import time
+
+    _, _, admin = people
+    settings = load_settings()
+    with Session(engine, expire_on_commit=False) as setup:
+        for n in range(6):
+            tags.add_tag(setup, admin, f"并发{n}")
+        customer, _ = customers.create_customer(setup, settings, admin, _enterprise("辛公司", 8))
+        setup.commit()
+    outcome: dict[str, object] = {}
+
+    def second() -> None:
+        with Session(engine, expire_on_commit=False) as other:
+            try:
+                outcome["added"] = tags.tag_customer(
+                    other, admin, customer.code, ["并发3", "并发4", "并发5"]
+                )
+                other.commit()
+            except ValidationError as e:
+                outcome["error"] = e.message
+
+    with Session(engine, expire_on_commit=False) as first:
+        tags.tag_customer(first, admin, customer.code, ["并发0", "并发1", "并发2"])
+        thread = threading.Thread(target=second)
+        thread.start()
+        time.sleep(1.0)  # the second tagger now waits for the customer's row (or SQLite's lock)
+        first.commit()
+    thread.join(timeout=60)
+    assert "最多5个标签" in str(outcome.get("error")), outcome
+    with Session(engine) as check:
+        assert len(tags.customer_tags(check, admin, customer.code)) == 3
