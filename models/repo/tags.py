@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from models.customer import Customer
@@ -52,11 +53,15 @@ def create_tag(session: Session, *, name: str, actor: str, description: str | No
     """
     clean = validate_tag_name(name)
     _check_free(session, clean)
-    with atomic(session):
-        tag = Tag(name=clean, description=description, created_by=actor, updated_by=actor)
-        session.add(tag)
-        session.flush()
-        _audit(session, actor, "tag.create", tag, after={"name": clean, "description": description})
+    try:
+        with atomic(session):
+            tag = Tag(name=clean, description=description, created_by=actor, updated_by=actor)
+            session.add(tag)
+            session.flush()
+            after = {"name": clean, "description": description}
+            _audit(session, actor, "tag.create", tag, after=after)
+    except IntegrityError as e:  # the same name added at the same moment
+        raise ConflictError(f"标签名称：“{clean}”已存在", field="name", existing=clean) from e
     return tag
 
 
@@ -71,11 +76,15 @@ def rename_tag(session: Session, *, tag: Tag, new_name: str, actor: str) -> Tag:
         return tag
     _check_free(session, clean, exclude_id=tag.id)
     before = {"name": tag.name}
-    with atomic(session):
-        tag.name, tag.updated_by, tag.updated_at = clean, actor, utcnow()
-        session.add(tag)
-        session.flush()
-        _audit(session, actor, "tag.rename", tag, before=before, after={"name": clean})
+    try:
+        with atomic(session):
+            tag.name, tag.updated_by, tag.updated_at = clean, actor, utcnow()
+            session.add(tag)
+            session.flush()
+            _audit(session, actor, "tag.rename", tag, before=before, after={"name": clean})
+    except IntegrityError as e:  # another tag took the name at the same moment
+        session.refresh(tag)
+        raise ConflictError(f"标签名称：“{clean}”已存在", field="name", existing=clean) from e
     return tag
 
 
