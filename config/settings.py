@@ -14,6 +14,7 @@ absolute, so the same settings hold in worker processes.
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -124,6 +125,12 @@ class Settings(BaseSettings):
     integrity_cron: str = "0 2 * * *"
     ingest_interval_seconds: int = 60
     scrub_days: int = 7
+
+    # Customer file: value tiers (价值层级) from the annual amount in 元, and whether the level
+    # (客户等级) follows the tier (models.customer_fields.DEFAULT_TIER_LEVELS) unless overridden.
+    tier_high_min: Decimal = Field(default=Decimal("500000"), ge=0)
+    tier_mid_min: Decimal = Field(default=Decimal("100000"), ge=0)
+    level_follows_tier: bool = True
 
     # Web
     web_host: str = "127.0.0.1"

@@ -204,9 +204,13 @@ def head_revision() -> str:
 def load_all_tables() -> sa.MetaData:
     """Import every table module and return the complete metadata (for Alembic and tests)."""
     import models.audit  # noqa: F401
+    import models.contact  # noqa: F401
+    import models.cooperation  # noqa: F401
     import models.customer  # noqa: F401
     import models.document  # noqa: F401
+    import models.followup  # noqa: F401
     import models.runs  # noqa: F401
+    import models.tag  # noqa: F401
     import models.user  # noqa: F401
     import models.web_session  # noqa: F401
 

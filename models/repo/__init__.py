@@ -2,8 +2,9 @@
 and web sessions.
 
 Call them through the package (``from models import repo; repo.create_customer(...)``); the
-modules are split by what they write: ``audit``, ``users``, ``customers``, ``documents``,
-``runs``, ``sessions``, with the shared savepoint and snapshot helpers in ``base``.
+modules are split by what they write: ``audit``, ``users``, ``customers``, ``contacts``,
+``followups``, ``cooperations`` (and derived customer fields), ``tags``, ``documents``, ``runs``,
+``sessions``, with the shared savepoint and snapshot helpers in ``base``.
 
 Conventions:
 
@@ -20,15 +21,27 @@ Conventions:
 from config.clock import CHINA_TZ  # re-exported: archive.integrity reads repo.CHINA_TZ
 from models.errors import ConflictError, NotFoundError, ValidationError
 from models.repo.audit import add_audit_event, list_audit_events
+from models.repo.contacts import (
+    add_contact,
+    delete_contact,
+    get_contact,
+    list_contacts,
+    update_contact,
+)
+from models.repo.cooperations import (
+    add_cooperation,
+    get_cooperation,
+    list_cooperations,
+    set_customer_derived,
+    update_cooperation,
+)
 from models.repo.customers import (
     CUSTOMER_AUDIT_FIELDS,
     CUSTOMER_CODE_PREFIX,
-    add_contact,
     create_customer,
     create_customer_from_document,
     find_customers,
     get_customer,
-    list_contacts,
     list_customers,
     next_customer_code,
     update_customer,
@@ -44,6 +57,7 @@ from models.repo.documents import (
     list_documents,
     update_document,
 )
+from models.repo.followups import add_follow_up, list_follow_ups
 from models.repo.runs import finish_ingest_run, start_ingest_run
 from models.repo.sessions import (
     count_live_web_sessions,
@@ -55,6 +69,20 @@ from models.repo.sessions import (
     token_digest,
     touch_web_session,
 )
+from models.repo.tags import (
+    create_tag,
+    customer_tags,
+    customers_with_all_tags,
+    get_tag,
+    list_tags,
+    merge_tags,
+    rename_tag,
+    require_tag,
+    set_tag_retired,
+    tag_customer,
+    tag_names_by_customer,
+    untag_customer,
+)
 from models.repo.users import ensure_user, get_user
 
 __all__ = [
@@ -62,18 +90,24 @@ __all__ = [
     "CURRENT_STATUSES",
     "CUSTOMER_AUDIT_FIELDS",
     "CUSTOMER_CODE_PREFIX",
-    "DOCUMENT_AUDIT_FIELDS",
     "ConflictError",
+    "DOCUMENT_AUDIT_FIELDS",
     "NotFoundError",
     "ValidationError",
     "add_audit_event",
     "add_contact",
+    "add_cooperation",
+    "add_follow_up",
+    "count_live_web_sessions",
     "create_customer",
     "create_customer_from_document",
-    "count_live_web_sessions",
     "create_document",
+    "create_tag",
     "create_web_session",
     "current_document_of_type",
+    "customer_tags",
+    "customers_with_all_tags",
+    "delete_contact",
     "delete_old_web_sessions",
     "document_versions",
     "ensure_user",
@@ -81,19 +115,35 @@ __all__ = [
     "find_documents_by_sha256",
     "find_live_web_session",
     "finish_ingest_run",
+    "get_contact",
+    "get_cooperation",
     "get_customer",
     "get_document",
+    "get_tag",
     "get_user",
     "list_audit_events",
     "list_contacts",
+    "list_cooperations",
     "list_customers",
     "list_documents",
+    "list_follow_ups",
+    "list_tags",
+    "merge_tags",
     "next_customer_code",
+    "rename_tag",
+    "require_tag",
     "revoke_user_web_sessions",
     "revoke_web_session",
+    "set_customer_derived",
+    "set_tag_retired",
     "start_ingest_run",
+    "tag_customer",
+    "tag_names_by_customer",
     "token_digest",
     "touch_web_session",
+    "untag_customer",
+    "update_contact",
+    "update_cooperation",
     "update_customer",
     "update_document",
 ]
