@@ -371,7 +371,12 @@ def test_create_shows_every_error_inline_keeps_input_then_creates(
     assert customer.decision_roles == ["决策人", "采购者"]
     assert customer.cumulative_amount == Decimal("12345.60")
     events = _events(world, code)
-    assert [(e.actor, e.action) for e in events] == [("sales1", "customer.create")]
+    # the create, then the typed-in cumulative amount marked as set by hand (not derived)
+    assert [(e.actor, e.action) for e in events] == [
+        ("sales1", "customer.create"),
+        ("sales1", "customer.derive"),
+    ]
+    assert events[1].after == {"manual_fields": ["cumulative_amount"]}
     shown = sales.get(f"/customers/{code}")
     assert "已创建客户" in shown.text and "12,345.60 元" in shown.text
 
