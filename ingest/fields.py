@@ -162,6 +162,28 @@ def _iter_dates(text: str) -> Iterator[tuple[int, date]]:
         yield m.start(), d
 
 
+def printed_date_span(text: str) -> tuple[int, int] | None:
+    """Where the first written-out date (年月日, or with separators; not a bare digit run) is
+    in ``text``, which must be compact already (see :func:`compact`); None without one."""
+    spans = [
+        m.span()
+        for pattern in (*_DATE_PATTERNS[:2], _CN_DATE)
+        for m in pattern.finditer(text)
+        if (d := _span_date(pattern, m)) is not None and d.year >= 1950
+    ]
+    return min(spans) if spans else None
+
+
+def _span_date(pattern: re.Pattern[str], m: re.Match[str]) -> date | None:
+    if pattern is not _CN_DATE:
+        return _make_date(*m.groups())
+    try:
+        year = int("".join(str(_CN_DIGITS[c]) for c in m.group(1)))
+        return date(year, _cn_small_number(m.group(2)), _cn_small_number(m.group(3)))
+    except (KeyError, ValueError):
+        return None
+
+
 def find_dates(text: str) -> list[date]:
     """All dates in ``text``, in reading order (see :func:`parse_date` for the forms)."""
     seen: dict[int, date] = {}

@@ -139,6 +139,7 @@ def test_license_clean() -> None:
         "term_end": "2035-03-11",
         "address": "福州市鼓楼区五四路1号",
         "business_scope": "软件开发;信息技术咨询服务",
+        "issue_date": "2020-01-02",
     }
     assert fields["registered_capital"].unit == "元"
     assert all(f.reasons == [] for f in fields.values())
@@ -152,6 +153,7 @@ def test_license_noisy_corrects_o_for_zero_and_flags_it() -> None:
     assert fields["uscc"].reasons == ["uscc_corrected"]
     assert fields["uscc"].confidence < 0.9
     assert values(fields) | {"uscc": USCC} == {
+        "issue_date": None,  # 登记机关 without a date
         "uscc": USCC,
         "name": "福建某某(上海)科技有限公司",
         "company_type": "有限责任公司",
@@ -213,7 +215,8 @@ def test_uscc_with_one_wrong_character_is_never_accepted_as_valid() -> None:
 def test_uscc_check_digit_failure_is_reported() -> None:
     field = extract("business_license", _license_with("91350100M000100Y47"))["uscc"]
     assert field.value == "91350100M000100Y47"
-    assert field.reasons == ["uscc_check_digit"]
+    # A license without a valid code is always missing its USCC, besides the check failing.
+    assert field.reasons == ["uscc_check_digit", "missing"]
     assert field.confidence <= 0.2
 
 
@@ -273,7 +276,7 @@ def test_id_number_ocr_letters_corrected_and_bad_digit_reported() -> None:
     assert fields["id_number"].value == ID_F
     assert fields["id_number"].reasons == ["id_corrected"]
     fields = extract("id_card", ID_FRONT.replace(ID_F, "110105194912310021"), side="front")
-    assert fields["id_number"].reasons == ["id_check_digit"]
+    assert fields["id_number"].reasons == ["id_check_digit", "missing"]
 
 
 def test_id_label_and_value_on_separate_lines() -> None:
@@ -304,6 +307,7 @@ def test_bank_permit() -> None:
         "legal_representative": "张三",
         "bank_name": "中国工商银行股份有限公司福州分行营业部",
         "account_number": "14020012345678901 23".replace(" ", ""),
+        "issue_date": "2018-03-12",
     }
 
 
@@ -328,7 +332,7 @@ def test_customer_form() -> None:
         "industry": "IT服务",
         "source_channel": "展会推广",
         "submitted_by": "陈经理",
-        "submitted_date": "2024-05-20",
+        "filled_date": "2024-05-20",
     }
     assert all(f.reasons == [] for f in fields.values())
 
@@ -425,6 +429,7 @@ def test_tesseract_permit_with_stray_quotes() -> None:
         "legal_representative": "胡志强",
         "bank_name": "中国银行股份有限公司上海分行",
         "account_number": "0740114701938074416",
+        "issue_date": None,
     }
 
 
