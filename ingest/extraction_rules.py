@@ -16,9 +16,21 @@ from config.errors import ConfigurationError
 from ingest.fields import load_understanding
 
 KINDS = (
-    "text", "multiline", "uscc", "id_number", "date", "date_or_long", "date_range", "amount",
-    "gender", "phone", "email", "code", "option",
+    "text",
+    "multiline",
+    "uscc",
+    "id_number",
+    "date",
+    "date_or_long",
+    "date_range",
+    "amount",
+    "gender",
+    "phone",
+    "email",
+    "code",
+    "option",
 )
+
 
 @dataclass(frozen=True)
 class FieldRule:
@@ -105,9 +117,12 @@ def load_extraction_rules(path: Path | None = None) -> ExtractionRules:
     return ExtractionRules(fields=fields, stops=stops, required=required, printed_date=printed)
 
 
-def _check_keys(fields: Mapping[str, tuple[FieldRule, ...]],
-                required: Mapping[str, tuple[str, ...]], printed: Mapping[str, str],
-                where: str) -> None:
+def _check_keys(
+    fields: Mapping[str, tuple[FieldRule, ...]],
+    required: Mapping[str, tuple[str, ...]],
+    printed: Mapping[str, str],
+    where: str,
+) -> None:
     """Required and printed-date fields must be fields their type extracts."""
     named = [(t, k, "extract_required") for t, keys in required.items() for k in keys]
     named += [(t, k, "extract_printed_date") for t, k in printed.items()]

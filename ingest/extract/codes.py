@@ -70,8 +70,13 @@ def _distance(candidate: Candidate, near: Sequence[int]) -> int:
     return min((abs(candidate.line - n) for n in near), default=len(near) + 10**6)
 
 
-def resolve_code(rule: FieldRule, labelled: Field | None, candidates: Sequence[Candidate],
-                 near: Sequence[int], ctx: Context) -> Field | None:
+def resolve_code(
+    rule: FieldRule,
+    labelled: Field | None,
+    candidates: Sequence[Candidate],
+    near: Sequence[int],
+    ctx: Context,
+) -> Field | None:
     """The code field from the labelled value and the page's valid candidates.
 
     A valid labelled value stands, flagged when another valid code is on the page. Otherwise a
@@ -84,8 +89,11 @@ def resolve_code(rule: FieldRule, labelled: Field | None, candidates: Sequence[C
     direct = [c for c in candidates if not c.corrected]
     if labelled is not None and labelled.value and is_valid(labelled.value):
         if any(c.code != labelled.value for c in direct):
-            return replace(labelled, reasons=[*labelled.reasons, conflict],
-                           confidence=min(labelled.confidence, CONF_DOUBTFUL))
+            return replace(
+                labelled,
+                reasons=[*labelled.reasons, conflict],
+                confidence=min(labelled.confidence, CONF_DOUBTFUL),
+            )
         return labelled
     if direct:
         best = min(direct, key=lambda c: _distance(c, near))

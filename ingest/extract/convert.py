@@ -50,9 +50,14 @@ class Context:
     warning_days: int
 
 
-def make_field(value: str | None, confidence: float, ctx: Context,
-               reasons: list[str] | None = None, raw: str | None = None,
-               unit: str | None = None) -> Field:
+def make_field(
+    value: str | None,
+    confidence: float,
+    ctx: Context,
+    reasons: list[str] | None = None,
+    raw: str | None = None,
+    unit: str | None = None,
+) -> Field:
     return Field(value, round(confidence, 3), ctx.page, list(reasons or []), unit, raw)
 
 
@@ -74,8 +79,9 @@ def _code_token(text: str) -> str:
     return token[:18].upper()
 
 
-def _checked_code(text: str, base: float, ctx: Context, *, kind: str,
-                  validate: Callable[[str], str]) -> Field:
+def _checked_code(
+    text: str, base: float, ctx: Context, *, kind: str, validate: Callable[[str], str]
+) -> Field:
     token = _code_token(text)
     try:
         return make_field(validate(token), min(base + 0.08, 0.98), ctx, raw=text)
@@ -84,8 +90,9 @@ def _checked_code(text: str, base: float, ctx: Context, *, kind: str,
     is_valid, alphabet = code_check(kind, ctx)
     corrected, changed = correct_code(token, is_valid, alphabet=alphabet)
     if corrected and changed:
-        return make_field(corrected, CONF_CORRECTED, ctx, [f"{code_prefix(kind)}_corrected"],
-                          raw=text)
+        return make_field(
+            corrected, CONF_CORRECTED, ctx, [f"{code_prefix(kind)}_corrected"], raw=text
+        )
     return make_field(token or None, CONF_INVALID, ctx, [reason], raw=text)
 
 
@@ -181,9 +188,17 @@ def _text(text: str, base: float, ctx: Context) -> Field:
 
 
 _CONVERTERS: dict[str, Callable[[str, float, Context], Field]] = {
-    "text": _text, "multiline": _text, "uscc": _uscc, "id_number": _id_number, "date": _date,
-    "date_or_long": _date_or_long, "amount": _amount, "gender": _gender, "phone": _phone,
-    "email": _email, "code": _code,
+    "text": _text,
+    "multiline": _text,
+    "uscc": _uscc,
+    "id_number": _id_number,
+    "date": _date,
+    "date_or_long": _date_or_long,
+    "amount": _amount,
+    "gender": _gender,
+    "phone": _phone,
+    "email": _email,
+    "code": _code,
 }
 
 

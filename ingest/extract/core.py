@@ -118,15 +118,18 @@ def cross_check_id(result: dict[str, Field]) -> None:
     number = result.get("id_number")
     if not number or not number.value or not id_number_is_valid(number.value):
         return
-    checks = (("birth_date", id_birth_date(number.value).isoformat(), "id_birth_mismatch"),
-              ("gender", id_gender(number.value), "id_gender_mismatch"))
+    checks = (
+        ("birth_date", id_birth_date(number.value).isoformat(), "id_birth_mismatch"),
+        ("gender", id_gender(number.value), "id_gender_mismatch"),
+    )
     for key, expected, reason in checks:
         printed = result.get(key)
         if printed and printed.value and printed.value != expected:
             for k in (key, "id_number"):
                 f = result[k]
-                result[k] = replace(f, reasons=[*f.reasons, reason],
-                                    confidence=min(f.confidence, CONF_DOUBTFUL))
+                result[k] = replace(
+                    f, reasons=[*f.reasons, reason], confidence=min(f.confidence, CONF_DOUBTFUL)
+                )
 
 
 def _apply_expiry(rules: tuple[FieldRule, ...], result: dict[str, Field], ctx: Context) -> None:
@@ -161,8 +164,9 @@ def _fill_missing(rules: tuple[FieldRule, ...], result: dict[str, Field], ctx: C
             result[key] = make_field(None, 0.0, ctx, ["missing"] if is_required else [])
 
 
-def _require(keys: tuple[str, ...], rules: tuple[FieldRule, ...], result: dict[str, Field],
-             ctx: Context) -> None:
+def _require(
+    keys: tuple[str, ...], rules: tuple[FieldRule, ...], result: dict[str, Field], ctx: Context
+) -> None:
     """A field the document type cannot do without is ``missing`` when it has no value, or
     (a code) no valid one, whatever other reasons it carries."""
     kinds = {key: rule.kind for rule in rules for key in rule.outputs}
@@ -207,7 +211,8 @@ def extract_fields(
     rules = rules or load_extraction_rules()
     ctx = Context(page=page, today=today or date.today(), warning_days=warning_days)
     type_rules = tuple(
-        r for r in rules.fields.get(document_type, ())
+        r
+        for r in rules.fields.get(document_type, ())
         if side is None or r.side is None or r.side == side
     )
     if not type_rules:

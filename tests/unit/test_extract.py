@@ -173,9 +173,10 @@ def test_license_expired_and_expiring() -> None:
     text = LICENSE_CLEAN.replace("至2035年03月11日", "至2025年01月20日")
     fields = extract_fields("business_license", text, today=TODAY, warning_days=30)
     assert fields["term_end"].reasons == ["expiring"]
-    assert extract_fields("business_license", text, today=TODAY, warning_days=10)[
-        "term_end"
-    ].reasons == []
+    assert (
+        extract_fields("business_license", text, today=TODAY, warning_days=10)["term_end"].reasons
+        == []
+    )
 
 
 def test_license_old_style_term_labels() -> None:
@@ -338,9 +339,11 @@ def test_customer_form() -> None:
 
 
 def test_customer_form_bad_phone_email_and_checkbox() -> None:
-    text = (CUSTOMER_FORM.replace("138 0013 8000", "128 0013 800")
-            .replace("chen.jl@example.com", "chen.jl example.com")
-            .replace("企 业 客 户", "□ 企 业 客 户 ☑ 个 人 客 户"))
+    text = (
+        CUSTOMER_FORM.replace("138 0013 8000", "128 0013 800")
+        .replace("chen.jl@example.com", "chen.jl example.com")
+        .replace("企 业 客 户", "□ 企 业 客 户 ☑ 个 人 客 户")
+    )
     fields = extract("customer_form", text)
     assert fields["phone"].reasons == ["phone_format"]
     assert fields["email"].reasons == ["email_format"]
@@ -379,9 +382,13 @@ def test_other_type_has_no_fields() -> None:
 
 def test_field_labels_cover_every_field() -> None:
     rules = load_extraction_rules()
-    for doc_type, text in [("business_license", LICENSE_CLEAN), ("id_card", ID_FRONT),
-                           ("bank_permit", BANK_PERMIT), ("customer_form", CUSTOMER_FORM),
-                           ("contract", CONTRACT)]:
+    for doc_type, text in [
+        ("business_license", LICENSE_CLEAN),
+        ("id_card", ID_FRONT),
+        ("bank_permit", BANK_PERMIT),
+        ("customer_form", CUSTOMER_FORM),
+        ("contract", CONTRACT),
+    ]:
         labels = field_labels(doc_type, rules=rules)
         assert set(extract(doc_type, text)) == set(labels)
     assert field_labels("business_license")["uscc"] == "统一社会信用代码"
