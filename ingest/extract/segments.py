@@ -46,6 +46,17 @@ def label_index(
     return pattern, by_label
 
 
+# What a value of a typed kind starts with: a short label inside a line counts when the text
+# after it reads as its kind ("地址 … 邮箱 tian@example.com", "… 电话 131-7618-6762").
+_TYPED_START = {
+    "email": re.compile(r"[A-Za-z0-9._%+\-]+@"),
+    "phone": re.compile(r"(?:\+?86)?\(?0?\d{2,3}\)?-?\d{3,4}-?\d{4}"),
+    "date": re.compile(r"(?:19|20)\d{2}[年.\-/]"),
+    "uscc": re.compile(r"[0-9A-Z]{15}"),
+    "id_number": re.compile(r"\d{15}"),
+}
+
+
 def _accepted(rule: FieldRule | None, line: str, start: int, end: int) -> bool:
     numbering = _NUMBERING.match(line)
     at_start = start == (numbering.end() if numbering else 0)
@@ -53,6 +64,9 @@ def _accepted(rule: FieldRule | None, line: str, start: int, end: int) -> bool:
     marked = start > 0 and line[start - 1] in LABEL_MARKS
     position = rule.position if rule else "auto"
     if position == "anywhere" or at_start or before_colon or marked:
+        return True
+    typed = _TYPED_START.get(rule.kind) if rule else None
+    if position == "auto" and typed is not None and typed.match(line, end):
         return True
     return position == "auto" and end - start >= 4
 
