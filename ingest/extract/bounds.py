@@ -2,9 +2,9 @@
 
 Real layouts put the issue date right after the address (``…文三路94号2020年02月07日``) or a
 label's first characters after a value (``…1403室登记机``). A text value is cut before a
-written-out date (unless the field may hold dates) and before a trailing fragment of a label
-of its document type. Every cut is a reason on the field (``trimmed_date``,
-``trimmed_label``), so the reviewer sees that the value was shortened.
+written-out date (a field that may hold dates loses only a date at its very end) and before a
+trailing fragment of a label of its document type. Every cut is a reason on the field
+(``trimmed_date``, ``trimmed_label``), so the reviewer sees that the value was shortened.
 """
 
 from __future__ import annotations
@@ -69,7 +69,9 @@ def trim(rule: FieldRule, value: str, labels: tuple[str, ...]) -> Trimmed:
         return Trimmed(value)
     reasons: list[str] = []
     cut_date = None
-    span = None if rule.dates_allowed else printed_date_span(value)
+    span = printed_date_span(value)
+    if span and rule.dates_allowed and clean(value[span[1] :]):
+        span = None  # a date inside the text is content; only one ending it was swallowed
     if span and span[0] >= _MIN_LEFT:
         cut_date = value[span[0] : span[1]]
         value = clean(value[: span[0]])

@@ -24,11 +24,23 @@ from ingest.extract.convert import (
     make_field,
 )
 from ingest.extraction_rules import FieldRule
-from ingest.fields import Field, correct_code
+from ingest.fields import CONFUSION_GROUPS, Field, correct_code
 from models.validation import ValidationError, validate_phone
 
 CODE_KINDS = ("uscc", "id_number")
 _RUN = re.compile(r"(?<![0-9A-Z])[0-9A-Z]{18}(?![0-9A-Z])")
+#: Most letter-for-digit readings tried for one run (a row of circles read as O is no code).
+_MAX_READINGS = 256
+
+
+def _readings(run: str, alphabet: str) -> int:
+    """How many codes the forced repairs of ``run`` give (0 when a character has none)."""
+    count = 1
+    for ch in run:
+        if ch not in alphabet:
+            group = next((g for g in CONFUSION_GROUPS if ch in g), "")
+            count *= sum(1 for c in group if c != ch and c in alphabet)
+    return count
 
 
 @dataclass(frozen=True)
@@ -52,7 +64,7 @@ def page_candidates(kind: str, lines: Sequence[str], ctx: Context) -> list[Candi
     found: list[Candidate] = []
     for i, line in enumerate(lines):
         for run in _RUN.findall(line.upper()):
-            if other_valid(run):
+            if other_valid(run) or not 0 < _readings(run, alphabet) <= _MAX_READINGS:
                 continue  # an ID number is not a USCC that happens to validate, and back
             code, changed = correct_code(run, is_valid, alphabet=alphabet, max_changes=0)
             if code:

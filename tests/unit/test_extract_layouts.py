@@ -22,8 +22,12 @@ def extract(doc_type: str, text: str) -> dict[str, Field]:
     return extract_fields(doc_type, text, today=TODAY)
 
 
-def license_text(*, code_line: str = f"{USCC} 统一社会信用代码", address: str | None = None,
-                 legal_rep: str = "法定代表人 田斌 营业期限 2010年05月06日至长期") -> str:
+def license_text(
+    *,
+    code_line: str = f"{USCC} 统一社会信用代码",
+    address: str | None = None,
+    legal_rep: str = "法定代表人 田斌 营业期限 2010年05月06日至长期",
+) -> str:
     address = address or "住所 杭州市西湖区文三路94号"
     return f"""营业执照
 (副本)
@@ -221,9 +225,30 @@ def test_issue_date_under_the_registration_authority() -> None:
 
 def test_every_new_reason_has_a_chinese_label_and_conflicts_hold_the_document() -> None:
     labels = load_taxonomy().review_reasons
-    new = ["uscc_candidates_mismatch", "id_candidates_mismatch", "trimmed_date",
-           "trimmed_label", "code_conflict"]
+    new = [
+        "uscc_candidates_mismatch",
+        "id_candidates_mismatch",
+        "trimmed_date",
+        "trimmed_label",
+        "code_conflict",
+    ]
     assert all(labels.get(code) for code in new)
     assert _FIELD_REASON_MAP["uscc_candidates_mismatch"] == "code_conflict"
     assert _FIELD_REASON_MAP["id_candidates_mismatch"] == "code_conflict"
     assert all(code in labels for code in _FIELD_REASON_MAP.values())
+
+
+def test_scope_keeps_its_dates_but_not_the_issue_date_wrapped_onto_it() -> None:
+    text = license_text().replace("登记机关\n", "2020年02月07日\n登记机关\n")
+    fields = extract("business_license", text)
+    assert fields["business_scope"].value == "技术开发;技术咨询"
+    assert fields["business_scope"].reasons == ["trimmed_date"]
+    assert fields["issue_date"].value == "2020-02-07"
+
+
+def test_code_misread_with_letters_is_repaired_and_noise_runs_are_skipped() -> None:
+    text = f"姓名 王强\n{ID_NUMBER.replace('0', 'O')}\n"
+    field = extract("id_card", text)["id_number"]
+    assert (field.value, field.reasons) == (ID_NUMBER, ["id_corrected"])
+    noise = license_text(code_line="统一社会信用代码") + "O" * 18 + "\n"
+    assert extract("business_license", noise)["uscc"].reasons == ["missing"]
