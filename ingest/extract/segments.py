@@ -152,5 +152,11 @@ def segment_value(rule: FieldRule, segment: Segment) -> str:
             return ""
         # Keep the punctuation between lines (a scope's "；" at a line end).
         return clean("".join(segment.pieces[first : first + rule.max_lines]))
-    # Value on the label's line, or (label and value on separate lines) on the next one.
-    return next((p for p in pieces[:2] if p and not is_empty_cell(rule, p)), "")
+    # Value on the label's line, or (label and value on separate lines) on the next one. A
+    # cell on the label's line holding only noise is empty: the next line is another field.
+    value = next((p for p in pieces[:2] if p), "")
+    typed = _TYPED_START.get(rule.kind)
+    if typed is not None and value and not typed.match(value):
+        # A row of labels above a row of values: the typed value may be a line further down.
+        value = next((p for p in pieces[:3] if typed.match(p)), value)
+    return "" if value and is_empty_cell(rule, value) else value

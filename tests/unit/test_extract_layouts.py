@@ -252,3 +252,8 @@ def test_code_misread_with_letters_is_repaired_and_noise_runs_are_skipped() -> N
     assert (field.value, field.reasons) == (ID_NUMBER, ["id_corrected"])
     noise = license_text(code_line="统一社会信用代码") + "O" * 18 + "\n"
     assert extract("business_license", noise)["uscc"].reasons == ["missing"]
+
+
+def test_a_row_of_labels_above_its_values_gives_the_phone_its_own_value() -> None:
+    text = "客户资料登记表\n*联系人 *联系方式\n田斌\n131-7618-6762\n"
+    assert extract("customer_form", text)["phone"].value == "13176186762"
