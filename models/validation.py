@@ -43,6 +43,10 @@ FIELD_LABELS: dict[str, str] = {
     "industry": "所属行业",
     "source_channel": "客户来源",
     "legal_representative": "法定代表人",
+    "owner_id": "负责人",
+    "filled_date": "填表日期",
+    "issue_date": "发证日期",
+    "signed_date": "签约日期",
 }
 
 REASONS = (
