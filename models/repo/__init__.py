@@ -1,10 +1,11 @@
-"""Repository functions: the only code that writes customers, documents, users, runs
-and web sessions.
+"""Repository functions: the only code that writes customers, documents, users, runs,
+web sessions and API tokens.
 
 Call them through the package (``from models import repo; repo.create_customer(...)``); the
 modules are split by what they write: ``audit``, ``users``, ``customers``, ``contacts``,
 ``followups``, ``cooperations`` (and derived customer fields), ``tags``, ``documents``, ``runs``,
-``sessions``, with the shared savepoint and snapshot helpers in ``base``.
+``sessions``, ``tokens`` (API tokens and uploads), ``integrity_runs`` (reads), with the
+shared savepoint and snapshot helpers in ``base``.
 
 Conventions:
 
@@ -94,11 +95,13 @@ __all__ = [
     "DOCUMENT_AUDIT_FIELDS",
     "NotFoundError",
     "ValidationError",
+    "add_api_upload",
     "add_audit_event",
     "add_contact",
     "add_cooperation",
     "add_follow_up",
     "count_live_web_sessions",
+    "create_api_token",
     "create_customer",
     "create_customer_from_document",
     "create_document",
@@ -111,27 +114,37 @@ __all__ = [
     "delete_old_web_sessions",
     "document_versions",
     "ensure_user",
+    "find_api_token",
+    "find_api_upload",
     "find_customers",
     "find_documents_by_sha256",
     "find_live_web_session",
     "finish_ingest_run",
+    "get_api_token",
+    "get_api_upload",
     "get_contact",
     "get_cooperation",
     "get_customer",
     "get_document",
+    "get_integrity_run",
     "get_tag",
     "get_user",
+    "list_api_tokens",
     "list_audit_events",
     "list_contacts",
     "list_cooperations",
     "list_customers",
     "list_documents",
     "list_follow_ups",
+    "list_integrity_findings",
+    "list_integrity_runs",
     "list_tags",
+    "mark_api_upload_dropped",
     "merge_tags",
     "next_customer_code",
     "rename_tag",
     "require_tag",
+    "revoke_api_token",
     "revoke_user_web_sessions",
     "revoke_web_session",
     "set_customer_derived",
@@ -140,6 +153,8 @@ __all__ = [
     "tag_customer",
     "tag_names_by_customer",
     "token_digest",
+    "token_is_live",
+    "touch_api_token",
     "touch_web_session",
     "untag_customer",
     "update_contact",
