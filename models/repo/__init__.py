@@ -59,6 +59,11 @@ from models.repo.documents import (
     update_document,
 )
 from models.repo.followups import add_follow_up, list_follow_ups
+from models.repo.integrity_runs import (
+    get_integrity_run,
+    list_integrity_findings,
+    list_integrity_runs,
+)
 from models.repo.runs import finish_ingest_run, start_ingest_run
 from models.repo.sessions import (
     count_live_web_sessions,
@@ -83,6 +88,20 @@ from models.repo.tags import (
     tag_customer,
     tag_names_by_customer,
     untag_customer,
+)
+from models.repo.tokens import (
+    add_api_upload,
+    create_api_token,
+    delete_api_upload,
+    find_api_token,
+    find_api_upload,
+    get_api_token,
+    get_api_upload,
+    list_api_tokens,
+    mark_api_upload_dropped,
+    revoke_api_token,
+    token_is_live,
+    touch_api_token,
 )
 from models.repo.users import ensure_user, get_user
 
@@ -110,6 +129,7 @@ __all__ = [
     "current_document_of_type",
     "customer_tags",
     "customers_with_all_tags",
+    "delete_api_upload",
     "delete_contact",
     "delete_old_web_sessions",
     "document_versions",

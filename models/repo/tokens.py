@@ -149,3 +149,9 @@ def mark_api_upload_dropped(
     session.add(row)
     session.flush()
     return row
+
+
+def delete_api_upload(session: Session, *, row: ApiUpload) -> None:
+    """Forget an upload whose file never reached the intake (so its key may be used again)."""
+    session.delete(row)
+    session.flush()
