@@ -63,8 +63,9 @@ def error_response(request: Request, error: DossierError, *, status: int | None 
     if status >= 500:
         log.error("request %s failed: %s", request.url.path, error.code)
     if wants_json(request):
-        return JSONResponse({"error": error_body(error)}, status_code=status,
-                            headers=_error_headers(error))
+        return JSONResponse(
+            {"error": error_body(error)}, status_code=status, headers=_error_headers(error)
+        )
     templates: Jinja2Templates = request.app.state.templates
     context = {"status": status, "message": error.message, "user": None}
     return templates.TemplateResponse(request, "error.html", context, status_code=status)

@@ -217,9 +217,12 @@ def test_upload_retried_with_the_same_key_is_filed_once(
     intake = Path(world.settings.intake_dir)
     with client(base_url, token_for(world, "sales1")) as api:
         sent = [
-            api.post("/documents", files={"file": ("营业执照.png", data, "image/png")},
-                     data={"customer": world.customers["A"]},
-                     headers={"Idempotency-Key": "scan-41"})  # fmt: skip
+            api.post(
+                "/documents",
+                files={"file": ("营业执照.png", data, "image/png")},
+                data={"customer": world.customers["A"]},
+                headers={"Idempotency-Key": "scan-41"},
+            )  # fmt: skip
             for _ in range(3)
         ]
         assert [r.status_code for r in sent] == [202, 200, 200], [r.text for r in sent]
@@ -261,8 +264,10 @@ def test_body_over_the_upload_limit_is_413(world: WebWorld, base_url: str) -> No
         assert_error(response, 413, "too_large")
 
         def chunks():  # no Content-Length: counted as it streams
-            yield (b'--zzz\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\n'
-                   b"Content-Type: application/pdf\r\n\r\n")
+            yield (
+                b'--zzz\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\n'
+                b"Content-Type: application/pdf\r\n\r\n"
+            )
             yield b"x" * (1024 * 1024)
             yield b"x" * (1024 * 1024)
             yield b"x" * (1024 * 1024)
@@ -331,4 +336,3 @@ def test_tokens_never_stored_in_clear(world: WebWorld) -> None:
     with Session(world.engine) as session:
         stored = [r.token_sha256 for r in session.query(ApiToken).all()]
     assert stored == [hashlib.sha256(token.encode()).hexdigest()]
-
