@@ -9,6 +9,7 @@ structured validation errors, downloads with SHA-256 and ETag, the body limit an
 from __future__ import annotations
 
 import hashlib
+import socket
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -17,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from archive import tokens
 from archive import users as user_service
@@ -278,7 +279,7 @@ def test_body_over_the_upload_limit_is_413(world: WebWorld, base_url: str) -> No
     files = [p for p in Path(world.settings.intake_dir).rglob("*") if p.is_file()]
     assert files == []
     with Session(world.engine) as session:
-        assert session.query(ApiUpload).count() == 0
+        assert session.exec(select(ApiUpload)).all() == []
 
 
 def test_rate_limit_per_token(world: WebWorld, serve: Callable[..., str]) -> None:  # noqa: F811
@@ -334,5 +335,30 @@ def test_review_and_integrity_over_the_api(world: WebWorld, base_url: str) -> No
 def test_tokens_never_stored_in_clear(world: WebWorld) -> None:
     token = token_for(world, "admin")
     with Session(world.engine) as session:
-        stored = [r.token_sha256 for r in session.query(ApiToken).all()]
+        stored = [r.token_sha256 for r in session.exec(select(ApiToken)).all()]
     assert stored == [hashlib.sha256(token.encode()).hexdigest()]
+
+
+def test_upload_cut_off_mid_body_leaves_nothing(world: WebWorld, base_url: str) -> None:
+    token = token_for(world, "sales1")
+    host, port = base_url.removeprefix("http://").split(":")
+    head = (
+        b'--zzz\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\n'
+        b"Content-Type: application/pdf\r\n\r\n%PDF-1.4\n"
+    )
+    request = (
+        f"POST {API}/documents HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+        f"Idempotency-Key: cut\r\nContent-Type: multipart/form-data; boundary=zzz\r\n"
+        f"Content-Length: 500000\r\n\r\n"
+    ).encode()
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(request + head + b"0" * 1000)
+    time.sleep(1.0)  # the server notices the disconnect
+    assert [p for p in Path(world.settings.intake_dir).rglob("*") if p.is_file()] == []
+    with Session(world.engine) as session:
+        assert session.exec(select(ApiUpload)).all() == []
+    data = b"%PDF-1.4\n" + b"0" * 1000  # the retry with the same key is taken
+    with client(base_url, token) as api:
+        retried = api.post("/documents", files={"file": ("a.pdf", data, "application/pdf")},
+                           headers={"Idempotency-Key": "cut"})  # fmt: skip
+        assert retried.status_code == 202, retried.text

@@ -10,6 +10,7 @@ Errors are the web app's one error response (``web.handlers``): ``{"error": {"co
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -40,10 +41,29 @@ def _schema(app: FastAPI) -> dict[str, Any]:
         paths = cached.get("paths", {})
         cached["paths"] = {p: v for p, v in paths.items() if p.startswith(API_PREFIX)}
         cached["components"] = cached.get("components", {})
+        cached["components"]["schemas"] = _referenced(
+            cached["paths"], cached["components"].get("schemas", {})
+        )
         cached["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
         cached["security"] = [{"bearer": []}]
         app.state.api_schema = cached
     return cached
+
+
+def _referenced(paths: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
+    """The schemas the API's paths use, directly or through other schemas (not the pages')."""
+    kept: dict[str, Any] = {}
+    text = json.dumps(paths)
+    while True:
+        more = {
+            n: v
+            for n, v in schemas.items()
+            if n not in kept and f'"#/components/schemas/{n}"' in text
+        }
+        if not more:
+            return kept
+        kept |= more
+        text += json.dumps(more)
 
 
 def _meta_router() -> APIRouter:
