@@ -91,7 +91,11 @@ def _error_headers(error: DossierError) -> dict[str, str]:
 def _invalid_input(exc: RequestValidationError) -> DossierError:
     """The first invalid input of a request as one error naming its field and rule."""
     first = exc.errors()[0] if exc.errors() else {}
-    loc = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "header")]
+    loc = [
+        part
+        for part in first.get("loc", ())
+        if isinstance(part, str) and part not in ("body", "query", "header", "path")
+    ]
     field = ".".join(loc) or None
     rule = str(first.get("type", "invalid"))
     message = f"{_STATUS_MESSAGES[422]}：{field}" if field else _STATUS_MESSAGES[422]
