@@ -142,6 +142,8 @@ class Settings(BaseSettings):
     # latest, this long after signing in (web/sessions.py)
     web_session_idle_minutes: int = Field(default=480, ge=1)
     web_session_max_hours: int = Field(default=168, ge=1)
+    # REST API (/api/v1): requests per minute per token (or per signed-in user); 0: no limit
+    api_rate_limit_per_minute: int = Field(default=300, ge=0)
 
     def __init__(self, **values: Any) -> None:
         try:

@@ -203,6 +203,7 @@ def head_revision() -> str:
 
 def load_all_tables() -> sa.MetaData:
     """Import every table module and return the complete metadata (for Alembic and tests)."""
+    import models.api_token  # noqa: F401
     import models.audit  # noqa: F401
     import models.contact  # noqa: F401
     import models.cooperation  # noqa: F401

@@ -61,6 +61,7 @@ def create_app(
     Returns:
         The FastAPI application (serve it with uvicorn).
     """
+    from web.api import install_api
     from web.routes import register_routes
 
     context = AppContext(settings=settings)
@@ -80,6 +81,7 @@ def create_app(
     secret = load_or_create_secret(configured=settings.secret_key, home=Path(settings.home))
     secure = secure_cookies(configured=settings.web_secure_cookies,
                             host=host or settings.web_host)
+    install_api(app, settings)  # before the middleware below, so inside it (security headers)
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret,

@@ -1,10 +1,11 @@
-"""Repository functions: the only code that writes customers, documents, users, runs
-and web sessions.
+"""Repository functions: the only code that writes customers, documents, users, runs,
+web sessions and API tokens.
 
 Call them through the package (``from models import repo; repo.create_customer(...)``); the
 modules are split by what they write: ``audit``, ``users``, ``customers``, ``contacts``,
 ``followups``, ``cooperations`` (and derived customer fields), ``tags``, ``documents``, ``runs``,
-``sessions``, with the shared savepoint and snapshot helpers in ``base``.
+``sessions``, ``tokens`` (API tokens and uploads), ``integrity_runs`` (reads), with the
+shared savepoint and snapshot helpers in ``base``.
 
 Conventions:
 
@@ -58,6 +59,11 @@ from models.repo.documents import (
     update_document,
 )
 from models.repo.followups import add_follow_up, list_follow_ups
+from models.repo.integrity_runs import (
+    get_integrity_run,
+    list_integrity_findings,
+    list_integrity_runs,
+)
 from models.repo.runs import finish_ingest_run, start_ingest_run
 from models.repo.sessions import (
     count_live_web_sessions,
@@ -83,6 +89,20 @@ from models.repo.tags import (
     tag_names_by_customer,
     untag_customer,
 )
+from models.repo.tokens import (
+    add_api_upload,
+    create_api_token,
+    delete_api_upload,
+    find_api_token,
+    find_api_upload,
+    get_api_token,
+    get_api_upload,
+    list_api_tokens,
+    mark_api_upload_dropped,
+    revoke_api_token,
+    token_is_live,
+    touch_api_token,
+)
 from models.repo.users import ensure_user, get_user
 
 __all__ = [
@@ -94,11 +114,13 @@ __all__ = [
     "DOCUMENT_AUDIT_FIELDS",
     "NotFoundError",
     "ValidationError",
+    "add_api_upload",
     "add_audit_event",
     "add_contact",
     "add_cooperation",
     "add_follow_up",
     "count_live_web_sessions",
+    "create_api_token",
     "create_customer",
     "create_customer_from_document",
     "create_document",
@@ -107,31 +129,42 @@ __all__ = [
     "current_document_of_type",
     "customer_tags",
     "customers_with_all_tags",
+    "delete_api_upload",
     "delete_contact",
     "delete_old_web_sessions",
     "document_versions",
     "ensure_user",
+    "find_api_token",
+    "find_api_upload",
     "find_customers",
     "find_documents_by_sha256",
     "find_live_web_session",
     "finish_ingest_run",
+    "get_api_token",
+    "get_api_upload",
     "get_contact",
     "get_cooperation",
     "get_customer",
     "get_document",
+    "get_integrity_run",
     "get_tag",
     "get_user",
+    "list_api_tokens",
     "list_audit_events",
     "list_contacts",
     "list_cooperations",
     "list_customers",
     "list_documents",
     "list_follow_ups",
+    "list_integrity_findings",
+    "list_integrity_runs",
     "list_tags",
+    "mark_api_upload_dropped",
     "merge_tags",
     "next_customer_code",
     "rename_tag",
     "require_tag",
+    "revoke_api_token",
     "revoke_user_web_sessions",
     "revoke_web_session",
     "set_customer_derived",
@@ -140,6 +173,8 @@ __all__ = [
     "tag_customer",
     "tag_names_by_customer",
     "token_digest",
+    "token_is_live",
+    "touch_api_token",
     "touch_web_session",
     "untag_customer",
     "update_contact",

@@ -134,7 +134,9 @@ def test_errors_answer_json_to_programs(base_url: str) -> None:
         assert response.json()["error"]["code"] == "not_found"
     anonymous = httpx.get(f"{base_url}/queue", headers={"Accept": "application/json"})
     assert anonymous.status_code == 401
-    assert anonymous.json()["error"] == {"code": "authentication", "message": "请先登录"}
+    assert anonymous.json()["error"] == {
+        "code": "authentication", "message": "请先登录", "field": None
+    }
     browser = httpx.get(f"{base_url}/queue")
     assert browser.status_code == 303
     assert browser.headers["location"].startswith("/login?next=")
