@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, col, select
 
 from archive import customers as service
-from archive.customer_documents import document_overview, document_summaries
+from archive.customer_documents import document_summaries
 from archive.customer_query import CustomerFilter, list_customers
 from archive.permissions import sees_everything
 from archive.tags import list_tags
@@ -28,7 +28,6 @@ from models.errors import ConflictError, ValidationError
 from models.user import User
 from web.customer_form import (
     collect_errors,
-    display_groups,
     form_field_names,
     form_groups,
     masked_values,
@@ -39,6 +38,7 @@ from web.customer_form import (
     stored_values,
     submitted_values,
 )
+from web.customer_page import customer_response, owner_names
 from web.deps import Context, CurrentUser, DbSession
 from web.params import MAX_ID
 from web.views import local_time, may_unmask, render
@@ -100,9 +100,7 @@ def list_params(request: Request) -> dict[str, Any]:
 
 def customer_filter(params: dict[str, Any], user: User) -> CustomerFilter:
     """The list's filter; a sales user's owner filter is ignored (they see their own)."""
-    values: dict[str, Any] = {
-        FILTER_PARAMS[p]: v for p, v in params.items() if p in FILTER_PARAMS
-    }
+    values: dict[str, Any] = {FILTER_PARAMS[p]: v for p, v in params.items() if p in FILTER_PARAMS}
     values["owner_id"] = _number(params.get("owner"), None) if sees_everything(user) else None
     values["complete"] = {"yes": True, "no": False}.get(params.get("complete", ""))
     values["expiring"] = params.get("expiring") == "yes"
@@ -113,11 +111,6 @@ def customer_filter(params: dict[str, Any], user: User) -> CustomerFilter:
 def _users(db: Session) -> list[User]:
     query = select(User).where(col(User.is_active)).order_by(col(User.username))
     return list(db.exec(query).all())
-
-
-def _owner_names(db: Session) -> dict[int, str]:
-    users = db.exec(select(User)).all()
-    return {u.id: u.display_name or u.username for u in users if u.id is not None}
 
 
 def _flash(request: Request, message: str, kind: str = "ok") -> None:
@@ -179,13 +172,13 @@ def customers_page(request: Request, db: DbSession, user: CurrentUser, ctx: Cont
         db, customers, taxonomy=ctx.taxonomy, warning_days=ctx.settings.expiry_warning_days
     )
     tags = repo.tag_names_by_customer(db, customer_ids=[c.id for c in customers if c.id])
-    owner_names = _owner_names(db)
+    names = owner_names(db)
 
     def page_url(number: int) -> str:
         return "/customers?" + urlencode({**params, "page": number}, doseq=True)
 
     rows = [
-        _row(c, ctx=ctx, owner_names=owner_names, docs=docs[c.id or 0], tags=tags[c.id or 0])
+        _row(c, ctx=ctx, owner_names=names, docs=docs[c.id or 0], tags=tags[c.id or 0])
         for c in customers
     ]
     return render(
@@ -295,27 +288,7 @@ def customer_page(
     request: Request, code: str, db: DbSession, user: CurrentUser, ctx: Context
 ) -> Response:
     customer = service.get_visible(db, user, code)
-    overview = document_overview(
-        db, customer=customer, taxonomy=ctx.taxonomy, warning_days=ctx.settings.expiry_warning_days
-    )
-    return render(
-        request,
-        "customer.html",
-        user=user,
-        customer=customer,
-        type_label=next(
-            (t.label for t in ctx.taxonomy.customer_types if t.code == customer.customer_type),
-            customer.customer_type,
-        ),
-        status_label=ctx.taxonomy.customer_status_label(customer.status),
-        groups=display_groups(
-            customer, taxonomy=ctx.taxonomy, owner_names=_owner_names(db), unmask=may_unmask(user)
-        ),
-        overview=overview,
-        doc_type_label=lambda c: ctx.taxonomy.document_type(c).label,
-        doc_status_label=ctx.taxonomy.document_status_label,
-        warning_days=ctx.settings.expiry_warning_days,
-    )
+    return customer_response(request, db=db, user=user, ctx=ctx, customer=customer)
 
 
 @router.get("/customers/{code}/edit")
