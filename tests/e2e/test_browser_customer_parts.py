@@ -104,6 +104,7 @@ def test_sales_user_works_a_customer_and_an_admin_merges_duplicates(
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text(base.NAME)
     expect(rows.first.locator(".tag")).to_have_count(2)
+    _shoot(page, folder, "list", page.url)
 
     # Another owner's customer does not exist for this user.
     response = page.goto(f"/customers/{world.customers['B']}")
