@@ -57,6 +57,8 @@ def test_contacts_add_edit_remove_with_inline_errors(client_of, world: WebWorld)
     assert contact.mobile == "13800138000" and contact.is_primary
     page = sales.get(f"/customers/{code}").text
     assert "王芳" in page and "主要联系人" in page and "13800138000" not in page  # masked
+    # The list finds the customer by a contact's name.
+    assert base._codes(sales.get("/customers?q=王芳").text) == [code]
     # Edit: the masked mobile left empty is kept; unchecked flags are cleared.
     edit = _post(
         sales, f"/customers/{code}/contacts/{contact.id}", {"name": "王芳", "title": "总监"}
