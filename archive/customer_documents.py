@@ -80,7 +80,6 @@ class DocumentOverview:
         return sum(1 for item in self.checklist if item.document is not None)
 
 
-
 def _present_types(session: Session, ids: Sequence[int]) -> set[tuple[int, str]]:
     if not ids:
         return set()

@@ -24,8 +24,8 @@ from sqlmodel import Session, col, select
 
 from archive import cooperations, tags
 from archive.storage import LocalObjectStore
-from config.clock import china_date
 from config import load_settings
+from config.clock import china_date
 from models import repo
 from models.audit import AuditEvent
 from models.customer import Customer
