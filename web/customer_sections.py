@@ -45,7 +45,7 @@ CONTACT_INPUTS = (
     ("is_decision_maker", "flag"),
 )
 FOLLOW_UP_INPUTS = (
-    ("followed_at", "datetime"),
+    ("followed_at", "datetime"),  # a browser sends 2026-12-01T10:30
     ("channel", "select"),
     ("status", "select"),
     ("next_date", "date"),

@@ -82,9 +82,11 @@ def test_sales_user_works_a_customer_and_an_admin_merges_duplicates(
     page.locator("summary", has_text="添加跟进记录").click()
     follow = page.locator('form[action$="/follow-ups"]')
     follow.get_by_label("跟进方式").select_option("上门拜访")
+    follow.get_by_label("跟进时间").fill("2026-12-01T09:30")
     follow.get_by_label("跟进内容").fill("拜访工厂，了解采购计划")
     follow.get_by_role("button", name="添加跟进记录").click()
     expect(page.locator("#follow-ups .record")).to_contain_text("拜访工厂，了解采购计划")
+    expect(page.locator("#follow-ups .record")).to_contain_text("2026-12-01 09:30")
 
     # Two tags.
     for name in ("制造业", "高价值"):
@@ -117,13 +119,21 @@ def test_sales_user_works_a_customer_and_an_admin_merges_duplicates(
         duplicate = repo.create_customer(session, data=data, actor="system").code
         session.commit()
     _login(page, "admin")
-    page.goto(f"/customers/{world.customers['A']}")
+    _shoot(page, folder, "merge", f"/customers/{world.customers['A']}")
     merge = page.locator("#merge")
     expect(merge).to_contain_text("疑似重复客户")
     merge.get_by_label(f"北京甲科技（有限公司） {duplicate}").check()
+    questions: list[str] = []
+
+    def accept(dialog) -> None:  # type: ignore[no-untyped-def]
+        questions.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", accept)
     merge.get_by_role("button", name="合并到本客户").click()
     expect(page.locator(".flash")).to_contain_text(f"已将 {duplicate} 合并到")
     expect(page.locator("#merge")).to_have_count(0)
+    assert questions and "此操作不能撤销" in questions[0]
     with Session(world.engine) as session:
         assert session.exec(select(Customer).where(Customer.code == duplicate)).first() is None
 
