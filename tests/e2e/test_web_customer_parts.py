@@ -8,10 +8,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from archive import contacts, tags
 from models import repo
+from models.audit import AuditEvent
 from tests.e2e import test_web_customers as base
 from tests.e2e.test_web_http import WebWorld, csrf_from
 
@@ -80,6 +81,16 @@ def test_contacts_add_edit_remove_with_inline_errors(client_of, world: WebWorld)
     assert no_token.status_code == 403 and len(_contacts(world, code)) == 1
     assert _post(sales, path, {}).status_code == 303
     assert _contacts(world, code) == []
+    with Session(world.engine) as session:
+        events = session.exec(
+            select(AuditEvent.actor, AuditEvent.action).where(
+                AuditEvent.entity_type == "contact", AuditEvent.entity_id == str(contact.id)
+            )
+        ).all()
+    assert {tuple(e) for e in events} >= {
+        ("sales1", "contact.create"),
+        ("sales1", "contact.delete"),
+    }
 
 
 def test_follow_ups_and_cooperation_records(client_of, world: WebWorld) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from archive import cooperations, tags
+from archive.customer_query import SORTABLE
 from archive.storage import LocalObjectStore
 from config import load_settings
 from config.clock import china_date
@@ -32,6 +33,7 @@ from models.customer import Customer
 from tests.e2e.test_web_http import WebWorld, csrf_from, login, make_world
 from tests.fixtures.db import make_uscc
 from web.app import create_app
+from web.routes.customers import SORT_LABELS
 
 CODE_RE = re.compile(r'data-code="(CUS\d+)"')
 
@@ -299,6 +301,7 @@ def test_list_filters_search_sort_and_pages(client_of, world: WebWorld) -> None:
     assert codes("q=测试11号科技（有限）") == []
     assert codes("q=测试１１号") == [won]  # full-width digits match
     assert codes("sort=-cumulative_amount")[:3] == [won, mid, person]
+    assert {key.lstrip("-") for key in SORT_LABELS} <= set(SORTABLE)  # every choice sorts
     # Tags combine: both must be present; an unknown tag matches nothing.
     assert sorted(codes("tag=制造业")) == sorted([won, mid])
     assert codes("tag=制造业&tag=高价值") == [won]
