@@ -136,9 +136,11 @@ def text_condition(text: str) -> sa.ColumnElement[bool]:
     )
 
 
-def _conditions(
+def customer_conditions(
     session: Session, actor: User, f: CustomerFilter, *, taxonomy: Taxonomy, cutoff: date
 ) -> list[sa.ColumnElement[bool]]:
+    """The SQL conditions on ``Customer`` of ``f`` within what ``actor`` may see (for any
+    list of customers, e.g. a cursor-paged one); ``cutoff``: the last day counted as expiring."""
     out: list[sa.ColumnElement[bool]] = [visible_customer_filter(actor)]
     for name in _EQUAL_FIELDS:
         value = getattr(f, name)
@@ -202,7 +204,7 @@ def list_customers(
         ValidationError: ``sort`` is not one of :data:`SORTABLE`, or a tag name is malformed.
     """
     today = CheckOptions(now=now or utcnow()).today
-    where = _conditions(
+    where = customer_conditions(
         session,
         actor,
         filters or CustomerFilter(),
