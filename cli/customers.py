@@ -304,7 +304,13 @@ def customers_list(
     tier: Annotated[str | None, typer.Option(help="价值层级：高价值/中价值/普通")] = None,
     region: Annotated[str | None, typer.Option(help="区域")] = None,
     owner: Annotated[str | None, typer.Option(help="负责人用户名")] = None,
-    search: Annotated[str | None, typer.Option(help="名称、编号、信用代码或联系人包含")] = None,
+    complete: Annotated[
+        bool | None, typer.Option("--complete/--incomplete", help="必备资料齐全/缺少")
+    ] = None,
+    expiring: Annotated[bool, typer.Option("--expiring", help="有已过期或即将过期的资料")] = False,
+    search: Annotated[
+        str | None, typer.Option(help="名称、编号、信用代码、联系人、电话或联系人姓名包含")
+    ] = None,
     sort: Annotated[str, typer.Option(help="排序列，前加 - 为倒序")] = "code",
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
     offset: Annotated[int, typer.Option(min=0)] = 0,
@@ -323,8 +329,19 @@ def customers_list(
             region=region,
             owner_id=owner_id(session, owner),
             text=search,
+            complete=complete,
+            expiring=expiring,
         )
-        rows, total = list_customers(session, actor, filters, sort=sort, limit=limit, offset=offset)
+        rows, total = list_customers(
+            session,
+            actor,
+            filters,
+            taxonomy=ctx.taxonomy,
+            sort=sort,
+            limit=limit,
+            offset=offset,
+            warning_days=ctx.settings.expiry_warning_days,
+        )
         names = repo.tag_names_by_customer(session, customer_ids=[c.id for c in rows])  # type: ignore[misc]
         records = [customer_record(c, taxonomy=ctx.taxonomy, tags=names[c.id]) for c in rows]  # type: ignore[index]
     if json_out:

@@ -123,6 +123,13 @@ def test_customer_file_from_the_command_line(home: Path) -> None:
     assert [c["code"] for c in both] == [code]
     assert ok("customers", "list", "--tag", "制造业", "--status", "流失客户", user="ada") == []
     assert {c["code"] for c in ok("customers", "list", user="ada")} == {code, theirs["code"]}
+    # The one list query (archive.customer_query): a contact's name finds its customer; neither
+    # customer has documents, so both are incomplete and none has an expiring one.
+    assert [c["code"] for c in ok("customers", "list", "--search", "李四", user="ada")] == [code]
+    incomplete = ok("customers", "list", "--incomplete", user="ada")
+    assert {c["code"] for c in incomplete} == {code, theirs["code"]}
+    assert ok("customers", "list", "--complete", user="ada") == []
+    assert ok("customers", "list", "--expiring", user="ada") == []
     report = ok("tags", "report", user="ada")
     assert {(c["customer"], c["tag"]) for c in report["contradictions"]} == {(code, "成交客户")}
     assert "没有权限" in refused("tags", "report", user="sam")

@@ -22,14 +22,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from archive import cooperations, tags
+from archive.customer_query import SORTABLE
 from archive.storage import LocalObjectStore
 from config import load_settings
+from config.clock import china_date
 from models import repo
 from models.audit import AuditEvent
 from models.customer import Customer
 from tests.e2e.test_web_http import WebWorld, csrf_from, login, make_world
 from tests.fixtures.db import make_uscc
 from web.app import create_app
+from web.routes.customers import SORT_LABELS
 
 CODE_RE = re.compile(r'data-code="(CUS\d+)"')
 
@@ -140,6 +144,35 @@ def _document(
         return doc.id or 0
 
 
+def _admin(world: WebWorld) -> Any:
+    with Session(world.engine, expire_on_commit=False) as session:
+        return repo.get_user(session, username="admin")
+
+
+def _cooperation(world: WebWorld, code: str, amount: str) -> None:
+    """A contract signed today: the annual amount, hence the stored value tier, follows."""
+    with Session(world.engine, expire_on_commit=False) as session:
+        cooperations.add_cooperation(
+            session,
+            world.settings,
+            _admin(world),
+            code,
+            {"name": "年度合同", "signed_date": china_date().isoformat(), "amount": amount},
+        )
+        session.commit()
+
+
+def _tag(world: WebWorld, code: str, *names: str) -> None:
+    """Give customer ``code`` the tags (added to the vocabulary when missing)."""
+    with Session(world.engine, expire_on_commit=False) as session:
+        admin = _admin(world)
+        for name in names:
+            if repo.get_tag(session, name=name) is None:
+                tags.add_tag(session, admin, name)
+        tags.tag_customer(session, admin, code, names)
+        session.commit()
+
+
 ORIGINAL_RE = re.compile(r'name="original" value="([^"]*)"')
 
 
@@ -231,6 +264,11 @@ def test_list_filters_search_sort_and_pages(client_of, world: WebWorld) -> None:
             "cumulative_amount": "800",
         },
     )
+    _cooperation(world, won, "650000")
+    _cooperation(world, mid, "120000.50")
+    _cooperation(world, person, "800")
+    _tag(world, won, "制造业", "高价值")
+    _tag(world, mid, "制造业")
     # The person has both required documents; the won customer's license expires in 10 days.
     _document(world, person, "id_card")
     _document(world, person, "customer_form")
@@ -262,7 +300,18 @@ def test_list_filters_search_sort_and_pages(client_of, world: WebWorld) -> None:
     assert codes(f"q={won.lower()}") == [won]
     assert codes("q=测试11号科技（有限）") == []
     assert codes("q=测试１１号") == [won]  # full-width digits match
-    assert codes("sort=-amount")[:3] == [won, mid, person]
+    assert codes("sort=-cumulative_amount")[:3] == [won, mid, person]
+    assert {key.lstrip("-") for key in SORT_LABELS} <= set(SORTABLE)  # every choice sorts
+    # Tags combine: both must be present; an unknown tag matches nothing.
+    assert sorted(codes("tag=制造业")) == sorted([won, mid])
+    assert codes("tag=制造业&tag=高价值") == [won]
+    assert codes("tag=制造业&tag=高价值&status=interested") == []
+    assert codes("tag=不存在") == []
+    tagged = rev.get("/customers?tag=制造业&tag=高价值").text
+    assert 'value="高价值" checked' in tagged and "tag=%E5%88%B6%E9%80%A0%E4%B8%9A" in tagged
+    assert "标签名称：不能包含" in rev.get("/customers?tag=a,b").text
+    # Sales users filter by tags within their own customers only.
+    assert _codes(client_of("sales2").get("/customers?tag=制造业").text) == []
     assert codes("status=won&industry=金融") == []
     assert codes("type=bogus&sort=nonsense&page=abc") == []
     page = rev.get("/customers?expiring=yes").text

@@ -7,7 +7,17 @@ from fastapi import FastAPI
 
 def register_routes(app: FastAPI) -> None:
     """Attach every router to ``app``."""
-    from web.routes import admin, auth, customers, documents, queue, search, upload
+    from web.routes import (
+        admin,
+        auth,
+        customer_parts,
+        customers,
+        documents,
+        queue,
+        search,
+        tags,
+        upload,
+    )
 
-    for module in (auth, queue, customers, documents, search, upload, admin):
+    for module in (auth, queue, customer_parts, customers, documents, search, upload, admin, tags):
         app.include_router(module.router)

@@ -17,21 +17,17 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, col, select
 
 from archive import customers as service
-from archive.customer_list import (
-    DEFAULT_SORT,
-    SORT_COLUMNS,
-    CustomerQuery,
-    document_overview,
-    list_customers,
-)
+from archive.customer_documents import document_summaries
+from archive.customer_query import CustomerFilter, list_customers
 from archive.permissions import sees_everything
+from archive.tags import list_tags
+from archive.tiers import tier_thresholds
+from models import repo
 from models.customer import Customer
-from models.customer_fields import DEFAULT_TIERS
 from models.errors import ConflictError, ValidationError
 from models.user import User
 from web.customer_form import (
     collect_errors,
-    display_groups,
     form_field_names,
     form_groups,
     masked_values,
@@ -42,6 +38,7 @@ from web.customer_form import (
     stored_values,
     submitted_values,
 )
+from web.customer_page import customer_response, owner_names
 from web.deps import Context, CurrentUser, DbSession
 from web.params import MAX_ID
 from web.views import local_time, may_unmask, render
@@ -49,30 +46,30 @@ from web.views import local_time, may_unmask, render
 router = APIRouter()
 
 PAGE_SIZE = 30
-#: Query-string parameter -> the list's filter (``CustomerQuery`` field).
+#: Query-string parameter -> the list's filter (``CustomerFilter`` field); ``tag`` may repeat.
 FILTER_PARAMS = {
     "q": "text",
     "type": "customer_type",
     "status": "status",
     "industry": "industry",
     "level": "level",
-    "tier": "tier",
+    "tier": "value_tier",
     "region": "region",
     "owner": "owner_id",
     "complete": "complete",
     "expiring": "expiring",
-    "sort": "sort",
 }
+DEFAULT_SORT = "-updated_at"
 SORT_LABELS = {
-    "-updated": "最近更新",
-    "updated": "最早更新",
+    "-updated_at": "最近更新",
+    "updated_at": "最早更新",
     "code": "客户编号",
     "-code": "客户编号（倒序）",
     "name": "客户名称",
-    "-amount": "累计金额从高到低",
-    "amount": "累计金额从低到高",
+    "-cumulative_amount": "累计金额从高到低",
+    "cumulative_amount": "累计金额从低到高",
 }
-TIERS = tuple(name for name, _ in DEFAULT_TIERS)
+MAX_FILTER_TAGS = 5
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -85,21 +82,30 @@ def _number(value: str | None, default: int | None) -> int | None:
     return number if 1 <= number <= MAX_ID else default
 
 
-def list_params(request: Request) -> dict[str, str]:
-    """The list's filters as given in the query string (empty ones left out)."""
+def list_params(request: Request) -> dict[str, Any]:
+    """The list's filters as given in the query string (empty ones left out); ``tag`` is a
+    list (every tag must be present), ``sort`` one of :data:`SORT_LABELS`."""
     q = request.query_params
-    return {p: (q.get(p) or "").strip() for p in FILTER_PARAMS if (q.get(p) or "").strip()}
+    params: dict[str, Any] = {
+        p: (q.get(p) or "").strip() for p in FILTER_PARAMS if (q.get(p) or "").strip()
+    }
+    tags = list(dict.fromkeys(t.strip() for t in q.getlist("tag") if t.strip()))
+    if tags:
+        params["tag"] = tags[:MAX_FILTER_TAGS]
+    sort = (q.get("sort") or "").strip()
+    if sort in SORT_LABELS and sort != DEFAULT_SORT:
+        params["sort"] = sort
+    return params
 
 
-def customer_query(params: dict[str, str], user: User) -> CustomerQuery:
-    """The list's query; a sales user's owner filter is ignored (they see their own)."""
-    values: dict[str, Any] = {FILTER_PARAMS[p]: v for p, v in params.items()}
+def customer_filter(params: dict[str, Any], user: User) -> CustomerFilter:
+    """The list's filter; a sales user's owner filter is ignored (they see their own)."""
+    values: dict[str, Any] = {FILTER_PARAMS[p]: v for p, v in params.items() if p in FILTER_PARAMS}
     values["owner_id"] = _number(params.get("owner"), None) if sees_everything(user) else None
     values["complete"] = {"yes": True, "no": False}.get(params.get("complete", ""))
     values["expiring"] = params.get("expiring") == "yes"
-    sort = params.get("sort", DEFAULT_SORT)
-    values["sort"] = sort if sort.lstrip("-") in SORT_COLUMNS else DEFAULT_SORT
-    return CustomerQuery(**values)
+    values["tags"] = tuple(params.get("tag", ()))
+    return CustomerFilter(**values)
 
 
 def _users(db: Session) -> list[User]:
@@ -107,18 +113,14 @@ def _users(db: Session) -> list[User]:
     return list(db.exec(query).all())
 
 
-def _owner_names(db: Session) -> dict[int, str]:
-    users = db.exec(select(User)).all()
-    return {u.id: u.display_name or u.username for u in users if u.id is not None}
-
-
 def _flash(request: Request, message: str, kind: str = "ok") -> None:
     request.session["flash"] = message
     request.session["flash_kind"] = kind
 
 
-def _row(row: Any, *, ctx: Context, owner_names: dict[int, str]) -> dict[str, Any]:
-    c: Customer = row.customer
+def _row(
+    c: Customer, *, ctx: Context, owner_names: dict[int, str], docs: Any, tags: list[str]
+) -> dict[str, Any]:
     return {
         "code": c.code,
         "name": c.name,
@@ -132,14 +134,15 @@ def _row(row: Any, *, ctx: Context, owner_names: dict[int, str]) -> dict[str, An
         "industry": c.industry or "",
         "level": c.level or "",
         "region": c.region or "",
-        "tier": row.tier or "",
+        "tier": c.value_tier or "",
+        "tags": tags,
         "contact": c.contact_person or "",
         "owner": owner_names.get(c.owner_id or 0, ""),
-        "present": row.present,
-        "required": row.required,
-        "complete": row.complete,
-        "expired": row.expired,
-        "expiring": row.expiring,
+        "present": docs.present,
+        "required": docs.required,
+        "complete": docs.complete,
+        "expired": docs.expired,
+        "expiring": docs.expiring,
         "updated_at": local_time(c.updated_at),
     }
 
@@ -151,32 +154,48 @@ def _row(row: Any, *, ctx: Context, owner_names: dict[int, str]) -> dict[str, An
 def customers_page(request: Request, db: DbSession, user: CurrentUser, ctx: Context) -> Response:
     params = list_params(request)
     page = _number(request.query_params.get("page"), 1) or 1
-    result = list_customers(
-        db,
-        user=user,
-        taxonomy=ctx.taxonomy,
-        query=customer_query(params, user),
-        limit=PAGE_SIZE,
-        offset=(page - 1) * PAGE_SIZE,
-        warning_days=ctx.settings.expiry_warning_days,
+    error = None
+    try:
+        customers, total = list_customers(
+            db,
+            user,
+            customer_filter(params, user),
+            taxonomy=ctx.taxonomy,
+            sort=params.get("sort", DEFAULT_SORT),
+            limit=PAGE_SIZE,
+            offset=(page - 1) * PAGE_SIZE,
+            warning_days=ctx.settings.expiry_warning_days,
+        )
+    except ValidationError as e:  # a malformed tag name in the address
+        customers, total, error = [], 0, e.message
+    docs = document_summaries(
+        db, customers, taxonomy=ctx.taxonomy, warning_days=ctx.settings.expiry_warning_days
     )
-    owner_names = _owner_names(db)
+    tags = repo.tag_names_by_customer(db, customer_ids=[c.id for c in customers if c.id])
+    names = owner_names(db)
 
     def page_url(number: int) -> str:
-        return "/customers?" + urlencode({**params, "page": number})
+        return "/customers?" + urlencode({**params, "page": number}, doseq=True)
 
+    rows = [
+        _row(c, ctx=ctx, owner_names=names, docs=docs[c.id or 0], tags=tags[c.id or 0])
+        for c in customers
+    ]
     return render(
         request,
         "customers.html",
         user=user,
         params=params,
         page=page,
-        pages=max(1, math.ceil(result.total / PAGE_SIZE)),
-        total=result.total,
-        rows=[_row(r, ctx=ctx, owner_names=owner_names) for r in result.rows],
+        pages=max(1, math.ceil(total / PAGE_SIZE)),
+        total=total,
+        rows=rows,
+        error=error,
         owners=_users(db) if sees_everything(user) else [],
-        tiers=TIERS,
+        tiers=[name for name, _ in tier_thresholds(ctx.settings)],
+        all_tags=[t.name for t, _ in list_tags(db, include_retired=True)],
         sort_labels=SORT_LABELS,
+        default_sort=DEFAULT_SORT,
         page_url=page_url,
         filtered=bool(set(params) - {"sort"}),
         more_filters=len(set(params) - {"q"}),
@@ -269,27 +288,7 @@ def customer_page(
     request: Request, code: str, db: DbSession, user: CurrentUser, ctx: Context
 ) -> Response:
     customer = service.get_visible(db, user, code)
-    overview = document_overview(
-        db, customer=customer, taxonomy=ctx.taxonomy, warning_days=ctx.settings.expiry_warning_days
-    )
-    return render(
-        request,
-        "customer.html",
-        user=user,
-        customer=customer,
-        type_label=next(
-            (t.label for t in ctx.taxonomy.customer_types if t.code == customer.customer_type),
-            customer.customer_type,
-        ),
-        status_label=ctx.taxonomy.customer_status_label(customer.status),
-        groups=display_groups(
-            customer, taxonomy=ctx.taxonomy, owner_names=_owner_names(db), unmask=may_unmask(user)
-        ),
-        overview=overview,
-        doc_type_label=lambda c: ctx.taxonomy.document_type(c).label,
-        doc_status_label=ctx.taxonomy.document_status_label,
-        warning_days=ctx.settings.expiry_warning_days,
-    )
+    return customer_response(request, db=db, user=user, ctx=ctx, customer=customer)
 
 
 @router.get("/customers/{code}/edit")

@@ -115,8 +115,18 @@
     });
   }
 
+  // Forms that delete or merge something ask first (``data-confirm`` holds the question).
+  function confirmForms() {
+    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", function (ev) {
+        if (!window.confirm(form.dataset.confirm)) ev.preventDefault();
+      });
+    });
+  }
+
   navToggle();
   helpOverlay();
+  confirmForms();
   var page = document.body.dataset.page;
   if (page === "queue") queueKeys();
   if (page === "document") documentKeys();
