@@ -13,7 +13,9 @@ from datetime import date
 
 from sqlmodel import Session, col, select
 
-from archive.permissions import visible_customer_filter, visible_document_filter
+from archive.customer_query import CustomerFilter, customer_conditions, expiry_cutoff
+from archive.permissions import visible_document_filter
+from config.taxonomy import Taxonomy
 from models.customer import Customer
 from models.document import Document
 from models.user import User
@@ -72,21 +74,21 @@ def document_page(
 def customer_page(
     session: Session,
     user: User,
+    where: CustomerFilter,
     *,
-    status: str | None = None,
-    customer_type: str | None = None,
-    name: str | None = None,
+    taxonomy: Taxonomy,
     after: int | None,
     limit: int,
+    warning_days: int = 30,
 ) -> tuple[list[Customer], int | None]:
-    """One page of customers ``user`` may see (newest first) and the next cursor."""
-    query = select(Customer).where(visible_customer_filter(user))
-    if status:
-        query = query.where(Customer.status == status)
-    if customer_type:
-        query = query.where(Customer.customer_type == customer_type)
-    if name:
-        query = query.where(col(Customer.name).contains(name))
+    """One page of customers ``user`` may see matching ``where`` (newest first), next cursor.
+
+    The conditions are the customer list's own (:func:`archive.customer_query.customer_conditions`):
+    the web list, the CLI, exports and the API filter customers the same way.
+    """
+    cutoff = expiry_cutoff(warning_days)
+    conditions = customer_conditions(session, user, where, taxonomy=taxonomy, cutoff=cutoff)
+    query = select(Customer).where(*conditions)
     if after is not None:
         query = query.where(col(Customer.id) < after)
     size = _limit(limit)

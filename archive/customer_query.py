@@ -175,6 +175,11 @@ def _order(sort: str) -> list[Any]:
 # --- the list ---------------------------------------------------------------------------------
 
 
+def expiry_cutoff(warning_days: int, now: datetime | None = None) -> date:
+    """The last day a validity end counts as expiring (the China day of ``now`` + the window)."""
+    return CheckOptions(now=now or utcnow()).today + timedelta(days=warning_days)
+
+
 def list_customers(
     session: Session,
     actor: User,
@@ -203,13 +208,12 @@ def list_customers(
     Raises:
         ValidationError: ``sort`` is not one of :data:`SORTABLE`, or a tag name is malformed.
     """
-    today = CheckOptions(now=now or utcnow()).today
     where = customer_conditions(
         session,
         actor,
         filters or CustomerFilter(),
         taxonomy=taxonomy or load_taxonomy(),
-        cutoff=today + timedelta(days=warning_days),
+        cutoff=expiry_cutoff(warning_days, now),
     )
     order = _order(sort)
     total = session.exec(select(func.count()).select_from(Customer).where(*where)).one()

@@ -362,3 +362,31 @@ def test_upload_cut_off_mid_body_leaves_nothing(world: WebWorld, base_url: str) 
         retried = api.post("/documents", files={"file": ("a.pdf", data, "application/pdf")},
                            headers={"Idempotency-Key": "cut"})  # fmt: skip
         assert retried.status_code == 202, retried.text
+
+
+def test_customer_list_filters_like_the_web_list(world: WebWorld, base_url: str) -> None:
+    """The API's list uses the customer list's own conditions: tags, text, visibility."""
+    from archive import tags as tag_service
+
+    a, b = world.customers["A"], world.customers["B"]
+    with Session(world.engine, expire_on_commit=False) as session:
+        admin = repo.get_user(session, username="admin")
+        assert admin is not None
+        for name in ("制造业", "高价值"):
+            tag_service.add_tag(session, admin, name)
+        tag_service.tag_customer(session, admin, b, ["制造业", "高价值"])
+        tag_service.tag_customer(session, admin, a, ["制造业"])
+        session.commit()
+    with client(base_url, token_for(world, "rev1")) as reviewer:
+
+        def codes(**params: object) -> list[str]:
+            response = reviewer.get("/customers", params=params)
+            assert response.status_code == 200, response.text
+            return sorted(c["code"] for c in response.json()["items"])
+
+        assert codes(tag="制造业") == sorted([a, b])
+        assert codes(tag=["制造业", "高价值"]) == [b]
+        assert codes(name=b) == [b]
+    with client(base_url, token_for(world, "sales1")) as sales:
+        listed = sales.get("/customers", params={"tag": "高价值"}).json()["items"]
+        assert listed == []  # B carries the tag but belongs to another owner

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from app.records import customer_record, record_unmasked
 from archive import customers as customer_service
 from archive.api_lists import customer_page
+from archive.customer_query import CustomerFilter
 from archive.permissions import Action, require
 from config.settings import Settings
 from models.customer import Customer
@@ -61,19 +62,36 @@ def list_customers(
     ctx: Context,
     status: str | None = None,
     customer_type: str | None = None,
-    name: Annotated[str | None, Query(description="名称包含")] = None,
+    industry: str | None = None,
+    level: str | None = None,
+    value_tier: str | None = None,
+    region: str | None = None,
+    tag: Annotated[list[str] | None, Query(description="标签（可多个，须全部具备）")] = None,
+    name: Annotated[str | None, Query(description="名称、编号、信用代码、联系人或电话包含")] = None,
+    expiring: Annotated[bool, Query(description="有已过期或即将过期的资料")] = False,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> dict[str, Any]:
     require(user, Action.VIEW)
+    where = CustomerFilter(
+        tags=tuple(tag or ()),
+        status=status,
+        customer_type=customer_type,
+        industry=industry,
+        level=level,
+        value_tier=value_tier,
+        region=region,
+        text=name,
+        expiring=expiring,
+    )
     rows, next_cursor = customer_page(
         db,
         user,
-        status=status,
-        customer_type=customer_type,
-        name=name,
+        where,
+        taxonomy=ctx.taxonomy,
         after=cursor,
         limit=limit,
+        warning_days=ctx.settings.expiry_warning_days,
     )
     items = [{**customer_record(c, taxonomy=ctx.taxonomy), "version": c.version} for c in rows]
     return page_body(items, next_cursor)
