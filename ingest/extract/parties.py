@@ -3,7 +3,7 @@
 The rules are data (``[extract_parties.<type>]`` in config/understanding.toml): each party has
 labels; a *block* starts at a line that begins with one of them followed by a colon (``甲方:``,
 ``甲方(盖章):``, not a clause such as ``甲方应在…``) and runs to the next party's line (at most
-``max_lines`` lines). A USCC that passes its check digit inside a party's blocks is that
+``max_lines`` lines). A line naming two parties (signatures side by side) belongs to neither. A USCC that passes its check digit inside a party's blocks is that
 party's (``party_a_uscc``); two different ones are a doubt (``uscc_candidates_mismatch``), one
 that validates only after OCR-confusion repair is ``uscc_corrected`` (the linker never trusts
 either). The company names themselves are ordinary fields (``party_a``/``party_b``).
@@ -43,7 +43,7 @@ class PartyRules:
 
 def _start(labels: Sequence[str]) -> re.Pattern[str]:
     alternatives = "|".join(re.escape(str(label)) for label in labels)
-    return re.compile(rf"^(?:{alternatives})(?:\([^)]{{0,10}}\))?:")
+    return re.compile(rf"(?:{alternatives})(?:\([^)]{{0,10}}\))?:")
 
 
 @cache
@@ -79,18 +79,23 @@ def party_labels(document_type: str) -> dict[str, str]:
     return {p.field: p.label for p in rules.parties} if rules else {}
 
 
+def _owner(rules: PartyRules, line: str) -> str | None:
+    """The party whose block ``line`` opens; "" for a line naming several parties (signature
+    blocks side by side: a boundary that belongs to nobody); None for any other line."""
+    if not any(p.start.match(line) for p in rules.parties):
+        return None
+    named = [p.field for p in rules.parties if p.start.search(line)]
+    return named[0] if len(named) == 1 else ""
+
+
 def _blocks(rules: PartyRules, lines: Sequence[str]) -> dict[str, list[str]]:
     """Each party's lines: from its opening line to the next party's (or ``max_lines``)."""
-    starts = [
-        (i, party.field)
-        for i, line in enumerate(lines)
-        for party in rules.parties
-        if party.start.match(line)
-    ]
+    starts = [(i, key) for i, line in enumerate(lines) if (key := _owner(rules, line)) is not None]
     blocks: dict[str, list[str]] = {p.field: [] for p in rules.parties}
     for n, (i, key) in enumerate(starts):
         end = starts[n + 1][0] if n + 1 < len(starts) else len(lines)
-        blocks[key].extend(lines[i : min(end, i + rules.max_lines)])
+        if key:
+            blocks[key].extend(lines[i : min(end, i + rules.max_lines)])
     return blocks
 
 
