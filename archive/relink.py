@@ -9,7 +9,7 @@ pass and on a schedule, asks :func:`archive.linking.find_customer` again for
   customer is never created here (filing already decided not to);
 - **provisionally linked** documents: still waiting for review and linked to a *provisional
   customer* - a 潜在客户 the intake created from this very document, with nothing else on it
-  (no other document, contact, follow-up, cooperation record, no field set by hand). The
+  (no other document, contact, follow-up, cooperation record, never edited by a person). The
   question is asked without that customer; when another customer now answers unambiguously
   (an ID card whose name is the 法定代表人 of a company whose license came later), the document
   moves there and the provisional customer is folded into it (``customer.merge``, every field
@@ -138,6 +138,7 @@ def provisional_customer(session: Session, document: Document) -> Customer | Non
         customer is None
         or customer.status != CustomerStatus.PROSPECT.value
         or customer.created_by != SYSTEM_ACTOR
+        or customer.updated_by != SYSTEM_ACTOR
         or customer.manual_fields
         or customer.created_at > document.created_at
     ):
