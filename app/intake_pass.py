@@ -51,6 +51,7 @@ from ingest.pipeline import NormalizedFile, PipelineParams, normalize_file
 from ingest.quarantine import quarantine
 from models import repo
 from models.document import Document
+from models.errors import ConflictError
 from models.user import Role
 
 log = logging.getLogger("dossier.ingest")
@@ -264,7 +265,27 @@ def _filing_request(
     )
 
 
+#: Filing attempts when another worker created the same customer at the same moment.
+_FILING_ATTEMPTS = 2
+
+
 def _file(
+    claim: intake.Claim, normalized: NormalizedFile, *, services: IngestServices
+) -> list[FiledDocument]:
+    """File the normalized parts; once more when a customer this file was about to create was
+    created meanwhile by another worker (same USCC or ID number: a ``ConflictError``). The
+    second attempt sees that customer and links to it, as if the files had come one by one."""
+    for attempt in range(1, _FILING_ATTEMPTS + 1):
+        try:
+            return _file_once(claim, normalized, services=services)
+        except ConflictError as e:
+            if attempt == _FILING_ATTEMPTS:
+                raise
+            log.info("filing %s again: %s was created meanwhile", claim.display_path, e.field)
+    raise AssertionError("unreachable")
+
+
+def _file_once(
     claim: intake.Claim, normalized: NormalizedFile, *, services: IngestServices
 ) -> list[FiledDocument]:
     with Session(services.engine) as session:
