@@ -228,8 +228,10 @@ def _link(
     reasons = [r for r in document.review_reasons or [] if r not in LINK_REASONS]
     changes: dict[str, object] = {"customer_id": customer.id}
     changes.update(_version_changes(session, document, customer, taxonomy))
-    if "supersedes_id" in changes and "new_version" not in reasons:
+    if "supersedes_id" in changes:
         reasons.append("new_version")
+        if document.status == DocumentStatus.PENDING_REVIEW.value:
+            changes["status"] = DocumentStatus.UPDATING.value  # as filing marks a new version
     note = {
         "customer": customer.code,
         "matched_by": decision.link.matched_by,

@@ -3,10 +3,11 @@
 The rules are data (``[extract_parties.<type>]`` in config/understanding.toml): each party has
 labels; a *block* starts at a line that begins with one of them followed by a colon (``甲方:``,
 ``甲方(盖章):``, not a clause such as ``甲方应在…``) and runs to the next party's line (at most
-``max_lines`` lines). A line naming two parties (signatures side by side) belongs to neither. A USCC that passes its check digit inside a party's blocks is that
-party's (``party_a_uscc``); two different ones are a doubt (``uscc_candidates_mismatch``), one
-that validates only after OCR-confusion repair is ``uscc_corrected`` (the linker never trusts
-either). The company names themselves are ordinary fields (``party_a``/``party_b``).
+``max_lines`` lines). A line naming two parties (signatures side by side) belongs to neither.
+A USCC that passes its check digit inside a party's blocks is that party's (``party_a_uscc``);
+two different ones are a doubt (``uscc_candidates_mismatch``), one that validates only after
+OCR-confusion repair is ``uscc_corrected`` (the linker never trusts either). The company names
+themselves are ordinary fields (``party_a``/``party_b``).
 """
 
 from __future__ import annotations

@@ -236,3 +236,33 @@ def test_a_form_fills_empty_contact_fields_and_flags_a_different_one(
         len(session.exec(select(AuditEvent).where(AuditEvent.action == "customer.update")).all())
         == 1
     )
+
+
+def test_a_relinked_document_becomes_the_new_version_as_filing_would_make_it(
+    session: Session, local: ObjectStore, files: Files
+) -> None:
+    company = add_company(session, 331, name="郑州版本科技有限公司")
+    old = {"depositor_name": fv("郑州版本科技有限公司"), "uscc": fv(make_uscc(331))}
+    [first] = file_parts(session, local, files, files.part("bank_permit", old))
+    repo.update_document(
+        session, document_id=first.document_id, changes={"status": "archived"}, actor="test"
+    )
+    session.commit()
+    # A renewed permit whose code is misread and whose name is unreadable: unlinked.
+    new = {"depositor_name": fv("OSs"), "uscc": fv(make_uscc(332))}
+    [second] = file_parts(session, local, files, files.part("bank_permit", new))
+    assert second.customer_code is None
+    # The reviewer corrects the code on the document; the next pass links it as a new version.
+    row = document(session, second)
+    repo.update_document(
+        session,
+        document_id=second.document_id,
+        changes={"fields": {**row.fields, "uscc": fv(make_uscc(331))}},
+        actor="alice",
+    )
+    session.commit()
+    (change,) = relink(session, local)["linked"]  # type: ignore[misc]
+    assert change["customer_code"] == company.code
+    session.refresh(row)
+    assert (row.status, row.supersedes_id) == ("updating", first.document_id)
+    assert "new_version" in row.review_reasons
