@@ -38,6 +38,7 @@ from archive.filing import filing_order
 from archive.linking import LinkResult, find_customer
 from archive.review import refile
 from archive.storage.base import ObjectStore
+from config.errors import DossierError
 from config.taxonomy import Taxonomy
 from models import repo
 from models.audit import SYSTEM_ACTOR
@@ -80,6 +81,7 @@ class RelinkReport:
     filled: dict[int, list[str]] = field(default_factory=dict)
     flagged: list[int] = field(default_factory=list)
     refile_failed: list[int] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)  # document id -> error code
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -88,6 +90,7 @@ class RelinkReport:
             "filled": {str(k): v for k, v in self.filled.items()},
             "flagged": self.flagged,
             "refile_failed": self.refile_failed,
+            "failed": {str(k): v for k, v in self.failed.items()},
         }
 
 
@@ -322,14 +325,20 @@ def relink_pending(
         seen.update(ids)
         before = len(report.linked)
         for document_id in ids:
-            relink_document(
-                session,
-                store,
-                document_id=document_id,
-                taxonomy=taxonomy,
-                report=report,
-                actor=actor,
-            )
+            if document_id in report.failed:
+                continue
+            try:
+                relink_document(
+                    session,
+                    store,
+                    document_id=document_id,
+                    taxonomy=taxonomy,
+                    report=report,
+                    actor=actor,
+                )
+            except DossierError as e:  # this document stays as it is; the others go on
+                log.warning("document %s not relinked: %s", document_id, e.code)
+                report.failed[document_id] = str(e.code)
         if len(report.linked) == before:
             break
     report.examined = len(seen)
