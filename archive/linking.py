@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
 
+from config.taxonomy import load_taxonomy
 from models.customer import Customer, normalize_customer_name
 
 # Which extracted field identifies the customer, per document type.
@@ -118,6 +119,12 @@ def plausible_name(name: str, customer_type: str) -> bool:
 
 
 def infer_customer_type(document_type: str, fields: Mapping[str, object]) -> str:
+    """individual or enterprise: the type a form ticks (客户类型, by its taxonomy label) when
+    it is one, else an ID card or an ID number without a USCC means a person."""
+    ticked = field_value(fields, "customer_type")
+    known = load_taxonomy().customer_type_by_label(ticked) if ticked else None
+    if known is not None:
+        return known.code
     if document_type in _INDIVIDUAL_TYPES or (
         field_value(fields, "id_number") and not field_value(fields, "uscc")
     ):

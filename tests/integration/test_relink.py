@@ -266,3 +266,37 @@ def test_a_relinked_document_becomes_the_new_version_as_filing_would_make_it(
     session.refresh(row)
     assert (row.status, row.supersedes_id) == ("updating", first.document_id)
     assert "new_version" in row.review_reasons
+
+
+@pytest.mark.parametrize("order", ["card_first", "form_first"])
+def test_an_individuals_form_without_id_number_joins_her_id_card(
+    session: Session, local: ObjectStore, files: Files, order: str
+) -> None:
+    """The form ticks 个人客户: it is a person's form even without an ID number on it."""
+    form = files.part(
+        "customer_form",
+        {
+            "customer_name": fv("欧阳娜娜"),
+            "customer_type": fv("个人客户"),
+            "phone": fv("13800138000"),
+        },
+    )
+    card = files.part("id_card", id_card("欧阳娜娜", 341))
+    filed = {}
+    for name, part in [("card", card), ("form", form)][:: 1 if order == "card_first" else -1]:
+        [filed[name]] = file_parts(session, local, files, part)
+    relink(session, local)
+    sync_documents(session, document_ids=[f.document_id for f in filed.values()], taxonomy=TAX)
+    assert set(links(session).values()) == {"欧阳娜娜"}
+    (person,) = session.exec(select(Customer)).all()
+    assert (person.customer_type, person.phone) == ("individual", "13800138000")
+    assert_objects_follow_customer(session, local)
+
+
+def test_a_form_ticking_individual_creates_a_person(
+    session: Session, local: ObjectStore, files: Files
+) -> None:
+    form = {"customer_name": fv("欧阳娜娜"), "customer_type": fv("个人客户")}
+    [filed] = file_parts(session, local, files, files.part("customer_form", form))
+    customer = repo.get_customer(session, code=filed.customer_code or "")
+    assert customer is not None and customer.customer_type == "individual"
