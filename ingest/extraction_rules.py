@@ -143,4 +143,6 @@ def field_labels(document_type: str, *, rules: ExtractionRules | None = None) ->
             labels[end] = f"{rule.label}(止)"
         else:
             labels.setdefault(rule.field, rule.label)
-    return labels
+    from ingest.extract.parties import party_labels  # the parties' codes (a contract's 甲方/乙方)
+
+    return {**labels, **party_labels(document_type)}

@@ -25,6 +25,7 @@ from ingest.extract.convert import (
     convert,
     make_field,
 )
+from ingest.extract.parties import read_parties
 from ingest.extract.segments import (
     Segment,
     clean,
@@ -231,4 +232,6 @@ def extract_fields(
     _fill_missing(type_rules, result, ctx)
     _require(rules.required.get(document_type, ()), type_rules, result, ctx)
     order = [key for rule in type_rules for key in rule.outputs]
-    return {key: result[key] for key in dict.fromkeys(order)}
+    ordered = {key: result[key] for key in dict.fromkeys(order)}
+    ordered.update(read_parties(document_type, lines, ctx) if side is None else {})
+    return ordered

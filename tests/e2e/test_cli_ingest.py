@@ -77,7 +77,9 @@ def test_dossier_ingest_json_then_table(tmp_path: Path) -> None:
     result = run_cli(home, "ingest", "--now", "--json")
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout)
-    assert set(report) == {"run_id", "counts", "files"}
+    assert set(report) == {"run_id", "counts", "files", "relink"}
+    # the relink pass after the run looked at what is unlinked or provisional; nothing to move
+    assert report["relink"]["linked"] == [] and report["relink"]["refile_failed"] == []
     by_source = {f["source"]: f for f in report["files"]}
     assert set(by_source) == {"营业执照.png", "坏文件.pdf"}
     for f in report["files"]:

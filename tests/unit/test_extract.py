@@ -361,6 +361,8 @@ def test_contract() -> None:
         "effective_date": "2024-03-01",
         "expiry_date": "2025-02-28",
         "amount": "1234000",
+        "party_a_uscc": None,  # not printed on this contract
+        "party_b_uscc": None,
     }
     assert fields["amount"].unit == "元"
     assert fields["expiry_date"].reasons == []
