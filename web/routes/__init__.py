@@ -7,7 +7,9 @@ from fastapi import FastAPI
 
 def register_routes(app: FastAPI) -> None:
     """Attach every router to ``app``."""
-    from web.routes import admin, auth, customers, documents, queue, search, upload
+    from web.routes import (
+        admin, auth, customers, documents, quarantine, queue, search, upload,
+    )
 
-    for module in (auth, queue, customers, documents, search, upload, admin):
+    for module in (auth, queue, customers, documents, search, upload, quarantine, admin):
         app.include_router(module.router)
