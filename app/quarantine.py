@@ -2,8 +2,8 @@
 
 The web page (``/quarantine``) and ``dossier quarantine`` both call these functions. The file
 operations are :mod:`ingest.quarantine`'s; this module adds the audit event (entity
-``quarantine``, id the file's sha256; its ``<reason>/<day>/<name>`` in ``before``) in the caller's transaction, written
-after the file operation succeeded.
+``quarantine``, id the file's sha256; its ``<reason>/<day>/<name>`` in ``before``) in the
+caller's transaction, written after the file operation succeeded.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from app.uploads import reason_label
 from config.settings import Settings
 from ingest.errors import QuarantineEntryNotFoundError
 from ingest.quarantine import (
@@ -22,6 +21,7 @@ from ingest.quarantine import (
     discard_entry,
     find_entry,
     list_quarantine,
+    reason_label,
     requeue_entry,
 )
 from models import repo
@@ -104,8 +104,12 @@ def requeue(session: Session, *, settings: Settings, ref: str, actor: str) -> Pa
     dest = requeue_entry(entry, intake_dir=settings.intake_dir or "")
     intake = Path(settings.intake_dir or "")
     repo.add_audit_event(
-        session, actor=actor, action="quarantine.requeue", entity_type="quarantine",
-        entity_id=_entity_id(entry), before=before,
+        session,
+        actor=actor,
+        action="quarantine.requeue",
+        entity_type="quarantine",
+        entity_id=_entity_id(entry),
+        before=before,
         after={"intake_path": dest.relative_to(intake).as_posix()},
     )
     return dest
@@ -128,6 +132,11 @@ def discard(session: Session, *, settings: Settings, ref: str, actor: str, reaso
     before = row_of(entry).as_dict()
     discard_entry(entry)
     repo.add_audit_event(
-        session, actor=actor, action="quarantine.discard", entity_type="quarantine",
-        entity_id=_entity_id(entry), before=before, detail=reason.strip(),
+        session,
+        actor=actor,
+        action="quarantine.discard",
+        entity_type="quarantine",
+        entity_id=_entity_id(entry),
+        before=before,
+        detail=reason.strip(),
     )

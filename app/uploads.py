@@ -1,4 +1,4 @@
-"""Uploads: refuse what the intake cannot read, hand the rest in, and tell each uploader the outcome.
+"""Uploads: refuse what the intake cannot read, hand the rest in, tell the uploader the outcome.
 
 An upload is recorded nowhere twice. Its outcome is read from where the pipeline already keeps
 it, matched by the submitter (and, for files still waiting, the drop sidecar's sha256):
@@ -29,7 +29,7 @@ from ingest.detect import DetectedFormat, FormatKind, detect_stream
 from ingest.intake import PROCESSING_DIR, drop_file, load_claim
 from ingest.intake.drop import Readable
 from ingest.intake.sidecar import dropped_files
-from ingest.quarantine import REASONS, list_quarantine
+from ingest.quarantine import list_quarantine, reason_label
 from models import repo
 from models.errors import ValidationError
 from models.user import User
@@ -96,8 +96,12 @@ def hand_in(
 ) -> Path:
     """Drop an upload (already checked by :func:`refuse_unreadable`) into the user's folder."""
     return drop_file(
-        source, name, upload_folder(settings, username), submitted_by=username,
-        customer_code=customer_code, document_type=document_type,
+        source,
+        name,
+        upload_folder(settings, username),
+        submitted_by=username,
+        customer_code=customer_code,
+        document_type=document_type,
     )
 
 
@@ -145,8 +149,11 @@ def _waiting(settings: Settings, username: str) -> Iterator[UploadRow]:
     for _path, record in dropped_files(upload_folder(settings, username)):
         if record.submitted_by == username:
             yield UploadRow(
-                name=record.name, when=_parse_time(record.dropped_at), state="waiting",
-                state_label=STATE_LABELS["waiting"], customer_code=record.customer_code,
+                name=record.name,
+                when=_parse_time(record.dropped_at),
+                state="waiting",
+                state_label=STATE_LABELS["waiting"],
+                customer_code=record.customer_code,
                 document_type=record.document_type,
             )
 
@@ -161,7 +168,9 @@ def _processing(settings: Settings, username: str) -> Iterator[UploadRow]:
         if claim.submitted_by == username:
             when = datetime.fromtimestamp(claim_dir.stat().st_mtime, UTC)
             yield UploadRow(
-                name=Path(claim.display_path).name, when=when, state="processing",
+                name=Path(claim.display_path).name,
+                when=when,
+                state="processing",
                 state_label=STATE_LABELS["processing"],
             )
 
@@ -172,7 +181,9 @@ def _filed(session: Session, taxonomy: Taxonomy, username: str) -> Iterator[Uplo
         row = by_file.get(doc.original_sha256)
         if row is None:
             row = by_file[doc.original_sha256] = UploadRow(
-                name=doc.original_filename, when=doc.created_at, state=doc.status,
+                name=doc.original_filename,
+                when=doc.created_at,
+                state=doc.status,
                 state_label=taxonomy.document_status_label(doc.status),
             )
         row.document_ids.append(doc.id or 0)
@@ -190,15 +201,9 @@ def _quarantined(settings: Settings, username: str) -> Iterator[UploadRow]:
             continue
         yield UploadRow(
             name=str(record.get("original_name") or (entry.path.name if entry.path else "")),
-            when=entry.quarantined_at, state="quarantined",
-            state_label=STATE_LABELS["quarantined"], reason=entry.reason,
+            when=entry.quarantined_at,
+            state="quarantined",
+            state_label=STATE_LABELS["quarantined"],
+            reason=entry.reason,
             reason_label=reason_label(entry.reason, record.get("message")),
         )
-
-
-def reason_label(reason: str, message: str | None) -> str:
-    """The Chinese reason of a quarantined file: its label, and the message when it says more."""
-    label = REASONS.get(reason, (reason, reason))[0]
-    if message and message != label:
-        return f"{label}：{message}"
-    return label

@@ -61,6 +61,14 @@ REASONS: dict[str, tuple[str, str]] = {
 }
 
 
+def reason_label(reason: str, message: str | None = None) -> str:
+    """A quarantine reason in Chinese: its label, and the message when that says more."""
+    label = REASONS.get(reason, (reason, reason))[0]
+    if message and message != label:
+        return f"{label}：{message}"
+    return label
+
+
 @dataclass(frozen=True)
 class _Source:
     path: Path
@@ -144,7 +152,11 @@ def _reason(
 def _describe(source: Claim | Path | str) -> _Source:
     if isinstance(source, Claim):
         return _Source(
-            source.path, source.relative_path, source.sha256, source.kind, source.link_target,
+            source.path,
+            source.relative_path,
+            source.sha256,
+            source.kind,
+            source.link_target,
             source.submitted_by,
         )
     path = Path(source)
@@ -402,7 +414,9 @@ def requeue_entry(entry: QuarantineEntry, *, intake_dir: Path | str) -> Path:
     parts = [p for p in original.parent.parts if p not in ("", ".", "..", "/")]
     folder = Path(intake_dir).joinpath(*parts) if parts == list(original.parent.parts) else None
     dest = drop_file(
-        entry.path, original.name or entry.path.name, folder or Path(intake_dir),
+        entry.path,
+        original.name or entry.path.name,
+        folder or Path(intake_dir),
         submitted_by=entry.submitted_by,
     )
     _remove_entry(entry)

@@ -86,9 +86,13 @@ def drop_file(
     try:
         digest, size = _write_temp(source, temp)
         record = DropRecord(
-            name=wanted.name, sha256=digest, size=size,
-            submitted_by=submitted_by, dropped_at=utc_now(),
-            customer_code=customer_code, document_type=document_type,
+            name=wanted.name,
+            sha256=digest,
+            size=size,
+            submitted_by=submitted_by,
+            dropped_at=utc_now(),
+            customer_code=customer_code,
+            document_type=document_type,
         )
         final = link_with_sidecar(temp, wanted, record)
     finally:

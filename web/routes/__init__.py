@@ -8,7 +8,14 @@ from fastapi import FastAPI
 def register_routes(app: FastAPI) -> None:
     """Attach every router to ``app``."""
     from web.routes import (
-        admin, auth, customers, documents, quarantine, queue, search, upload,
+        admin,
+        auth,
+        customers,
+        documents,
+        quarantine,
+        queue,
+        search,
+        upload,
     )
 
     for module in (auth, queue, customers, documents, search, upload, quarantine, admin):

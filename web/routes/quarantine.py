@@ -38,14 +38,16 @@ def download(user: CurrentUser, ctx: Context, ref: str) -> Response:
     require(user, Action.REVIEW)
     path, name = quarantine.entry_file(ctx.settings, ref)
     return FileResponse(
-        path, media_type="application/octet-stream",
+        path,
+        media_type="application/octet-stream",
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
     )
 
 
 @router.post("/quarantine/requeue")
-def requeue(request: Request, user: CurrentUser, ctx: Context, db: DbSession,
-            ref: Annotated[str, Form()]) -> Response:
+def requeue(
+    request: Request, user: CurrentUser, ctx: Context, db: DbSession, ref: Annotated[str, Form()]
+) -> Response:
     require(user, Action.REVIEW)
     try:
         dest = quarantine.requeue(db, settings=ctx.settings, ref=ref, actor=user.username)
@@ -56,8 +58,14 @@ def requeue(request: Request, user: CurrentUser, ctx: Context, db: DbSession,
 
 
 @router.post("/quarantine/discard")
-def discard(request: Request, user: CurrentUser, ctx: Context, db: DbSession,
-            ref: Annotated[str, Form()], reason: Annotated[str, Form()] = "") -> Response:
+def discard(
+    request: Request,
+    user: CurrentUser,
+    ctx: Context,
+    db: DbSession,
+    ref: Annotated[str, Form()],
+    reason: Annotated[str, Form()] = "",
+) -> Response:
     require(user, Action.REVIEW)
     try:
         quarantine.discard(db, settings=ctx.settings, ref=ref, actor=user.username, reason=reason)

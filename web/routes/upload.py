@@ -12,7 +12,6 @@ customer autocomplete here and on the document page.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import BinaryIO
 
 from fastapi import APIRouter, Request
@@ -61,12 +60,18 @@ def upload_page(request: Request, user: CurrentUser, ctx: Context) -> Response:
     return _page(request, user, ctx)
 
 
-def _page(request: Request, user: CurrentUser, ctx: Context, *, status_code: int = 200,
-          **context: object) -> Response:
+def _page(
+    request: Request, user: CurrentUser, ctx: Context, *, status_code: int = 200, **context: object
+) -> Response:
     return render(
-        request, "upload.html", status_code=status_code, user=user,
-        max_mb=ctx.settings.max_file_mb, document_types=ctx.taxonomy.document_types,
-        formats=uploads.readable_formats(), **context,
+        request,
+        "upload.html",
+        status_code=status_code,
+        user=user,
+        max_mb=ctx.settings.max_file_mb,
+        document_types=ctx.taxonomy.document_types,
+        formats=uploads.readable_formats(),
+        **context,
     )
 
 
@@ -77,17 +82,34 @@ async def upload(request: Request, user: CurrentUser, ctx: Context, db: DbSessio
     files = [f for f in form.getlist("files") if isinstance(f, UploadFile) and f.filename]
     typed = {k: str(form.get(k) or "") for k in ("customer_code", "document_type")}
     if not files:
-        return _page(request, user, ctx, status_code=400, flash="请选择要上传的文件",
-                     flash_kind="error", **typed)
+        return _page(
+            request,
+            user,
+            ctx,
+            status_code=400,
+            flash="请选择要上传的文件",
+            flash_kind="error",
+            **typed,
+        )
     try:
         hints = uploads.check_hints(db, user=user, taxonomy=ctx.taxonomy, **typed)
     except DossierError as e:
-        return _page(request, user, ctx, status_code=400, flash=e.message, flash_kind="error",
-                     **typed)
+        return _page(
+            request, user, ctx, status_code=400, flash=e.message, flash_kind="error", **typed
+        )
     saved, errors, status = await _save_all(files, user.username, ctx, hints)
-    flash = "；".join(errors) if errors else f"已上传 {len(saved)} 个文件，可在“我的上传”查看处理结果"
-    return _page(request, user, ctx, status_code=status, saved=saved, flash=flash,
-                 flash_kind="error" if errors else "ok", **typed)
+    done = f"已上传 {len(saved)} 个文件，可在“我的上传”查看处理结果"
+    flash = "；".join(errors) if errors else done
+    return _page(
+        request,
+        user,
+        ctx,
+        status_code=status,
+        saved=saved,
+        flash=flash,
+        flash_kind="error" if errors else "ok",
+        **typed,
+    )
 
 
 async def _save_all(
@@ -114,8 +136,13 @@ async def _save_all(
         source = _Limited(f.file, max_bytes=max_mb * 1024 * 1024, name=name, max_mb=max_mb)
         try:
             path = await run_in_threadpool(
-                uploads.hand_in, source, name, settings=ctx.settings, username=username,
-                customer_code=hints[0], document_type=hints[1],
+                uploads.hand_in,
+                source,
+                name,
+                settings=ctx.settings,
+                username=username,
+                customer_code=hints[0],
+                document_type=hints[1],
             )
         except UploadTooLargeError as e:
             errors.append(e.message)
@@ -127,8 +154,9 @@ async def _save_all(
 
 @router.get("/uploads")
 def my_uploads(request: Request, user: CurrentUser, ctx: Context, db: DbSession) -> Response:
-    rows = uploads.my_uploads(db, settings=ctx.settings, taxonomy=ctx.taxonomy,
-                              username=user.username)
+    rows = uploads.my_uploads(
+        db, settings=ctx.settings, taxonomy=ctx.taxonomy, username=user.username
+    )
     busy = any(r.state in ("waiting", "processing") for r in rows)
     return render(request, "my_uploads.html", user=user, rows=rows, busy=busy)
 
@@ -138,8 +166,7 @@ def lookup_customers(user: CurrentUser, db: DbSession, q: str = "") -> Response:
     """Up to ten customers the user may see whose name, USCC or code contains ``q``."""
     if len(q.strip()) < 1:
         return JSONResponse({"customers": []})
-    found, _ = list_customers(db, user, CustomerFilter(text=q.strip()[:100]), sort="name",
-                              limit=10)
-    return JSONResponse({"customers": [
-        {"code": c.code, "name": c.name, "uscc": c.uscc} for c in found
-    ]})
+    found, _ = list_customers(db, user, CustomerFilter(text=q.strip()[:100]), sort="name", limit=10)
+    return JSONResponse(
+        {"customers": [{"code": c.code, "name": c.name, "uscc": c.uscc} for c in found]}
+    )
