@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from test_web_http)
 """Uploads refused by content before anything is written, 我的上传 with each outcome, the
 customer lookup, and the quarantine page (download, re-queue, discard; audited)."""
 
@@ -32,8 +33,11 @@ def quarantine_upload(world: WebWorld, name: str, data: bytes, username: str) ->
     (candidate,) = [c for c in find_candidates(intake) if c.path.name == name]
     taken = claim(candidate, work_dir=world.settings.work_dir or "", run_id="run-1")
     dest = quarantine(
-        taken, quarantine_dir=world.settings.quarantine_dir or "", run_id="run-1",
-        code=ErrorCode.UNSUPPORTED, message="不支持的文件格式：HTML 网页",
+        taken,
+        quarantine_dir=world.settings.quarantine_dir or "",
+        run_id="run-1",
+        code=ErrorCode.UNSUPPORTED,
+        message="不支持的文件格式：HTML 网页",
     )
     complete(taken)
     return dest
@@ -50,8 +54,9 @@ def test_unreadable_upload_is_refused_before_anything_is_written(client_of, worl
     assert refused.status_code == 415
     assert "data.json：无法识别的文件内容，未上传" in refused.text
     assert not _intake(world, "sales1").exists()  # not even the good file of the same post
-    empty = sales.post("/upload", data={"csrf_token": token},
-                       files=[("files", ("空.pdf", b"", "application/pdf"))])
+    empty = sales.post(
+        "/upload", data={"csrf_token": token}, files=[("files", ("空.pdf", b"", "application/pdf"))]
+    )
     assert empty.status_code == 415 and "文件为空" in empty.text
     assert not _intake(world, "sales1").exists()
 
@@ -64,7 +69,11 @@ def test_upload_with_hints_then_my_uploads_shows_each_outcome(client_of, world) 
     code = world.customers["A"]
     ok = sales.post(
         "/upload",
-        data={"csrf_token": token, "customer_code": code.lower(), "document_type": "business_license"},
+        data={
+            "csrf_token": token,
+            "customer_code": code.lower(),
+            "document_type": "business_license",
+        },
         files=[("files", ("执照.pdf", world.pdf_bytes["a"], "application/pdf"))],
     )
     assert ok.status_code == 200 and "已上传 1 个文件" in ok.text
@@ -72,8 +81,11 @@ def test_upload_with_hints_then_my_uploads_shows_each_outcome(client_of, world) 
     assert len(sidecars) == 1
     assert f'"customer_code": "{code}"' in sidecars[0].read_text(encoding="utf-8")
     other = world.customers["B"]  # sales2's customer: sales1 may not name it
-    hidden = sales.post("/upload", data={"csrf_token": token, "customer_code": other},
-                        files=[("files", ("x.pdf", world.pdf_bytes["a"], "application/pdf"))])
+    hidden = sales.post(
+        "/upload",
+        data={"csrf_token": token, "customer_code": other},
+        files=[("files", ("x.pdf", world.pdf_bytes["a"], "application/pdf"))],
+    )
     assert hidden.status_code == 400 and not (_intake(world, "sales1") / "x.pdf").exists()
     quarantine_upload(world, "page.html", b"<html><body>hi</body></html>", "sales1")
     quarantine_upload(world, "theirs.html", b"<html>x</html>", "sales2")
@@ -89,8 +101,9 @@ def test_customer_lookup_searches_name_uscc_and_code_within_visibility(client_of
     by_name = sales1.get("/lookup/customers", params={"q": "甲科技"}).json()["customers"]
     assert [c["code"] for c in by_name] == [code]
     uscc = by_name[0]["uscc"]
-    assert [c["code"] for c in sales1.get("/lookup/customers", params={"q": uscc}).json()[
-        "customers"]] == [code]
+    assert [
+        c["code"] for c in sales1.get("/lookup/customers", params={"q": uscc}).json()["customers"]
+    ] == [code]
     assert sales2.get("/lookup/customers", params={"q": code}).json()["customers"] == []
     assert sales1.get("/lookup/customers", params={"q": " "}).json()["customers"] == []
 
@@ -112,17 +125,21 @@ def test_quarantine_page_download_requeue_and_discard_are_audited(client_of, wor
     assert got.status_code == 200 and got.content == b"<html>fixed?</html>"
     assert reviewer.get("/quarantine/file", params={"ref": "../../etc/passwd"}).status_code == 404
     token = csrf_from(page)
-    back = reviewer.post("/quarantine/requeue", data={"csrf_token": token,
-                                                      "ref": refs["page.html"]})
+    back = reviewer.post(
+        "/quarantine/requeue", data={"csrf_token": token, "ref": refs["page.html"]}
+    )
     assert back.status_code == 200 and "已送回收件夹重新处理：page.html" in back.text
     assert (_intake(world, "sales1") / "page.html").read_bytes() == b"<html>fixed?</html>"
     (event,) = _events(world, "quarantine.requeue")
     assert event.actor == "rev1" and event.after == {"intake_path": "sales1/page.html"}
-    no_reason = reviewer.post("/quarantine/discard", data={"csrf_token": token,
-                                                           "ref": refs["junk.html"]})
+    no_reason = reviewer.post(
+        "/quarantine/discard", data={"csrf_token": token, "ref": refs["junk.html"]}
+    )
     assert "丢弃原因：不能为空" in no_reason.text and _events(world, "quarantine.discard") == []
-    reviewer.post("/quarantine/discard",
-                  data={"csrf_token": token, "ref": refs["junk.html"], "reason": "测试垃圾文件"})
+    reviewer.post(
+        "/quarantine/discard",
+        data={"csrf_token": token, "ref": refs["junk.html"], "reason": "测试垃圾文件"},
+    )
     (gone,) = _events(world, "quarantine.discard")
     assert gone.detail == "测试垃圾文件" and gone.before["name"] == "junk.html"
     assert list(list_quarantine(world.settings.quarantine_dir or "")) == []
