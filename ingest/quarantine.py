@@ -64,9 +64,9 @@ REASONS: dict[str, tuple[str, str]] = {
 def reason_label(reason: str, message: str | None = None) -> str:
     """A quarantine reason in Chinese: its label, and the message when that says more."""
     label = REASONS.get(reason, (reason, reason))[0]
-    if message and message != label:
-        return f"{label}：{message}"
-    return label
+    if not message or message.startswith(label):
+        return message or label
+    return f"{label}：{message}"
 
 
 @dataclass(frozen=True)
