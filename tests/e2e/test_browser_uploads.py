@@ -5,7 +5,7 @@ A sales user's unreadable file is refused on the page and nothing reaches the in
 scan (with a customer picked by search) and a broken PDF are uploaded, shown as 等待处理 on
 我的上传, then filed and quarantined by the intake pass and shown with their outcomes; a reviewer
 re-queues the broken one from /quarantine, which puts it back into the uploader's intake folder,
-audited.
+audited, and relinks a document to a customer found by searching its name.
 """
 
 from __future__ import annotations
@@ -102,8 +102,27 @@ def test_upload_refusal_outcomes_and_quarantine_requeue(
             select(AuditEvent).where(AuditEvent.action == "quarantine.requeue")
         ).all()
         assert event.actor == "rev1"
+    _relink_by_search(page, world)
     _sign_in(page, "sales1")
     page.goto("/uploads")
     expect(
         page.locator("tr.upload-row", has_text="坏文件.pdf").locator(".state-badge")
     ).to_have_text("等待处理")
+
+
+def _relink_by_search(page: Page, world: WebWorld) -> None:
+    """The reviewer finds the customer by part of its name, picks its code, relinks."""
+    page.goto(f"/documents/{world.documents['a']}")
+    field = page.locator("#relink-customer")
+    field.fill("乙贸易")
+    option = page.locator("#relink-customer-options option")
+    expect(option).to_have_count(1)
+    code = world.customers["B"]
+    assert option.get_attribute("value") == code
+    assert "上海乙贸易有限公司" in (option.get_attribute("label") or "")
+    field.fill(code)
+    expect(page.locator('[data-picked-for="relink-customer"]')).to_contain_text(
+        "上海乙贸易有限公司"
+    )
+    page.locator("#relink-form").get_by_role("button", name="重新关联").click()
+    expect(page.locator(".flash")).to_contain_text(f"已重新关联到客户 {code}")
