@@ -77,6 +77,7 @@ class _Source:
     kind: str
     link_target: str | None
     submitted_by: str | None = None
+    hints: Mapping[str, str] | None = None
 
 
 def quarantine(
@@ -158,6 +159,7 @@ def _describe(source: Claim | Path | str) -> _Source:
             source.kind,
             source.link_target,
             source.submitted_by,
+            source.hints,
         )
     path = Path(source)
     st = os.lstat(path)
@@ -246,6 +248,7 @@ def _record(
         "original_relative_path": display_text(src.relative_path),
         "original_name": display_text(Path(src.relative_path).name),
         "submitted_by": src.submitted_by,
+        "hints": dict(src.hints or {}),
         "quarantined_file": dest.name,
         "quarantined_at": when.isoformat(timespec="seconds"),
         "run_id": run_id,
@@ -401,7 +404,8 @@ def requeue_entry(entry: QuarantineEntry, *, intake_dir: Path | str) -> Path:
     """Hand a quarantined file back to the intake (with its submitter), then remove it here.
 
     The file goes to the intake folder it came from (its recorded relative folder) through
-    :func:`ingest.intake.drop_file`, so it is never overwritten and keeps its submitter; only
+    :func:`ingest.intake.drop_file`, so it is never overwritten and keeps its submitter and
+    hints; only
     once it is there are the quarantined copy and its record removed.
 
     Raises:
@@ -413,11 +417,14 @@ def requeue_entry(entry: QuarantineEntry, *, intake_dir: Path | str) -> Path:
     original = Path(entry.original_relative_path or entry.path.name)
     parts = [p for p in original.parent.parts if p not in ("", ".", "..", "/")]
     folder = Path(intake_dir).joinpath(*parts) if parts == list(original.parent.parts) else None
+    hints = (entry.record or {}).get("hints") or {}
     dest = drop_file(
         entry.path,
         original.name or entry.path.name,
         folder or Path(intake_dir),
         submitted_by=entry.submitted_by,
+        customer_code=hints.get("customer_code"),
+        document_type=hints.get("document_type"),
     )
     _remove_entry(entry)
     log.info("re-queued %s as %s", display_text(entry.ref), display_text(dest.name))

@@ -90,6 +90,10 @@ def test_upload_refusal_outcomes_and_quarantine_requeue(
     expect(broken).to_contain_text("文件损坏或无法读取")
 
     _sign_in(page, "rev1")
+    (filed_doc,) = next(o for o in report.outcomes if o.kind == "needs_review").documents
+    page.goto(f"/documents/{filed_doc.document_id}")  # the uploader's customer hint, prefilled
+    expect(page.locator("#relink-form")).to_contain_text("上传人指定的客户：北京甲科技有限公司")
+    expect(page.locator("#relink-customer")).to_have_value(code)
     page.goto("/quarantine")
     row = page.locator("tr.quarantine-row", has_text="坏文件.pdf")
     expect(row).to_contain_text("文件损坏或无法读取")

@@ -4,6 +4,7 @@ customer lookup, and the quarantine page (download, re-queue, discard; audited).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from sqlmodel import Session, select
@@ -26,10 +27,12 @@ def _intake(world: WebWorld, username: str) -> Path:
     return Path(world.settings.intake_dir or "") / username
 
 
-def quarantine_upload(world: WebWorld, name: str, data: bytes, username: str) -> Path:
+def quarantine_upload(
+    world: WebWorld, name: str, data: bytes, username: str, customer_code: str | None = None
+) -> Path:
     """A file handed in by ``username`` and quarantined by the real intake functions."""
     intake = Path(world.settings.intake_dir or "")
-    drop_file(data, name, intake / username, submitted_by=username)
+    drop_file(data, name, intake / username, submitted_by=username, customer_code=customer_code)
     (candidate,) = [c for c in find_candidates(intake) if c.path.name == name]
     taken = claim(candidate, work_dir=world.settings.work_dir or "", run_id="run-1")
     dest = quarantine(
@@ -114,7 +117,7 @@ def _events(world: WebWorld, action: str) -> list[AuditEvent]:
 
 
 def test_quarantine_page_download_requeue_and_discard_are_audited(client_of, world) -> None:
-    quarantine_upload(world, "page.html", b"<html>fixed?</html>", "sales1")
+    quarantine_upload(world, "page.html", b"<html>fixed?</html>", "sales1", world.customers["A"])
     quarantine_upload(world, "junk.html", b"<html>junk</html>", "sales2")
     assert client_of("sales1").get("/quarantine").status_code == 403
     reviewer = client_of("rev1")
@@ -130,6 +133,9 @@ def test_quarantine_page_download_requeue_and_discard_are_audited(client_of, wor
     )
     assert back.status_code == 200 and "已送回收件夹重新处理：page.html" in back.text
     assert (_intake(world, "sales1") / "page.html").read_bytes() == b"<html>fixed?</html>"
+    (sidecar,) = _intake(world, "sales1").glob(".dropped-*.json")  # submitter and hint kept
+    kept = json.loads(sidecar.read_text(encoding="utf-8"))
+    assert kept["submitted_by"] == "sales1" and kept["customer_code"] == world.customers["A"]
     (event,) = _events(world, "quarantine.requeue")
     assert event.actor == "rev1" and event.after == {"intake_path": "sales1/page.html"}
     no_reason = reviewer.post(
