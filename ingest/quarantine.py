@@ -405,8 +405,7 @@ def requeue_entry(entry: QuarantineEntry, *, intake_dir: Path | str) -> Path:
 
     The file goes to the intake folder it came from (its recorded relative folder) through
     :func:`ingest.intake.drop_file`, so it is never overwritten and keeps its submitter and
-    hints; only
-    once it is there are the quarantined copy and its record removed.
+    hints; only once it is there are the quarantined copy and its record removed.
 
     Raises:
         QuarantineActionError: The entry is a stand-in record (symlink or special file) or has
