@@ -92,7 +92,12 @@ def test_upload_with_hints_then_my_uploads_shows_each_outcome(client_of, world) 
     assert hidden.status_code == 400 and not (_intake(world, "sales1") / "x.pdf").exists()
     quarantine_upload(world, "page.html", b"<html><body>hi</body></html>", "sales1")
     quarantine_upload(world, "theirs.html", b"<html>x</html>", "sales2")
+    intake = Path(world.settings.intake_dir or "")
+    drop_file(b"%PDF-1.4 busy", "在处理.pdf", intake / "sales1", submitted_by="sales1")
+    (busy,) = [c for c in find_candidates(intake) if c.path.name == "在处理.pdf"]
+    claim(busy, work_dir=world.settings.work_dir or "", run_id="run-2")  # a pass holds it
     mine = sales.get("/uploads").text
+    assert "在处理.pdf" in mine and "处理中" in mine
     assert "执照.pdf" in mine and "等待处理" in mine and "data-refresh-seconds" in mine
     assert "page.html" in mine and "不支持的文件格式：HTML 网页" in mine
     assert "theirs.html" not in mine
