@@ -21,7 +21,7 @@ import socket
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -252,7 +252,8 @@ def _filing_request(
                 page_count=len(p.pages),
                 text=p.text,
                 ocr_confidence=p.ocr_confidence,
-                fields={**p.fields, "_meta": _meta(normalized, p.pages, p.type_confidence)},
+                fields={**p.fields, "_meta": _meta(normalized, p.pages, p.type_confidence,
+                                                   claim.hints)},
                 reasons=p.reasons,
                 pages=p.pages,
             )
@@ -306,9 +307,16 @@ def _file_once(
             raise
 
 
-def _meta(normalized: NormalizedFile, pages: Iterable[int], type_confidence: float) -> dict:
+def _meta(
+    normalized: NormalizedFile,
+    pages: Iterable[int],
+    type_confidence: float,
+    hints: Mapping[str, str] | None = None,
+) -> dict:
     pages = list(pages)
+    extra = {"upload_hints": dict(hints)} if hints else {}
     return {
+        **extra,
         "source_format": normalized.source_format,
         "source_pages": [i + 1 for i in pages],
         "type_confidence": type_confidence,

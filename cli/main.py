@@ -214,10 +214,11 @@ def serve() -> None:
 
 def _register_sub_apps() -> None:
     """Commands that live in their own modules, imported explicitly (a broken one fails loudly)."""
-    from cli import check, customers, ingest, relink, review, tokens, web
+    from cli import check, customers, ingest, quarantine, relink, review, tokens, web
 
     ingest.register(app)
     check.register(app)
+    quarantine.register(app)
     relink.register(app)
     customers.register(app)
     tokens.register(app)

@@ -11,7 +11,6 @@ operator has the database) and is audited as ``cli:<login name>``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -22,6 +21,7 @@ from sqlmodel import Session, col, select
 from app.context import AppContext, app_context
 from app.records import document_record, queue_record, record_unmasked
 from archive import review, users
+from cli.labels import print_document_record
 from cli.output import (
     DocumentIdArg,
     FullOpt,
@@ -136,8 +136,7 @@ def review_show(
         if as_json:
             emit_json(data)
             return
-        for name, value in data.items():
-            typer.echo(f"{name}: {json.dumps(value, ensure_ascii=False, default=str)}")
+        print_document_record(data, action_labels=review._ACTION_LABELS)  # noqa: SLF001
 
 
 def _print_document(session: Session, document: Any, as_json: bool, taxonomy: Taxonomy) -> None:

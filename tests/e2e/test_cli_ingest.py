@@ -104,6 +104,8 @@ def test_dossier_ingest_json_then_table(tmp_path: Path) -> None:
     assert "开户许可证.png" in table.stdout
     assert "说明.txt" in table.stdout
     assert "收件处理结果" in table.stdout
+    assert "不支持的文件格式" in table.stdout  # the 原因 column, in Chinese
+    assert "bank_permit" not in table.stdout and "pending_review" not in table.stdout
 
 
 def intake_files_of(home: Path) -> list[Path]:

@@ -494,7 +494,7 @@ def test_upload_goes_into_a_per_user_intake_folder(client_of, world: WebWorld) -
         "/upload",
         data={"csrf_token": token},
         files=[("files", ("../../客户/营业执照.pdf", world.pdf_bytes["a"], "application/pdf")),
-               ("files", (".hidden.part", b"abc", "application/octet-stream"))],
+               ("files", (".hidden.part", world.pdf_bytes["b"], "application/octet-stream"))],
     )
     assert ok.status_code == 200, ok.text
     folder = Path(world.settings.intake_dir or "") / "sales1"

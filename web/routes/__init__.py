@@ -13,11 +13,23 @@ def register_routes(app: FastAPI) -> None:
         customer_parts,
         customers,
         documents,
+        quarantine,
         queue,
         search,
         tags,
         upload,
     )
 
-    for module in (auth, queue, customer_parts, customers, documents, search, upload, admin, tags):
+    for module in (
+        auth,
+        queue,
+        customer_parts,
+        customers,
+        documents,
+        search,
+        upload,
+        quarantine,
+        admin,
+        tags,
+    ):
         app.include_router(module.router)

@@ -105,9 +105,25 @@ def document_page(
         claim_other=claim_other,
         claim_mine=document.claimed_by == user.username and not claim_other,
         can_decide=can_decide, queue_query=query,
+        upload_hints=_upload_hints(db, document, ctx.taxonomy),
         next_url=f"/queue/next{filters_query(filters, after=document_id)}",
         prev_url=f"/queue/prev{filters_query(filters, before=document_id)}",
     )
+
+
+def _upload_hints(db: Session, document: Document, taxonomy: Taxonomy) -> dict[str, str]:
+    """What the uploader said (customer, type) when it differs from what the document says."""
+    hints = ((document.fields or {}).get("_meta") or {}).get("upload_hints") or {}
+    out: dict[str, str] = {}
+    code = hints.get("customer_code")
+    customer = repo.get_customer(db, code=code) if code else None
+    if customer is not None and customer.id != document.customer_id:
+        out["customer_code"], out["customer_name"] = customer.code, customer.name
+    kind = hints.get("document_type")
+    if kind and kind != document.document_type:
+        known = {t.code: t.label for t in taxonomy.document_types}
+        out["document_type_label"] = known.get(kind, kind)
+    return out
 
 
 # --- decisions --------------------------------------------------------------------------------
