@@ -390,3 +390,19 @@ def test_customer_list_filters_like_the_web_list(world: WebWorld, base_url: str)
     with client(base_url, token_for(world, "sales1")) as sales:
         listed = sales.get("/customers", params={"tag": "高价值"}).json()["items"]
         assert listed == []  # B carries the tag but belongs to another owner
+
+
+def test_unreadable_upload_is_refused_before_anything_is_written(
+    world: WebWorld, base_url: str
+) -> None:
+    intake = Path(world.settings.intake_dir)
+    with client(base_url, token_for(world, "sales1")) as api:
+        refused = api.post(
+            "/documents",
+            files={"file": ("data.json", b'{"not": "a scan"}', "application/json")},
+            headers={"Idempotency-Key": "json-1"},
+        )
+        assert_error(refused, 415, "unsupported")
+    assert [p for p in intake.rglob("*") if p.is_file()] == []
+    with Session(world.engine) as session:
+        assert session.exec(select(ApiUpload)).all() == []  # no upload row either

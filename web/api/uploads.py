@@ -7,12 +7,16 @@ first upload back (``Idempotent-Replayed: true``) and nothing is dropped twice. 
 status follows the file through the intake: ``queued`` (in the intake), ``processing``
 (claimed), ``filed`` (its documents), ``quarantined`` or ``duplicate`` (with the reason).
 
-The optional customer and document type are checked (a customer the user may not see is 404)
-and recorded with the upload; the intake decides type and customer from the content.
+A file the intake cannot read is refused (415) before anything is written, by the intake's own
+detection (:func:`app.uploads.refuse_unreadable`, as the web form). The optional customer and
+document type are checked (a customer the user may not see is 404) and travel with the file
+(:func:`app.uploads.hand_in`); the intake decides type and customer from the content, and the
+document page shows a hint that disagrees.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from datetime import timedelta
@@ -26,12 +30,12 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from app import uploads
 from app.records import document_record
 from archive.customers import get_visible
 from archive.naming import sanitize_component
 from archive.permissions import Action, can, can_view_document, require
 from config.settings import Settings
-from ingest.intake import drop_file
 from ingest.quarantine import list_quarantine
 from models import repo
 from models.api_token import ApiUpload
@@ -187,6 +191,7 @@ async def upload_document(
     upload, form = await _file_of(request)
     customer, dtype = _hints(db, ctx.settings, user, form)
     name = safe_upload_name(upload.filename or "")
+    await run_in_threadpool(uploads.refuse_unreadable, upload.file)  # before anything is written
     if row is None:
         row = _reserve(
             db,
@@ -211,11 +216,15 @@ async def upload_document(
     )
     try:
         path = await run_in_threadpool(
-            drop_file,
-            source,
-            name,
-            Path(ctx.settings.intake_dir or "") / folder_name,
-            submitted_by=user.username,
+            functools.partial(
+                uploads.hand_in,
+                source,
+                name,
+                settings=ctx.settings,
+                username=user.username,
+                customer_code=customer,
+                document_type=dtype,
+            )
         )
     except BaseException:
         repo.delete_api_upload(db, row=row)  # nothing was dropped: a retry may use the key
