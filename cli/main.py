@@ -214,11 +214,12 @@ def serve() -> None:
 
 def _register_sub_apps() -> None:
     """Commands that live in their own modules, imported explicitly (a broken one fails loudly)."""
-    from cli import check, customers, ingest, review, web
+    from cli import check, customers, exchange, ingest, review, web
 
     ingest.register(app)
     check.register(app)
     customers.register(app)
+    exchange.register(app)
     for sub in (review.app, web.app):
         app.registered_commands.extend(sub.registered_commands)
         app.registered_groups.extend(sub.registered_groups)

@@ -1,0 +1,130 @@
+"""``dossier customers export|import|template|dossier`` and ``dossier backup|restore``.
+
+Thin: parse, call ``archive.exchange`` / ``archive.backup``, print with the one emitter. The
+customer commands act as ``--user`` (or the trusted operator), like the rest of
+``dossier customers``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from archive.customer_query import CustomerFilter
+from archive.exchange.export import export_customers
+from archive.exchange.importing import import_file
+from archive.exchange.template import write_rejects, write_template
+from archive.tiers import tier_thresholds
+from cli.customers import TagOpt, UserOpt, acting, customers_app, owner_id
+from cli.output import JsonOpt, choose, console, customer_types, emit_json
+
+OutputOpt = Annotated[Path, typer.Option("--output", "-o", help="输出文件")]
+
+
+@customers_app.command("export")
+def customers_export(
+    output: OutputOpt,
+    fmt: Annotated[str, typer.Option("--format", help="xlsx 或 csv")] = "xlsx",
+    full: Annotated[
+        bool, typer.Option("--full", help="导出完整联系方式、证件号码与邮箱（仅管理员，记录审计）")
+    ] = False,
+    tag: TagOpt = None,
+    status: Annotated[str | None, typer.Option(help="客户状态")] = None,
+    customer_type: Annotated[str | None, typer.Option("--type", help="客户类型")] = None,
+    industry: Annotated[str | None, typer.Option(help="所属行业")] = None,
+    level: Annotated[str | None, typer.Option(help="客户等级")] = None,
+    tier: Annotated[str | None, typer.Option(help="价值层级")] = None,
+    region: Annotated[str | None, typer.Option(help="区域")] = None,
+    owner: Annotated[str | None, typer.Option(help="负责人用户名")] = None,
+    search: Annotated[str | None, typer.Option(help="名称、编号、信用代码或联系人包含")] = None,
+    user: UserOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Export the customer list (the list's filters); phone, ID and e-mail masked by default."""
+    with acting(user) as (ctx, session, actor):
+        filters = CustomerFilter(
+            tags=tuple(tag or ()),
+            status=choose("--status", status, ctx.taxonomy.customer_statuses),
+            customer_type=choose("--type", customer_type, customer_types(ctx.taxonomy)),
+            industry=industry,
+            level=level,
+            value_tier=choose("--tier", tier, {t: t for t, _ in tier_thresholds(ctx.settings)}),
+            region=region,
+            owner_id=owner_id(session, owner),
+            text=search,
+        )
+        summary = export_customers(
+            session, ctx.settings, actor, filters, fmt=fmt, output=output, full=full
+        )
+    if json_out:
+        emit_json(summary)
+    else:
+        masked = "已脱敏" if summary["masked"] else "完整（已记录审计）"
+        console.print(f"已导出 {summary['rows']} 个客户到 {summary['file']}（{masked}）")
+
+
+def _print_report(report: dict, rejects: Path | None) -> None:  # type: ignore[type-arg]
+    if report["rejected"]:
+        table = Table(title=f"被拒绝的行 ({len(report['rejected'])})")
+        for col in ("行号", "列", "规则", "说明"):
+            table.add_column(col)
+        for r in report["rejected"]:
+            table.add_row(str(r["row"]), r["column"], r["rule"], r["message"])
+        console.print(table)
+    if report["committed"]:
+        console.print(
+            f"已导入：新增 {report['created']}，更新 {report['updated']}，"
+            f"未变 {report['unchanged']}，拒绝 {len(report['rejected'])}"
+        )
+    else:
+        console.print(
+            f"未导入任何数据：{len(report['rejected'])} 行有错误（修正后重新导入，或加 --partial）"
+        )
+    if rejects is not None:
+        console.print(f"被拒绝的行已写入 {rejects}（含“错误”列，修正后可重新导入）")
+
+
+@customers_app.command("import")
+def customers_import(
+    file: Annotated[Path, typer.Argument(help="XLSX 或 CSV 文件（导入模板的列）")],
+    partial: Annotated[
+        bool, typer.Option("--partial", help="只导入有效行，被拒绝的行写入 --rejects 文件")
+    ] = False,
+    rejects: Annotated[
+        Path | None, typer.Option("--rejects", help="被拒绝行的输出文件（默认 FILE.rejected.csv）")
+    ] = None,
+    user: UserOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Import customers; all or nothing unless --partial. Exit 1 when a row was rejected."""
+    with acting(user) as (ctx, session, actor):
+        report = import_file(session, ctx.settings, actor, file, partial=partial)
+    written = None
+    if partial and report.rejected:
+        written = rejects or file.with_name(file.stem + ".rejected.csv")
+        write_rejects(written, report.rejected)
+    data = report.as_dict() | {"rejects_file": str(written) if written else None}
+    if json_out:
+        emit_json(data)
+    else:
+        _print_report(data, written)
+    if report.rejected:
+        raise typer.Exit(code=1)
+
+
+@customers_app.command("template")
+def customers_template(output: OutputOpt) -> None:
+    """Write the XLSX import template (Chinese headers, dropdowns for option lists)."""
+    from app.context import app_context
+
+    ctx = app_context(check_schema=False)
+    write_template(output, ctx.taxonomy)
+    console.print(f"导入模板已写入 {output}")
+
+
+def register(root: typer.Typer) -> None:
+    """Commands are added to ``customers_app`` on import; backup/restore go on the root."""
+    del root
