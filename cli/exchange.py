@@ -125,6 +125,25 @@ def customers_template(output: OutputOpt) -> None:
     console.print(f"导入模板已写入 {output}")
 
 
+@customers_app.command("dossier")
+def customers_dossier(
+    code: Annotated[str, typer.Argument(help="客户编号")],
+    output: OutputOpt,
+    user: UserOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write one ZIP of every archived document of a customer, with a manifest (audited)."""
+    from archive.exchange.dossier_zip import write_dossier
+
+    with acting(user) as (ctx, session, actor):
+        manifest = write_dossier(session, ctx.settings, ctx.store, actor, code, output)
+    if json_out:
+        emit_json(manifest)
+    else:
+        count = len(manifest["documents"])
+        console.print(f"客户资料包已写入 {output}：{count} 份资料（含清单与 SHA-256）")
+
+
 def _second_store(ctx, url: str | None):  # type: ignore[no-untyped-def]
     """The store a ``--objects-to``/``--objects-from`` URL names (same S3 endpoint settings)."""
     if not url:

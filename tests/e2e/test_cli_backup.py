@@ -22,7 +22,7 @@ def test_backup_then_restore_into_a_new_home(
     monkeypatch.setenv("DOSSIER_HOME", str(tmp_path / "a"))
     assert runner.invoke(app, ["init"]).exit_code == 0
     ctx = app_context()
-    build_clean_archive(ctx.engine, ctx.store)
+    code = build_clean_archive(ctx.engine, ctx.store).customers["ent"].code
     ctx.engine.dispose()
     copies = (tmp_path / "copies").as_uri()
     args = ["backup", str(tmp_path / "bk"), "--objects-to", copies, "--json"]
@@ -37,5 +37,9 @@ def test_backup_then_restore_into_a_new_home(
     check = runner.invoke(app, ["check", "--no-prefect", "--json"])
     assert check.exit_code == 0, check.output
     assert json.loads(check.stdout)["counts"]["documents"] == 6
+    zipped = tmp_path / "ent.zip"
+    result = runner.invoke(app, ["customers", "dossier", code, "-o", str(zipped), "--json"])
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)["documents"]) == 4 and zipped.stat().st_size > 0
     again = runner.invoke(app, ["restore", str(tmp_path / "bk")])
     assert again.exit_code != 0 and "不是空的" in again.stderr
