@@ -179,7 +179,7 @@ def _apply(session: Session, settings: Settings, actor: User, values: dict[str, 
     if customer is None:
         values = {k: v for k, v in values.items() if k != "code"}
         with session.begin_nested():
-            customers.create_customer(session, settings, actor, values)
+            customers.create_customer(session, settings, actor, values, look_for_similar=False)
         return "created"
     changes = _changes(settings, customer, values)
     if not changes:
