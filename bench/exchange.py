@@ -35,7 +35,10 @@ def _row(n: int) -> dict[str, str]:
 
 def write_file(path: Path, rows: int) -> None:
     """N valid rows in the template's columns (XLSX write-only or CSV)."""
-    cells = lambda n: [_row(n).get(h, "") for h in HEADERS]
+
+    def cells(n: int) -> list[str]:
+        return [_row(n).get(h, "") for h in HEADERS]
+
     if path.suffix == ".csv":
         with path.open("w", encoding="utf-8", newline="") as f:
             writer = csv.writer(f)
