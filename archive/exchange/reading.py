@@ -64,6 +64,7 @@ def _blank(value: Any) -> bool:
 def _rows(raw: Iterator[tuple[int, list[Any], set[int]]], where: str) -> Iterator[Row]:
     """Find the header in the first rows, then yield the non-blank rows after it."""
     header: dict[int, str] | None = None
+    count = 0
     for number, cells, formula_cols in raw:
         if header is None:
             header = _header_map(cells)
@@ -72,7 +73,8 @@ def _rows(raw: Iterator[tuple[int, list[Any], set[int]]], where: str) -> Iterato
             continue
         if all(_blank(c) for c in cells):
             continue
-        if number > MAX_ROWS + HEADER_SEARCH:
+        count += 1
+        if count > MAX_ROWS:
             raise _refuse(f"行数超过上限 {MAX_ROWS:,} 行：请拆分文件后分批导入", "too_many_rows")
         values = {name: cells[i] if i < len(cells) else None for i, name in header.items()}
         formulas = {header[i] for i in formula_cols if i in header}

@@ -217,3 +217,33 @@ def test_uscc_owned_by_another_customer_is_refused(session, admin, tmp_path):
     assert [(r.row, r.column, r.rule) for r in report.rejected] == [
         (2, "统一社会信用代码", "identifier_taken")
     ]
+
+
+def test_full_width_digits_and_date_cells_are_read_as_typed(session, admin, tmp_path):
+    from datetime import datetime
+
+    row = good(0)
+    wide = str.maketrans("0123456789", "０１２３４５６７８９")
+    row |= {"统一社会信用代码": row["统一社会信用代码"].translate(wide),
+            "联系方式": row["联系方式"].translate(wide),
+            "成立时间": datetime(2015, 3, 12)}  # fmt: skip
+    path = tmp_path / "wide.xlsx"
+    planted_file(path, [row])
+    report = import_file(session, load_settings(), admin, path)
+    assert report.created == 1 and report.rejected == []
+    stored = session.exec(select(Customer)).one()
+    assert stored.uscc == make_uscc(1) and stored.phone == "13800000000"
+    assert stored.established_date.isoformat() == "2015-03-12"
+
+
+def test_too_many_rows_are_refused_before_anything_is_written(session, admin, tmp_path):
+    from archive.errors import ImportRefusedError
+    from archive.exchange.reading import MAX_ROWS
+
+    path = tmp_path / "huge.csv"
+    with path.open("w", encoding="utf-8") as f:
+        f.write("客户名称,客户类型\n")
+        f.writelines(f"客户{n},企业客户\n" for n in range(MAX_ROWS + 1))
+    with pytest.raises(ImportRefusedError, match="上限"):
+        import_file(session, load_settings(), admin, path)
+    assert _count(session) == 0
