@@ -19,7 +19,7 @@ from archive.exchange.importing import import_file
 from archive.exchange.template import write_rejects, write_template
 from archive.tiers import tier_thresholds
 from cli.customers import TagOpt, UserOpt, acting, customers_app, owner_id
-from cli.output import JsonOpt, choose, console, customer_types, emit_json
+from cli.output import JsonOpt, choose, console, customer_types, emit_json, err
 
 OutputOpt = Annotated[Path, typer.Option("--output", "-o", help="输出文件")]
 
@@ -100,8 +100,15 @@ def customers_import(
     json_out: JsonOpt = False,
 ) -> None:
     """Import customers; all or nothing unless --partial. Exit 1 when a row was rejected."""
-    with acting(user) as (ctx, session, actor):
-        report = import_file(session, ctx.settings, actor, file, partial=partial)
+    from rich.progress import Progress
+
+    with acting(user) as (ctx, session, actor), Progress(console=err, transient=True) as bar:
+        task = bar.add_task("导入中", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        report = import_file(session, ctx.settings, actor, file, partial=partial, progress=advance)
     written = None
     if partial and report.rejected:
         written = rejects or file.with_name(file.stem + ".rejected.csv")

@@ -270,10 +270,12 @@ def import_file(
     path: Path,
     *,
     partial: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
     """Import the XLSX or CSV ``path``: a first pass reads it all (refusing a bad file before
     anything is written and counting rows), the second imports it row by row.
+
+    ``progress(done, total)`` is called every few hundred rows.
 
     Raises:
         ImportRefusedError: Empty, encrypted, a zip bomb, no header, too many rows, ...
@@ -281,6 +283,14 @@ def import_file(
     total = sum(1 for _ in read_rows(path))
     if total == 0:
         raise ImportRefusedError("文件中没有数据行（只有表头）", reason="empty")
-    return import_rows(
-        session, settings, actor, read_rows(path), partial=partial, progress=progress
+    report = import_rows(
+        session,
+        settings,
+        actor,
+        read_rows(path),
+        partial=partial,
+        progress=(lambda done: progress(done, total)) if progress else None,
     )
+    if progress:
+        progress(total, total)
+    return report
