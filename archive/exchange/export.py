@@ -30,6 +30,7 @@ from models.user import Role, User
 FORMATS = ("xlsx", "csv")
 PAGE = 1000
 SHEET_TITLE = "客户资料"
+FORMULA_STARTS = ("=", "+", "-", "@")
 
 
 def require_full_export(actor: User) -> None:
@@ -78,13 +79,18 @@ def _write_xlsx(path: Path, rows: Iterator[list[str]]) -> int:
     return count
 
 
+def csv_safe(text: str) -> str:
+    """A cell Excel would run as a formula (= + - @ first) gets a leading ' (shown as text)."""
+    return "'" + text if text[:1] in FORMULA_STARTS else text
+
+
 def _write_csv(path: Path, rows: Iterator[list[str]]) -> int:
     count = 0
     with path.open("w", encoding="utf-8-sig", newline="") as f:  # BOM: Excel reads it as UTF-8
         writer = csv.writer(f)
         writer.writerow(HEADERS)
         for row in rows:
-            writer.writerow(row)
+            writer.writerow([csv_safe(v) for v in row])
             count += 1
     return count
 

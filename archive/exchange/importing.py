@@ -103,6 +103,8 @@ def _cell(name: str, value: Any) -> Any:
             value = int(value)
         return str(value)
     text = unicodedata.normalize("NFC", str(value)).strip()
+    if text[:1] == "'" and text[1:2] in ("=", "+", "-", "@"):
+        text = text[1:]  # an export's guard against formula injection
     if not text:
         return None
     if name in CODE_FIELDS:

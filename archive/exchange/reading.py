@@ -126,6 +126,10 @@ def _xlsx_rows(path: Path) -> Iterator[Row]:
                 yield number, values, formulas
 
         yield from _rows(raw(), f"工作表“{chosen}”")
+    except ImportRefusedError:
+        raise
+    except Exception as e:  # noqa: BLE001  (XML entity bombs, broken sheet XML, ...)
+        raise _refuse(f"无法读取 XLSX 工作表：{type(e).__name__}", "corrupt") from e
     finally:
         book.close()
 

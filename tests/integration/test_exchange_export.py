@@ -40,7 +40,7 @@ def people(session: Session):
         "address": "北京市海淀区1号", "phone": PHONES[0], "email": EMAILS[0]})  # fmt: skip
     customers.create_customer(session, settings, admin, {
         "name": "王五", "customer_type": "个人客户", "id_number": make_id_number(7),
-        "phone": PHONES[1], "email": EMAILS[1]})  # fmt: skip
+        "phone": PHONES[1], "email": EMAILS[1], "notes": "=HYPERLINK(\"http://x\")"})  # fmt: skip
     session.commit()
     return admin, rev
 
@@ -162,3 +162,37 @@ def test_mask_email_keeps_first_letter_and_domain():
     assert mask_email("zhangsan@example.com") == "z***@example.com"
     assert mask_email("x@y.cn") == "x***@y.cn"
     assert mask_email("not-an-email") == "************"
+
+
+def test_xml_entity_bomb_in_a_sheet_is_refused(tmp_path):
+    book = Workbook()
+    book.active.title = "客户资料"
+    book.active.append(["客户名称", "客户类型"])
+    book.active.append(["北京某某科技有限公司", "企业客户"])
+    plain = tmp_path / "plain.xlsx"
+    book.save(plain)
+    bomb = tmp_path / "entities.xlsx"
+    laughs = (
+        '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "lol"><!ENTITY b "&a;&a;&a;&a;&a;">]>'
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        '<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&b;</t></is></c></row>'
+        "</sheetData></worksheet>"
+    )
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(bomb, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = laughs.encode()
+            dst.writestr(item, data)
+    assert "XLSX" in _refused(bomb, "corrupt")
+
+
+def test_csv_export_guards_formulas_and_reimports_unchanged(session, people, tmp_path):
+    admin, _ = people
+    out = tmp_path / "full.csv"
+    settings = load_settings()
+    export_customers(session, settings, admin, CustomerFilter(), fmt="csv", output=out, full=True)
+    text = out.read_text(encoding="utf-8-sig")
+    assert "'=HYPERLINK" in text and ",=HYPERLINK" not in text
+    report = import_file(session, settings, admin, out)
+    assert (report.unchanged, report.rejected) == (2, [])
