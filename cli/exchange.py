@@ -225,7 +225,43 @@ def restore_command(
         )
 
 
+report_app = typer.Typer(help="报告 (reports)", no_args_is_help=True)
+
+
+@report_app.command("upkeep")
+def report_upkeep(
+    months: Annotated[int, typer.Option(min=1, help="联系人超过几个月未更新")] = 12,
+    days: Annotated[int, typer.Option(min=1, help="客户超过几天未跟进")] = 90,
+    expiring_days: Annotated[int, typer.Option(min=0, help="证照几天内到期")] = 30,
+    xlsx: Annotated[Path | None, typer.Option("--xlsx", help="另存为 XLSX（每节一张表）")] = None,
+    user: UserOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Monthly upkeep: duplicates, stale contacts, no follow-up, expired and expiring licenses
+    and IDs, incomplete checklists, tags to review."""
+    from archive.upkeep import COLUMN_LABELS, SECTIONS, upkeep_report, write_upkeep_xlsx
+
+    with acting(user) as (ctx, session, actor):
+        report = upkeep_report(
+            session, ctx.settings, actor, months=months, days=days, expiring_days=expiring_days
+        )
+    if xlsx is not None:
+        write_upkeep_xlsx(xlsx, report)
+    if json_out:
+        emit_json(report)
+        return
+    for key, rows in report.items():
+        table = Table(title=f"{SECTIONS[key]} ({len(rows)})")
+        columns = list(rows[0]) if rows else []
+        for name in columns:
+            table.add_column(COLUMN_LABELS.get(name, name))
+        for row in rows:
+            table.add_row(*(str(row[c]) for c in columns))
+        console.print(table if rows else f"{SECTIONS[key]}：无")
+
+
 def register(root: typer.Typer) -> None:
     """Customer commands are added to ``customers_app`` on import; backup/restore go on root."""
     root.command("backup")(backup_command)
     root.command("restore")(restore_command)
+    root.add_typer(report_app, name="report")
