@@ -22,6 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError as PydanticValidationError
 from sqlmodel import Session, select
 
 from archive import customers
@@ -168,6 +169,11 @@ def _current(customer: Customer) -> dict[str, Any]:
 def _changes(settings: Settings, customer: Customer, values: dict[str, Any]) -> dict[str, Any]:
     """The fields the row changes, checked with the editor's rules on the merged record."""
     given = {k: v for k, v in values.items() if k != "code"}
+    labels = {ct.label: ct.code for ct in settings.taxonomy.customer_types}
+    kind = given.get("customer_type")
+    if kind is not None and labels.get(kind, kind) != customer.customer_type:
+        what = "客户类型不能通过导入修改（请在编辑页处理）"
+        raise Rejected("customer_type", "not_editable", what)
     merged, _ = validate_customer_values(_current(customer) | given, taxonomy=settings.taxonomy)
     return {k: given[k] for k in given if merged.get(k) != getattr(customer, k)}
 
@@ -221,6 +227,10 @@ def _one_row(ctx: tuple[Session, Settings, User], row: Row, owners: dict[str, in
         detail = e.detail
         name = str(detail.get("field") or "")
         return _reject(row, name, str(detail.get("reason") or e.code), e.message)
+    except PydanticValidationError as e:  # a value the input models refuse outright
+        first = e.errors()[0] if e.errors() else {}
+        name = ".".join(str(x) for x in first.get("loc", ()))
+        return _reject(row, name, "invalid", f"{name}：{first.get('msg', '无效')}")
 
 
 def import_rows(

@@ -247,3 +247,19 @@ def test_too_many_rows_are_refused_before_anything_is_written(session, admin, tm
     with pytest.raises(ImportRefusedError, match="上限"):
         import_file(session, load_settings(), admin, path)
     assert _count(session) == 0
+
+
+def test_a_changed_customer_type_is_a_rejected_row(session, admin, tmp_path):
+    settings = load_settings()
+    path = tmp_path / "one.csv"
+    row = good(7)  # an individual
+    with path.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([list(row), list(row.values())])
+    assert import_file(session, settings, admin, path).created == 1
+    code = session.exec(select(Customer)).one().code
+    with path.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows(
+            [["客户编号", "客户名称", "客户类型"], [code, row["客户名称"], "企业客户"]]
+        )
+    report = import_file(session, settings, admin, path)
+    assert [(r.column, r.rule) for r in report.rejected] == [("客户类型", "not_editable")]
