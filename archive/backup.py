@@ -1,7 +1,8 @@
 """Backup and restore of a whole instance: a consistent database snapshot plus every object.
 
 ``backup`` writes into a folder: the database (SQLite through the online backup API, PostgreSQL
-through ``pg_dump`` in the snapshot the row counts were taken in), and ``manifest.json`` with the
+through ``pg_dump`` in the snapshot the row counts were taken in, or without ``pg_dump`` the
+logical dump of :mod:`archive.backup_logical`), and ``manifest.json`` with the
 schema revision, every table's row count and every object's key, size and SHA-256 - written
 last, so a folder without it is an unfinished backup. Objects may be copied to a second store (a
 local folder or another S3 bucket), incrementally: an object already there with the same
@@ -25,12 +26,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from archive import backup_logical
 from archive.errors import RestoreRefusedError, StorageError
 from archive.storage import ObjectStore
-from models.db import current_revision, utcnow
+from models.db import current_revision, head_revision, upgrade_to_head, utcnow
 
 FORMAT = "dossier-backup/1"
 MANIFEST = "manifest.json"
+LOGICAL_FILE = "database.jsonl.gz"
 SKIP_TABLES = ("alembic_version",)
 
 
@@ -86,20 +89,26 @@ def _snapshot_sqlite(engine: Engine, target: Path) -> dict[str, int]:
         snap.dispose()
 
 
-def _snapshot_postgresql(engine: Engine, target: Path) -> dict[str, int]:
-    """pg_dump in the exported snapshot the counts are read in (one consistent state)."""
+def _snapshot_postgresql(engine: Engine, dest: Path) -> tuple[Path, dict[str, int]]:
+    """pg_dump (else the logical dump) in the snapshot the counts are read in (one state)."""
     url, env = _libpq(engine)
     with engine.connect() as connection:
         connection.execute(sa.text("BEGIN ISOLATION LEVEL REPEATABLE READ"))
         snapshot = connection.execute(sa.text("SELECT pg_export_snapshot()")).scalar_one()
         counts = _counts(connection)
+        if shutil.which("pg_dump") is None:
+            target = dest / LOGICAL_FILE
+            backup_logical.dump(connection, target)
+            connection.rollback()
+            return target, counts
+        target = dest / "database.pgdump"
         subprocess.run(
             [_tool("pg_dump"), "--format=custom", "--no-owner", f"--snapshot={snapshot}",
              f"--file={target}", url],
             env=env, check=True, capture_output=True, timeout=3600,
         )  # fmt: skip
         connection.rollback()
-    return counts
+    return target, counts
 
 
 def _snapshot(engine: Engine, dest: Path) -> dict[str, Any]:
@@ -108,8 +117,7 @@ def _snapshot(engine: Engine, dest: Path) -> dict[str, Any]:
         target = dest / "database.sqlite3"
         counts = _snapshot_sqlite(engine, target)
     elif dialect == "postgresql":
-        target = dest / "database.pgdump"
-        counts = _snapshot_postgresql(engine, target)
+        target, counts = _snapshot_postgresql(engine, dest)
     else:
         raise StorageError(f"不支持备份此数据库：{dialect}")
     return {"dialect": dialect, "file": target.name, "size": target.stat().st_size,
@@ -234,6 +242,16 @@ def _load_postgresql(engine: Engine, dump: Path) -> None:
         raise RestoreRefusedError(f"pg_restore 失败：{' '.join(tail)}")
 
 
+def _load_logical(engine: Engine, dump: Path, revision: str | None) -> None:
+    if revision != head_revision():
+        raise RestoreRefusedError(
+            f"逻辑备份的数据库结构版本为 {revision}，本版本为 {head_revision()}："
+            "请用生成该备份的 dossier 版本恢复"
+        )
+    upgrade_to_head(engine)
+    backup_logical.load(engine, dump)
+
+
 def restore(
     engine: Engine, store: ObjectStore, src: Path, *, objects_from: ObjectStore | None = None
 ) -> dict[str, Any]:
@@ -256,7 +274,10 @@ def restore(
     if db["dialect"] != engine.dialect.name:
         raise RestoreRefusedError(f"备份来自 {db['dialect']}，不能恢复到 {engine.dialect.name}")
     snapshot = Path(src) / db["file"]
-    (_load_sqlite if db["dialect"] == "sqlite" else _load_postgresql)(engine, snapshot)
+    if db["file"] == LOGICAL_FILE:
+        _load_logical(engine, snapshot, manifest["schema_revision"])
+    else:
+        (_load_sqlite if db["dialect"] == "sqlite" else _load_postgresql)(engine, snapshot)
     with engine.connect() as connection:
         counts = _counts(connection)
     if counts != db["tables"]:

@@ -45,7 +45,8 @@ def second(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str,
         upgrade_to_head(target)  # a `dossier init`-ed, empty instance
         yield {"engine": target, "store": LocalObjectStore(tmp_path / "restored-objects"),
                "copy_to": LocalObjectStore(tmp_path / "backup-objects"),
-               "source_store": LocalObjectStore(tmp_path / "objects")}  # fmt: skip
+               "source_store": LocalObjectStore(tmp_path / "objects"),
+               "name": request.param}  # fmt: skip
         target.dispose()
         return
     endpoint = request.getfixturevalue("s3_endpoint_url")
@@ -55,6 +56,9 @@ def second(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str,
         client.create_bucket(Bucket=b)
     name = create_pg_database()
     target = make_engine(_pg_url(name))
+    if request.param.endswith("-logical"):  # a server without pg_dump: the logical dump
+        monkeypatch = request.getfixturevalue("monkeypatch")
+        monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))
     if request.param.endswith("-init"):
         upgrade_to_head(target)  # `dossier init`-ed first: tables exist, all empty
     stores = [
@@ -62,7 +66,7 @@ def second(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str,
     ]
     try:
         yield {"engine": target, "source_store": stores[0], "copy_to": stores[1],
-               "store": stores[2]}  # fmt: skip
+               "store": stores[2], "name": request.param}  # fmt: skip
     finally:
         target.dispose()
         drop_pg_database(name)
@@ -70,7 +74,12 @@ def second(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str,
 
 @pytest.mark.parametrize(
     ("db_url", "second"),
-    [("sqlite", "sqlite-local"), ("postgresql", "postgresql-s3"), ("postgresql", "pg-s3-init")],
+    [
+        ("sqlite", "sqlite-local"),
+        ("postgresql", "postgresql-s3"),
+        ("postgresql", "pg-s3-init"),
+        ("postgresql", "pg-s3-logical"),
+    ],
     indirect=True,
 )
 def test_backup_restores_every_row_and_object(engine, second, tmp_path):
@@ -81,6 +90,8 @@ def test_backup_restores_every_row_and_object(engine, second, tmp_path):
     manifest = backup(engine, source_store, tmp_path / "bk", copy_to=second["copy_to"])
     assert manifest["copied"] == len(manifest["objects"]) == 12
     assert manifest["database"]["tables"]["customer"] == 2
+    logical = manifest["database"]["file"] == "database.jsonl.gz"
+    assert logical == str(second["name"]).endswith("-logical")
     again = backup(engine, source_store, tmp_path / "bk2", copy_to=second["copy_to"])
     assert (again["copied"], again["skipped"]) == (0, 12)  # incremental by sha256
     with pytest.raises(RestoreRefusedError, match="已有备份"):
