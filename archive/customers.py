@@ -71,9 +71,17 @@ def get_visible(session: Session, actor: User, code: str) -> Customer:
 
 
 def create_customer(
-    session: Session, settings: Settings, actor: User, values: Mapping[str, Any]
+    session: Session,
+    settings: Settings,
+    actor: User,
+    values: Mapping[str, Any],
+    *,
+    look_for_similar: bool = True,
 ) -> tuple[Customer, list[Customer]]:
     """Create a customer; returns it and the existing customers with a similar name.
+
+    ``look_for_similar=False`` skips the similar-name search (a bulk import: that search reads
+    every customer sharing the name's first two characters, so row by row it is quadratic).
 
     Cooperation totals given here are set by hand (``manual_fields``): records added later do
     not overwrite them until they are cleared.
@@ -86,7 +94,9 @@ def create_customer(
     data = dict(values)
     if not sees_everything(actor):
         data["owner_id"] = actor.id
-    similar = similar_customers(session, name=str(data.get("name") or ""))
+    similar = (
+        similar_customers(session, name=str(data.get("name") or "")) if look_for_similar else []
+    )
     customer = repo.create_customer(
         session, data=data, actor=actor.username, taxonomy=settings.taxonomy
     )

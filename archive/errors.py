@@ -56,3 +56,17 @@ class DuplicateOriginalError(DossierError):
 
     code = ErrorCode.DUPLICATE
     retryable = False
+
+
+class ImportRefusedError(DossierError):
+    """A customer file to import is refused as a whole (empty, encrypted, no header, too big...)."""
+
+    code = ErrorCode.VALIDATION
+    retryable = False
+
+
+class RestoreRefusedError(DossierError):
+    """A restore would overwrite data, or its backup is incomplete or damaged."""
+
+    code = ErrorCode.CONFLICT
+    retryable = False

@@ -214,7 +214,7 @@ def serve() -> None:
 
 def _register_sub_apps() -> None:
     """Commands that live in their own modules, imported explicitly (a broken one fails loudly)."""
-    from cli import check, customers, ingest, quarantine, relink, review, tokens, web
+    from cli import check, customers, exchange, ingest, quarantine, relink, review, tokens, web
 
     ingest.register(app)
     check.register(app)
@@ -222,6 +222,7 @@ def _register_sub_apps() -> None:
     relink.register(app)
     customers.register(app)
     tokens.register(app)
+    exchange.register(app)
     for sub in (review.app, web.app):
         app.registered_commands.extend(sub.registered_commands)
         app.registered_groups.extend(sub.registered_groups)

@@ -100,6 +100,18 @@ def mask_phone(v: str) -> str:
     return "".join("*" if i in hidden else c for i, c in enumerate(s))
 
 
+def mask_email(v: str) -> str:
+    """Mask an e-mail address, keeping the first character of the name and the domain.
+
+    Example: ``"zhangsan@example.com"`` -> ``"z***@example.com"``.
+    """
+    s = (v or "").strip()
+    local, at, domain = s.rpartition("@")
+    if not at:
+        return "*" * len(s)
+    return (local[:1] + "***" if local else "") + "@" + domain
+
+
 # --- required and options ---------------------------------------------------------------------
 
 
