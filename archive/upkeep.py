@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from archive.customer_list import complete_condition, expiring_condition
+from archive.customer_query import complete_condition, expiring_condition
 from archive.customers import similarity_key
 from archive.permissions import sees_everything, visible_customer_filter
 from archive.tags import tag_report

@@ -132,7 +132,8 @@ def export_customers(
         os.replace(partial, output)
     finally:
         partial.unlink(missing_ok=True)
-    shown = {k: v for k, v in dataclasses.asdict(filters).items() if v not in (None, (), [])}
+    unset = dataclasses.asdict(CustomerFilter())  # the defaults: "any"
+    shown = {k: v for k, v in dataclasses.asdict(filters).items() if v != unset[k]}
     summary = {"file": str(output), "format": fmt, "rows": count, "masked": not full}
     repo.add_audit_event(
         session,
