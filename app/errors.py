@@ -22,3 +22,10 @@ class UsageError(DossierError):
     """The command line is wrong: an unknown filter value, an id out of range."""
 
     code = ErrorCode.USAGE
+
+
+class BackupFailedError(DossierError):
+    """A backup could not be written; the backups already in the destination are untouched."""
+
+    code = ErrorCode.STORAGE_UNAVAILABLE
+    retryable = True

@@ -49,7 +49,7 @@ DATABASE_SCHEMES = (
     "postgresql+psycopg",
     "postgresql+psycopg2",
 )
-_PATH_FIELDS = ("home", "intake_dir", "quarantine_dir", "work_dir", "taxonomy_file")
+_PATH_FIELDS = ("home", "intake_dir", "quarantine_dir", "work_dir", "taxonomy_file", "reports_dir")
 
 
 def _absolute(path: Path) -> Path:
@@ -125,6 +125,15 @@ class Settings(BaseSettings):
     integrity_cron: str = "0 2 * * *"
     ingest_interval_seconds: int = 60
     scrub_days: int = 7
+    # Scheduled upkeep under `dossier serve` (cron fields read in schedule_timezone)
+    schedule_timezone: str = "Asia/Shanghai"
+    backup_dest: str = ""  # a folder or s3://bucket/prefix; empty: no scheduled backup
+    backup_objects_to: str = ""  # also copy the objects to this store (file:///... or s3://...)
+    backup_cron: str = "0 3 * * 0"  # weekly, Sunday 03:00
+    backup_keep: int = Field(default=8, ge=1)  # newest backups kept in backup_dest
+    upkeep_cron: str = "0 8 1 * *"  # monthly upkeep report, the 1st at 08:00
+    reports_dir: Path | None = None  # default: <home>/reports (upkeep XLSX and JSON)
+    tier_refresh_cron: str = "30 1 * * *"  # nightly value-tier refresh
 
     # Customer file: value tiers (价值层级) from the annual amount in 元, and whether the level
     # (客户等级) follows the tier (models.customer_fields.DEFAULT_TIER_LEVELS) unless overridden.
@@ -161,6 +170,17 @@ class Settings(BaseSettings):
     def _database_url(cls, value: str) -> str:
         return check_database_url(value) if value else value
 
+    @field_validator("schedule_timezone", mode="after")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"未知的时区“{value}”：应为 IANA 名称，如 Asia/Shanghai") from e
+        return value
+
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
         home = _absolute(Path(self.home))
@@ -171,6 +191,7 @@ class Settings(BaseSettings):
             "intake_dir": self.intake_dir or home / "intake",
             "quarantine_dir": self.quarantine_dir or home / "quarantine",
             "work_dir": self.work_dir or home / "work",
+            "reports_dir": self.reports_dir or home / "reports",
         }
         for name, value in fill.items():
             object.__setattr__(self, name, value)

@@ -3,11 +3,15 @@
 Schedules need a real Prefect server (the temporary one refuses them, STACK-NOTES), so this
 starts ``prefect server start`` unless ``PREFECT_API_URL`` names a server, then serves the
 deployments: intake every ``ingest_interval_seconds``, the integrity check on ``integrity_cron``,
-the relink pass hourly (``RELINK_CRON``).
+the relink pass hourly (``RELINK_CRON``), and the scheduled upkeep: the value-tier refresh
+(``tier_refresh_cron``), the monthly upkeep report (``upkeep_cron``) and, when ``backup_dest`` is
+set, the weekly backup (``backup_cron``). Cron fields are read in ``schedule_timezone``
+(Asia/Shanghai by default); :func:`schedule_table` lists them all with their next run.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -19,9 +23,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from config import Settings
+from config.clock import CHINA_TZ
 
 log = logging.getLogger("dossier.serve")
 
@@ -97,6 +104,69 @@ def prefect_server(settings: Settings, *, port: int | None = None) -> Iterator[s
 RELINK_CRON = "17 * * * *"
 
 
+def schedule_table(settings: Settings, *, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Every deployment ``dossier serve`` runs: name, Chinese label, cron (or interval), time
+    zone and the next run in China time (None: switched off)."""
+    from prefect.server.schemas.schedules import CronSchedule
+
+    tz = settings.schedule_timezone
+    rows: list[dict[str, Any]] = [
+        {"deployment": "ingest_intake/intake", "label": "收件箱入库",
+         "schedule": f"每 {settings.ingest_interval_seconds} 秒", "cron": None},
+        {"deployment": "check-archive/nightly-check", "label": "归档完整性检查",
+         "cron": settings.integrity_cron},
+        {"deployment": "relink-pending/hourly-relink", "label": "补关联客户", "cron": RELINK_CRON},
+        {"deployment": "refresh-tiers/nightly-tiers", "label": "价值层级重算",
+         "cron": settings.tier_refresh_cron},
+        {"deployment": "upkeep-report/monthly-upkeep", "label": "月度维护报告",
+         "cron": settings.upkeep_cron},
+        {"deployment": "backup-archive/weekly-backup", "label": "定期备份",
+         "cron": settings.backup_cron if settings.backup_dest else None,
+         **({} if settings.backup_dest else {"schedule": "未启用（未设置 backup_dest）"})},
+    ]  # fmt: skip
+    start = now or datetime.now(CHINA_TZ)
+    for row in rows:
+        row["timezone"] = tz if row["cron"] else None
+        row.setdefault("schedule", row["cron"])
+        row["next_run"] = None
+        if row["cron"]:
+            dates = CronSchedule(cron=row["cron"], timezone=tz).get_dates(1, start=start)
+            [when] = asyncio.run(dates)  # the scheduler's own computation
+            row["next_run"] = when.astimezone(CHINA_TZ).isoformat(timespec="minutes")
+    return rows
+
+
+def _upkeep_deployments(settings: Settings) -> list[Any]:
+    """The scheduled upkeep: tier refresh (nightly), upkeep report (monthly), backup (weekly)."""
+    from prefect.deployments.runner import EntrypointType
+    from prefect.schedules import Cron
+
+    from flows.backup import backup_archive
+    from flows.tiers import refresh_tiers_flow
+    from flows.upkeep import upkeep_report_flow
+
+    def cron(expression: str) -> list[Any]:
+        return [Cron(expression, timezone=settings.schedule_timezone)]
+
+    module = EntrypointType.MODULE_PATH
+    out = [
+        refresh_tiers_flow.to_deployment(
+            name="nightly-tiers", schedules=cron(settings.tier_refresh_cron),
+            entrypoint_type=module, description="Recompute value tiers and levels.",
+        ),
+        upkeep_report_flow.to_deployment(
+            name="monthly-upkeep", schedules=cron(settings.upkeep_cron),
+            entrypoint_type=module, description="Write the monthly upkeep report (XLSX, JSON).",
+        ),
+    ]  # fmt: skip
+    if settings.backup_dest:
+        out.append(backup_archive.to_deployment(
+            name="weekly-backup", schedules=cron(settings.backup_cron),
+            entrypoint_type=module, description="Back up the instance; keep the newest N.",
+        ))  # fmt: skip
+    return out
+
+
 def serve_forever(settings: Settings) -> None:
     """Start (or reach) a Prefect server and serve dossier's scheduled flows until stopped."""
     def _stop(signum: int, _frame: object) -> None:
@@ -108,6 +178,7 @@ def serve_forever(settings: Settings) -> None:
         # Imported only now: Prefect reads PREFECT_API_URL when its client is first built.
         from prefect import serve
         from prefect.deployments.runner import EntrypointType
+        from prefect.schedules import Cron
 
         from flows.ingest import ingest_intake
         from flows.integrity import check_archive
@@ -124,14 +195,15 @@ def serve_forever(settings: Settings) -> None:
             ),
             check_archive.to_deployment(
                 name="nightly-check",
-                cron=settings.integrity_cron,
+                schedules=[Cron(settings.integrity_cron, timezone=settings.schedule_timezone)],
                 entrypoint_type=EntrypointType.MODULE_PATH,
                 description="Prove every archived document is present, intact and filed.",
             ),
             relink_pending_flow.to_deployment(
                 name="hourly-relink",
-                cron=RELINK_CRON,
+                schedules=[Cron(RELINK_CRON, timezone=settings.schedule_timezone)],
                 entrypoint_type=EntrypointType.MODULE_PATH,
                 description="Link documents whose customer is now known (also after each intake).",
             ),
+            *_upkeep_deployments(settings),
         )
