@@ -172,17 +172,27 @@ StoreUrlHelp = "第二存储：file:///文件夹 或 s3://桶/前缀"
 
 
 def backup_command(
-    dest: Annotated[Path, typer.Argument(help="备份文件夹（空文件夹或不存在）")],
+    dest: Annotated[
+        Path | None,
+        typer.Argument(help="备份文件夹（空文件夹或不存在）；省略时用 backup_dest 并轮换旧备份"),
+    ] = None,
     objects_to: Annotated[
         str | None, typer.Option("--objects-to", help=f"把对象增量复制到{StoreUrlHelp}")
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Back up the database (consistent snapshot) and list every object (key, size, sha256)."""
+    """Back up the database (consistent snapshot) and list every object (key, size, sha256).
+
+    Without DEST: into the configured ``backup_dest`` under a dated name, keeping the newest
+    ``backup_keep`` backups (as the weekly deployment does)."""
     from app.context import app_context
-    from archive.backup import backup
 
     ctx = app_context()
+    if dest is None:
+        _configured_backup(ctx, objects_to, json_out)
+        return
+    from archive.backup import backup
+
     manifest = backup(
         ctx.engine, ctx.store, dest, copy_to=_second_store(ctx, objects_to), copy_to_url=objects_to
     )
@@ -200,6 +210,20 @@ def backup_command(
                 else ""
             )
         )
+
+
+def _configured_backup(ctx, objects_to: str | None, json_out: bool) -> None:  # type: ignore[no-untyped-def]
+    from app.upkeep_jobs import run_backup
+
+    summary = run_backup(ctx, objects_to=objects_to)
+    if json_out:
+        emit_json(summary)
+        return
+    console.print(
+        f"已备份到 {summary['location']}：数据库 {summary['database_rows']} 行，"
+        f"对象 {summary['objects']} 个；保留 {len(summary['kept'])} 份，"
+        f"删除旧备份 {len(summary['deleted'])} 份"
+    )
 
 
 def restore_command(

@@ -203,13 +203,35 @@ def documents_show(
 
 
 @app.command()
-def serve() -> None:
-    """Run the scheduler: intake every minute, the integrity check nightly (Prefect)."""
-    from flows.serve import serve_forever
+def serve(
+    list_: Annotated[
+        bool, typer.Option("--list", help="只列出各项定时任务及下次运行时间（北京时间），不启动")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run the scheduler: intake every minute, the integrity check nightly, the tier refresh,
+    the monthly upkeep report and the weekly backup (Prefect)."""
+    from flows.serve import schedule_table, serve_forever
 
+    if list_:
+        _print_schedules(schedule_table(load_settings()), json_out)
+        return
     ctx = app_context(check_schema=False)
     ctx.initialize()
     serve_forever(ctx.settings)
+
+
+def _print_schedules(rows: list[dict[str, Any]], json_out: bool) -> None:
+    if json_out:
+        emit_json(rows)
+        return
+    table = Table(title="定时任务")
+    for heading in ("任务", "部署", "计划", "时区", "下次运行（北京时间）"):
+        table.add_column(heading)
+    for r in rows:
+        next_run = (r["next_run"] or "—").replace("T", " ").removesuffix("+08:00")
+        table.add_row(r["label"], r["deployment"], r["schedule"], r["timezone"] or "—", next_run)
+    console.print(table)
 
 
 def _register_sub_apps() -> None:
