@@ -237,3 +237,16 @@ def test_a_broken_taxonomy_file_is_a_config_error(workdir: Path, content: bytes,
         load_taxonomy(path)
     assert str(path) in info.value.message and "资料分类文件" in info.value.message
     assert info.value.detail["rule"] == rule
+
+
+# --- scheduled upkeep ---------------------------------------------------------------------------
+
+
+def test_upkeep_schedule_defaults_and_an_unknown_time_zone(workdir: Path) -> None:
+    s = load_settings(home="h")
+    assert (s.backup_dest, s.backup_keep, s.schedule_timezone) == ("", 8, "Asia/Shanghai")
+    assert (s.backup_cron, s.upkeep_cron) == ("0 3 * * 0", "0 8 1 * *")
+    assert s.reports_dir == workdir / "h" / "reports"
+    error = _refused(schedule_timezone="Beijing")
+    assert "schedule_timezone" in error.message and "Asia/Shanghai" in error.message
+    assert "backup_keep" in _refused(backup_keep=0).message
