@@ -150,8 +150,12 @@ def rotate(target: _Folder | _Bucket, keep: int, *, written: str) -> list[str]:
 
 
 def run_backup(
-    ctx: AppContext, *, dest: str | None = None, keep: int | None = None,
-    objects_to: str | None = None, now: datetime | None = None,
+    ctx: AppContext,
+    *,
+    dest: str | None = None,
+    keep: int | None = None,
+    objects_to: str | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """Back the instance up into the configured destination and rotate; returns a summary.
 
@@ -162,7 +166,9 @@ def run_backup(
     s = ctx.settings
     dest = dest if dest is not None else s.backup_dest
     if not dest:
-        raise ConfigurationError("未配置备份位置：请设置 backup_dest（DOSSIER_BACKUP_DEST）或指定 DEST")
+        raise ConfigurationError(
+            "未配置备份位置：请设置 backup_dest（DOSSIER_BACKUP_DEST）或指定 DEST"
+        )
     objects_to = objects_to if objects_to is not None else s.backup_objects_to
     folder = _local_folder(dest)
     target = _Folder(folder) if folder is not None else _Bucket(store_for(ctx, dest), dest)

@@ -169,6 +169,7 @@ def _upkeep_deployments(settings: Settings) -> list[Any]:
 
 def serve_forever(settings: Settings) -> None:
     """Start (or reach) a Prefect server and serve dossier's scheduled flows until stopped."""
+
     def _stop(signum: int, _frame: object) -> None:
         raise SystemExit(128 + signum)  # runs the finally blocks: the server is stopped too
 

@@ -17,6 +17,6 @@ ARTIFACT_KEY = "tier-refresh"
 @flow(name="refresh-tiers", description="Recompute every customer's value tier and level.")
 def refresh_tiers_flow() -> dict[str, Any]:
     summary = run_tier_refresh(app_context())
-    create_markdown_artifact(key=ARTIFACT_KEY, description="value-tier refresh",
-                             markdown=f"# 价值层级重算\n\n变更客户 {summary['changed']} 个。\n")  # fmt: skip
+    markdown = f"# 价值层级重算\n\n变更客户 {summary['changed']} 个。\n"
+    create_markdown_artifact(key=ARTIFACT_KEY, markdown=markdown, description="value-tier refresh")
     return summary

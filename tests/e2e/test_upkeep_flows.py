@@ -54,7 +54,8 @@ def test_each_flow_runs_once_and_publishes_a_chinese_artifact(
 ) -> None:
     backup = backup_archive()
     assert (tmp_path / "backups" / backup["name"] / "manifest.json").is_file()
-    assert "定期备份" in _artifact("archive-backup") and backup["name"] in _artifact("archive-backup")
+    artifact = _artifact("archive-backup")
+    assert "定期备份" in artifact and backup["name"] in artifact
     report = upkeep_report_flow()
     assert Path(report["xlsx"]).is_file() and Path(report["json"]).is_file()
     assert "月度维护报告" in _artifact("upkeep-report")

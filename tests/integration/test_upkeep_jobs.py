@@ -25,8 +25,9 @@ from tests.integration.test_integrity import build_clean_archive
 
 @pytest.fixture
 def ctx(db_url: str, tmp_home: Path, tmp_path: Path) -> Iterator[AppContext]:
-    context = AppContext(settings=load_settings(
-        home=tmp_home, database_url=db_url, backup_dest=str(tmp_path / "backups"), backup_keep=2))  # fmt: skip
+    backups = str(tmp_path / "backups")
+    settings = load_settings(home=tmp_home, database_url=db_url, backup_dest=backups, backup_keep=2)
+    context = AppContext(settings=settings)
     context.initialize()
     build_clean_archive(context.engine, context.store)
     yield context
@@ -92,7 +93,10 @@ def test_the_upkeep_report_files_appear(ctx: AppContext) -> None:
     assert data["date"] == "2026-12-01"
     assert {k: len(v) for k, v in data["sections"].items()} == summary["counts"]
     assert summary["counts"]["no_follow_up"] == 2  # the two customers have no follow-up yet
-    assert sorted(p.name for p in reports.iterdir()) == ["upkeep-2026-12.json", "upkeep-2026-12.xlsx"]
+    assert sorted(p.name for p in reports.iterdir()) == [
+        "upkeep-2026-12.json",
+        "upkeep-2026-12.xlsx",
+    ]
 
 
 def test_tier_refresh_reports_how_many_changed(ctx: AppContext) -> None:
