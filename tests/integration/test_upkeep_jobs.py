@@ -11,15 +11,19 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
+from sqlmodel import select
 
 from app.context import AppContext
 from app.errors import BackupFailedError
 from app.upkeep_jobs import run_backup, run_tier_refresh, run_upkeep_report
+from archive import cooperations
 from archive.backup import MANIFEST
 from archive.upkeep import SECTIONS
+from archive.users import create_user
 from config import load_settings
-from config.clock import CHINA_TZ
+from config.clock import CHINA_TZ, china_date
 from config.errors import ConfigurationError
+from models.customer import Customer
 from tests.integration.test_integrity import build_clean_archive
 
 
@@ -99,8 +103,23 @@ def test_the_upkeep_report_files_appear(ctx: AppContext) -> None:
     ]
 
 
-def test_tier_refresh_reports_how_many_changed(ctx: AppContext) -> None:
-    assert run_tier_refresh(ctx) == {"changed": 0}  # no cooperation records: nothing moves
+def test_tier_refresh_follows_changed_thresholds(ctx: AppContext) -> None:
+    with ctx.session() as session:
+        admin = create_user(session, username="ada", password="secret-pw3", role="admin", actor="t")
+        code = session.exec(select(Customer.code).where(Customer.uscc.is_not(None))).one()  # type: ignore[union-attr]
+        _, customer = cooperations.add_cooperation(
+            session, ctx.settings, admin, code,
+            {"name": "年度采购", "signed_date": china_date().isoformat(), "amount": "600000"},
+        )  # fmt: skip
+        assert customer.value_tier == "高价值"
+    assert run_tier_refresh(ctx) == {"changed": 0}  # nothing moved
+    raised = AppContext(settings=ctx.settings.model_copy(update={"tier_high_min": 1_000_000}))
+    assert run_tier_refresh(raised) == {"changed": 1}
+    with raised.session() as session:
+        customer = session.exec(select(Customer).where(Customer.code == code)).one()
+        assert customer.value_tier == "中价值"
+    assert run_tier_refresh(raised) == {"changed": 0}
+    raised.engine.dispose()
 
 
 def test_backup_into_an_s3_prefix_rotates_there(
