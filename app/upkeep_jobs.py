@@ -70,8 +70,14 @@ class _Folder:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def taken(self, name: str) -> bool:
-        return (self.root / name).exists()
+    def claim(self, name: str) -> bool:
+        """Create the backup's folder; False when the name is taken (by another run too)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            (self.root / name).mkdir()
+        except FileExistsError:
+            return False
+        return True
 
     def complete(self) -> list[str]:
         if not self.root.is_dir():
@@ -98,8 +104,8 @@ class _Bucket:
                 names.setdefault(name, set()).add(rest)
         return names
 
-    def taken(self, name: str) -> bool:
-        return name in self._names()
+    def claim(self, name: str) -> bool:
+        return name not in self._names()
 
     def complete(self) -> list[str]:
         return sorted(n for n, files in self._names().items() if backups.MANIFEST in files)
@@ -120,7 +126,7 @@ class _Bucket:
 def _free_name(target: _Folder | _Bucket, now: datetime | None) -> str:
     base = name = backup_name(now)
     n = 1
-    while target.taken(name):
+    while not target.claim(name):
         n += 1
         name = f"{base}-{n}"
     return name
@@ -139,6 +145,11 @@ def _write(ctx: AppContext, target: _Folder | _Bucket, name: str, objects_to: st
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return manifest
+
+
+def _failed(error: BaseException) -> BackupFailedError:
+    detail = str(error) if isinstance(error, DossierError) else type(error).__name__
+    return BackupFailedError(f"备份失败（{detail}）：已有的备份未改动")
 
 
 def rotate(target: _Folder | _Bucket, keep: int, *, written: str) -> list[str]:
@@ -172,13 +183,15 @@ def run_backup(
     objects_to = objects_to if objects_to is not None else s.backup_objects_to
     folder = _local_folder(dest)
     target = _Folder(folder) if folder is not None else _Bucket(store_for(ctx, dest), dest)
-    name = _free_name(target, now)
+    try:
+        name = _free_name(target, now)
+    except _FAILURES as e:
+        raise _failed(e) from e
     try:
         manifest = _write(ctx, target, name, objects_to)
     except _FAILURES as e:
         target.remove(name)
-        detail = str(e) if isinstance(e, DossierError) else type(e).__name__
-        raise BackupFailedError(f"备份失败（{detail}）：已有的备份未改动") from e
+        raise _failed(e) from e
     deleted = rotate(target, keep or s.backup_keep, written=name)
     return {
         "name": name,

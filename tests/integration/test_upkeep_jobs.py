@@ -81,6 +81,8 @@ def test_a_failed_backup_leaves_the_older_ones_untouched(ctx: AppContext, tmp_pa
     assert "备份失败" in str(failed.value) and "已有的备份未改动" in str(failed.value)
     assert _names(dest) == [older]
     assert (dest / older / MANIFEST).read_bytes() == before
+    with pytest.raises(BackupFailedError, match="FileExistsError|NotADirectoryError"):
+        run_backup(ctx, dest=str(not_a_folder))  # the destination is a file
 
 
 def test_no_destination_is_a_configuration_error(ctx: AppContext) -> None:
