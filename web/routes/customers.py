@@ -197,6 +197,7 @@ def customers_page(request: Request, db: DbSession, user: CurrentUser, ctx: Cont
         sort_labels=SORT_LABELS,
         default_sort=DEFAULT_SORT,
         page_url=page_url,
+        export_query=urlencode(params, doseq=True),
         filtered=bool(set(params) - {"sort"}),
         more_filters=len(set(params) - {"q"}),
         show_owner=sees_everything(user),
