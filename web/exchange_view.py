@@ -20,9 +20,12 @@ from typing import Any, BinaryIO
 from starlette.background import BackgroundTask
 from starlette.responses import FileResponse
 
+from archive.exchange.export import require_full_export
 from archive.exchange.importing import ImportReport
+from archive.permissions import PermissionDeniedError
 from config.clock import CHINA_TZ
 from config.settings import Settings
+from models.user import User
 from web.errors import UploadTooLargeError
 from web.field_view import FIELD_REASON_LABELS
 
@@ -66,6 +69,15 @@ RULE_LABELS = {
     "type_mismatch": "类型不符",
     "invalid": "值无效",
 }
+
+
+def may_export_full(user: User) -> bool:
+    """Whether the list offers 含完整号码 (the export's own rule decides)."""
+    try:
+        require_full_export(user)
+    except PermissionDeniedError:
+        return False
+    return True
 
 
 def rule_label(rule: str) -> str:

@@ -269,6 +269,21 @@ def test_import_refuses_a_bad_file_with_a_chinese_message(
     assert "客户资料" in book.sheetnames and book["客户资料"]["B1"].value == "客户名称*"
 
 
+def test_an_import_file_over_the_size_limit_is_refused_and_not_kept(
+    world: WebWorld, tmp_path: Path
+) -> None:
+    settings = world.settings.model_copy(update={"max_file_mb": 1})
+    app = create_app(settings, engine=world.engine, store=world.store)
+    big = tmp_path / "big.csv"
+    big.write_text(HEADER + "\n" + (_row(1) + "\n") * 20_000, encoding="utf-8")
+    assert big.stat().st_size > 1024 * 1024
+    with TestClient(app) as client:
+        response = _upload(login(client, "sales1"), big)
+    assert response.status_code == 413 and "超过 1 MB" in response.text  # type: ignore[attr-defined]
+    staged = Path(settings.work_dir) / "web-imports"  # type: ignore[arg-type]
+    assert [p for p in staged.iterdir() if p.is_file()] == []
+
+
 # --- dossier and upkeep -----------------------------------------------------------------------
 
 
