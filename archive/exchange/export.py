@@ -49,11 +49,19 @@ def _owners(session: Session) -> dict[int, str]:
     return {u.id: u.username for u in session.exec(select(UserRow)).all() if u.id is not None}
 
 
-def iter_customers(session: Session, actor: User, filters: CustomerFilter) -> Iterator[Customer]:
-    """Every customer of the list, a page at a time (sorted by code)."""
+def iter_customers(
+    session: Session, actor: User, filters: CustomerFilter, settings: Settings | None = None
+) -> Iterator[Customer]:
+    """Every customer of the list, a page at a time (sorted by code); ``settings`` give the
+    taxonomy and warning days of the ``complete``/``expiring`` filters, as the list uses."""
+    extra: dict[str, Any] = {}
+    if settings is not None:
+        extra = {"taxonomy": settings.taxonomy, "warning_days": settings.expiry_warning_days}
     offset = 0
     while True:
-        rows, _ = list_customers(session, actor, filters, sort="code", limit=PAGE, offset=offset)
+        rows, _ = list_customers(
+            session, actor, filters, sort="code", limit=PAGE, offset=offset, **extra
+        )
         yield from rows
         if len(rows) < PAGE:
             return
@@ -123,7 +131,7 @@ def export_customers(
     owners = _owners(session)
     rows = (
         customer_row(c, taxonomy=settings.taxonomy, owners=owners, masked=not full)
-        for c in iter_customers(session, actor, filters)
+        for c in iter_customers(session, actor, filters, settings)
     )
     output = Path(output)
     partial = output.with_name(f".{output.name}.part")

@@ -241,8 +241,12 @@ def import_rows(
     *,
     partial: bool = False,
     progress: Callable[[int], None] | None = None,
+    dry_run: bool = False,
 ) -> ImportReport:
     """Import ``rows`` as ``actor``; commit unless a row is rejected and ``partial`` is False.
+
+    ``dry_run``: judge every row (the report's counts are what an import would do), then roll
+    everything back.
 
     Raises:
         ImportRefusedError: The file as a whole is refused (raised while reading ``rows``).
@@ -261,7 +265,7 @@ def import_rows(
             session.expunge_all()
             if progress:
                 progress(report.rows)
-    if report.rejected and not partial:
+    if dry_run or (report.rejected and not partial):
         session.rollback()
         return report
     repo.add_audit_event(
@@ -283,6 +287,7 @@ def import_file(
     *,
     partial: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    dry_run: bool = False,
 ) -> ImportReport:
     """Import the XLSX or CSV ``path``: a first pass reads it all (refusing a bad file before
     anything is written and counting rows), the second imports it row by row.
@@ -302,6 +307,7 @@ def import_file(
         read_rows(path),
         partial=partial,
         progress=(lambda done: progress(done, total)) if progress else None,
+        dry_run=dry_run,
     )
     if progress:
         progress(total, total)

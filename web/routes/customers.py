@@ -40,6 +40,7 @@ from web.customer_form import (
 )
 from web.customer_page import customer_response, owner_names
 from web.deps import Context, CurrentUser, DbSession
+from web.exchange_view import may_export_full
 from web.params import MAX_ID
 from web.views import local_time, may_unmask, render
 
@@ -197,6 +198,8 @@ def customers_page(request: Request, db: DbSession, user: CurrentUser, ctx: Cont
         sort_labels=SORT_LABELS,
         default_sort=DEFAULT_SORT,
         page_url=page_url,
+        export_query=urlencode(params, doseq=True),
+        may_export_full=may_export_full(user),
         filtered=bool(set(params) - {"sort"}),
         more_filters=len(set(params) - {"q"}),
         show_owner=sees_everything(user),

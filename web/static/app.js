@@ -124,8 +124,22 @@
     });
   }
 
+  // Long-running forms (import, preview) say so and cannot be sent twice.
+  function busyForms() {
+    document.querySelectorAll("form[data-busy]").forEach(function (form) {
+      form.addEventListener("submit", function () {
+        form.querySelectorAll("button[type=submit]").forEach(function (b) {
+          b.textContent = form.dataset.busy;
+          b.setAttribute("aria-busy", "true");
+          window.setTimeout(function () { b.disabled = true; }, 0);
+        });
+      });
+    });
+  }
+
   navToggle();
   helpOverlay();
+  busyForms();
   confirmForms();
   var page = document.body.dataset.page;
   if (page === "queue") queueKeys();
