@@ -21,23 +21,25 @@ import socket
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from pathlib import Path
 from typing import Literal
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session, select
 
+from app.filing_request import (
+    claim_token,
+    filing_request,
+    new_customer_owner,
+)
 from archive.document_customer import sync_documents
-from archive.filing import DocumentPart, FiledDocument, FilingRequest, file_document
+from archive.filing import FiledDocument, file_document
 from archive.relink import relink_pending
 from archive.storage import ObjectStore
 from config import Settings
-from config.clock import china_date
 from config.errors import DossierError, ErrorCode
 from ingest import intake
 from ingest.errors import (
@@ -52,13 +54,10 @@ from ingest.quarantine import quarantine
 from models import repo
 from models.document import Document
 from models.errors import ConflictError
-from models.user import Role
 
 log = logging.getLogger("dossier.ingest")
 
 OutcomeKind = Literal["archived", "needs_review", "quarantined", "duplicate", "recovered", "retry"]
-#: ``submitted_by`` of a file nobody is known to have handed in (copied into the intake folder).
-SYSTEM_SUBMITTER = "system"
 
 
 @dataclass(frozen=True)
@@ -122,19 +121,6 @@ def is_transient(error: BaseException) -> bool:
     if isinstance(error, DossierError):
         return error.retryable
     return isinstance(error, OperationalError | ConnectionError | TimeoutError)
-
-
-def submitted_date_of(claim: intake.Claim) -> date:
-    """提交日期: the day the file was handed in (claim time, China time)."""
-    try:
-        return china_date(datetime.fromisoformat(claim.claimed_at))
-    except ValueError:
-        return china_date()
-
-
-def claim_token(claim: intake.Claim) -> str:
-    """Stable identity of a claim across crash recovery (its folder name survives adoption)."""
-    return claim.claim_dir.name[:64]
 
 
 # ---- per file ------------------------------------------------------------------------------
@@ -228,44 +214,6 @@ def _refuse_duplicate(claim: intake.Claim, *, services: IngestServices) -> None:
                 )
 
 
-def new_customer_owner(session: Session, submitted_by: str | None) -> int | None:
-    """A sales user's upload: that user owns the customers it creates (and so sees them)."""
-    user = repo.get_user(session, username=submitted_by) if submitted_by else None
-    return user.id if user is not None and user.role == Role.SALES else None
-
-
-def _filing_request(
-    claim: intake.Claim, normalized: NormalizedFile, *, run_id: str, owner_id: int | None
-) -> FilingRequest:
-    return FilingRequest(
-        original_path=claim.path,
-        original_filename=Path(claim.display_path).name,
-        original_sha256=claim.sha256 or "",
-        original_size=claim.size,
-        submitted_date=submitted_date_of(claim),
-        parts=[
-            DocumentPart(
-                document_type=p.document_type,
-                pdf_path=p.pdf_path,
-                pdf_sha256=p.pdf_sha256,
-                pdf_size=p.pdf_size,
-                page_count=len(p.pages),
-                text=p.text,
-                ocr_confidence=p.ocr_confidence,
-                fields={**p.fields, "_meta": _meta(normalized, p.pages, p.type_confidence,
-                                                   claim.hints)},
-                reasons=p.reasons,
-                pages=p.pages,
-            )
-            for p in normalized.parts
-        ],
-        ingest_run_id=run_id,
-        claim_id=claim_token(claim),
-        submitted_by=claim.submitted_by or SYSTEM_SUBMITTER,
-        new_customer_owner_id=owner_id,
-    )
-
-
 #: Filing attempts when another worker created the same customer at the same moment.
 _FILING_ATTEMPTS = 2
 
@@ -291,9 +239,7 @@ def _file_once(
 ) -> list[FiledDocument]:
     with Session(services.engine) as session:
         owner_id = new_customer_owner(session, claim.submitted_by)
-        request = _filing_request(
-            claim, normalized, run_id=services.run_id, owner_id=owner_id
-        )
+        request = filing_request(claim, normalized, run_id=services.run_id, owner_id=owner_id)
         try:
             return file_document(
                 session=session,
@@ -305,28 +251,6 @@ def _file_once(
         except BaseException:
             session.rollback()
             raise
-
-
-def _meta(
-    normalized: NormalizedFile,
-    pages: Iterable[int],
-    type_confidence: float,
-    hints: Mapping[str, str] | None = None,
-) -> dict:
-    pages = list(pages)
-    extra = {"upload_hints": dict(hints)} if hints else {}
-    return {
-        **extra,
-        "source_format": normalized.source_format,
-        "source_pages": [i + 1 for i in pages],
-        "type_confidence": type_confidence,
-        "blank_pages_removed": [i + 1 for i in normalized.blank_pages if i not in pages],
-        "rotated_pages": [i + 1 for i in normalized.rotated_pages if i in pages],
-        "id_card_pages": [p.index + 1 for p in normalized.page_results
-                          if p.cards and p.index in pages],
-        "photo_pages": [p.index + 1 for p in normalized.page_results
-                        if p.photo and p.index in pages],
-    }
 
 
 def _quarantined(

@@ -92,17 +92,7 @@ def sync_customer_fields(
     comparison = compare_customer_fields(customer, fields, document_type=document.document_type)
     result = SyncResult(document_id=document.id or 0, differences=comparison.differences)
     if comparison.fills:
-        result.error = _fill(session, customer, comparison.fills, taxonomy)
-        if result.error is None:
-            result.filled = sorted(comparison.fills)
-            fields["_customer_filled"] = sorted(
-                {*fields.get("_customer_filled", ()), *result.filled}
-            )
-        else:
-            fields["_customer_fill_error"] = {
-                "fields": sorted(comparison.fills),
-                "message": result.error,
-            }
+        _fill_and_note(session, customer, comparison.fills, taxonomy, fields, result)
     reasons = list(document.review_reasons or [])
     changes: dict[str, object] = {}
     if comparison.differences:
@@ -124,6 +114,24 @@ def sync_customer_fields(
             taxonomy=taxonomy,
         )
     return result
+
+
+def _fill_and_note(
+    session: Session,
+    customer: Customer,
+    fills: dict[str, str],
+    taxonomy: Taxonomy,
+    fields: dict[str, object],
+    result: SyncResult,
+) -> None:
+    """Fill the customer's empty fields; note on the document's ``fields`` what was filled or
+    why nothing could be."""
+    result.error = _fill(session, customer, fills, taxonomy)
+    if result.error is None:
+        result.filled = sorted(fills)
+        fields["_customer_filled"] = sorted({*fields.get("_customer_filled", ()), *result.filled})
+    else:
+        fields["_customer_fill_error"] = {"fields": sorted(fills), "message": result.error}
 
 
 def _detail(code: str, result: SyncResult) -> str:

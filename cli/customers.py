@@ -347,6 +347,10 @@ def customers_list(
     if json_out:
         emit_json(records)
         return
+    _print_customer_table(records, total)
+
+
+def _print_customer_table(records: list[dict], total: int) -> None:
     table = Table(title=f"客户 ({len(records)} / {total})")
     for col in ("编号", "名称", "类型", "状态", "行业", "等级", "价值层级", "标签"):
         table.add_column(col)

@@ -209,8 +209,25 @@ async def upload_document(
             return _replay(
                 db, ctx, repo.find_api_upload(db, user_id=int(user.id or 0), key=key or ""), user
             )
-    folder_name = sanitize_component(user.username)
-    max_mb = ctx.settings.max_file_mb
+    await _drop(db, ctx.settings, row, upload, user, hints=(name, customer, dtype))
+    db.commit()
+    body = upload_record(db, ctx.settings, row, user)
+    return JSONResponse(body, status_code=202, headers={"Location": body["status_url"]})
+
+
+async def _drop(
+    db: Session,
+    settings: Settings,
+    row: ApiUpload,
+    upload: UploadFile,
+    user: User,
+    *,
+    hints: tuple[str, str | None, str | None],
+) -> None:
+    """Hand the file in (hashing it on the way) and mark ``row`` dropped; on any failure the
+    row goes, so a retry with the same key is a fresh upload (nothing was dropped)."""
+    name, customer, dtype = hints  # this request's (a retry may name the file anew)
+    max_mb = settings.max_file_mb
     source = _Hashing(
         _Limited(upload.file, max_bytes=max_mb * 1024 * 1024, name=name, max_mb=max_mb)
     )
@@ -220,26 +237,23 @@ async def upload_document(
                 uploads.hand_in,
                 source,
                 name,
-                settings=ctx.settings,
+                settings=settings,
                 username=user.username,
                 customer_code=customer,
                 document_type=dtype,
             )
         )
     except BaseException:
-        repo.delete_api_upload(db, row=row)  # nothing was dropped: a retry may use the key
+        repo.delete_api_upload(db, row=row)
         db.commit()
         raise
     repo.mark_api_upload_dropped(
         db,
         row=row,
-        stored_name=f"{folder_name}/{path.name}",
+        stored_name=f"{sanitize_component(user.username)}/{path.name}",
         sha256=source.digest.hexdigest(),
         size=source.size,
     )
-    db.commit()
-    body = upload_record(db, ctx.settings, row, user)
-    return JSONResponse(body, status_code=202, headers={"Location": body["status_url"]})
 
 
 class _Hashing:
