@@ -13,8 +13,14 @@ Rows measured here (each with real processes, files and sockets, nothing mocked)
   refusing (503 at once), frozen (accepts, never answers) or slow (503 after a delay); lost =
   the file neither filed nor back in the intake byte for byte.
 
-CLI bad inputs and web probes are measured by their own tests (tests/e2e); their rows are left
-for the lead to fill from those runs. Heavy (OCR of a few dozen files): run on a quiet machine.
+- CLI bad inputs: every case of tests/e2e/test_cli_errors.py (each a real ``dossier`` process on
+  a bad input: one short stderr line, no traceback, the documented exit code); clean = passed.
+- web probes: the attack probes of tests/e2e (ids out of range, JSON errors, cookies and headers,
+  CSRF, login throttling, sales isolation, role checks, search visibility, sessions), each over
+  real HTTP; held = passed.
+
+The last two run pytest on those files and count the cases from its JUnit XML, so the table and
+the suite can never disagree. Heavy (OCR of a few dozen files): run on a quiet machine.
 """
 
 from __future__ import annotations
@@ -25,9 +31,12 @@ import http.server
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -181,7 +190,50 @@ def outages(scratch: Path) -> dict[str, dict[str, float]]:
     return results
 
 
-def render(kills: dict, hostile_row: dict | None, outage_rows: dict | None) -> str:
+CLI_PROBES = ["tests/e2e/test_cli_errors.py"]
+WEB_PROBES = [
+    "tests/e2e/test_web_hardening.py",
+    "tests/e2e/test_web_http.py::test_pages_need_login_and_cookie_is_httponly_samesite",
+    "tests/e2e/test_web_http.py::test_login_throttling_is_visible",
+    "tests/e2e/test_web_http.py::test_posts_without_csrf_token_are_refused",
+    "tests/e2e/test_web_http.py::test_sales_gets_404_for_another_owners_document_and_customer",
+    "tests/e2e/test_web_http.py::test_reviewer_cannot_manage_users_admin_can",
+    "tests/e2e/test_web_http.py::test_search_respects_visibility",
+]
+
+
+def probe_tests(targets: list[str], scratch: Path) -> dict[str, int]:
+    """Run ``targets`` with pytest; tried = cases run, held = cases passed (from JUnit XML)."""
+    report = scratch / f"junit-{len(list(scratch.glob('junit-*')))}.xml"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={report}",
+            *targets,
+        ],
+        cwd=REPO,
+        env=os.environ | {"PYTHONPATH": str(REPO)},
+        capture_output=True,
+        check=False,
+    )
+    cases = list(ET.parse(report).getroot().iter("testcase"))
+    tried = [c for c in cases if c.find("skipped") is None]
+    failed = [c for c in tried if c.find("failure") is not None or c.find("error") is not None]
+    return {"tried": len(tried), "held": len(tried) - len(failed)}
+
+
+def render(
+    kills: dict,
+    hostile_row: dict | None,
+    outage_rows: dict | None,
+    cli_row: dict | None = None,
+    web_row: dict | None = None,
+) -> str:
     lines = [
         "# Reliability",
         "",
@@ -205,25 +257,37 @@ def render(kills: dict, hostile_row: dict | None, outage_rows: dict | None) -> s
             f"| storage outage: {mode} | {r['tried']} | {r['lost']} files lost "
             f"(outcome {r['outcome']}, {r['seconds']} s) |"
         )
-    lines += [
-        "| CLI bad inputs (tests/e2e) | — | to be filled from the CLI error-boundary test |",
-        "| web probes (tests/e2e) | — | to be filled from the web probe tests |",
-        "",
-    ]
+    if cli_row:
+        lines.append(
+            f"| CLI bad inputs (tests/e2e/test_cli_errors.py, real processes) | {cli_row['tried']} "
+            f"| {cli_row['held']} one clean line with the documented exit code, "
+            f"{cli_row['tried'] - cli_row['held']} tracebacks or wrong codes |"
+        )
+    if web_row:
+        lines.append(
+            f"| web probes (tests/e2e, real HTTP, SQLite and PostgreSQL) | {web_row['tried']} | "
+            f"{web_row['held']} held, {web_row['tried'] - web_row['held']} broken |"
+        )
+    lines.append("")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "reliability.md")
-    parser.add_argument("--skip", action="append", default=[], choices=["hostile", "outage"])
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=["hostile", "outage", "cli", "web"]
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="dossier-reliability-") as tmp:
         scratch = Path(tmp)
         kills = kill_points(scratch)
         hostile_row = None if "hostile" in args.skip else hostile(scratch)
         outage_rows = None if "outage" in args.skip else outages(scratch)
-    args.out.write_text(render(kills, hostile_row, outage_rows), encoding="utf-8")
+        cli_row = None if "cli" in args.skip else probe_tests(CLI_PROBES, scratch)
+        web_row = None if "web" in args.skip else probe_tests(WEB_PROBES, scratch)
+    text = render(kills, hostile_row, outage_rows, cli_row, web_row)
+    args.out.write_text(text, encoding="utf-8")
     print(args.out.read_text(encoding="utf-8"))
     return 0
 
