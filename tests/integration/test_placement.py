@@ -1,5 +1,6 @@
-"""Object placement has one home: filing and a review correction put a document's objects under
-the same key, for any customer name and type, document type, date and set of occupied keys
+"""Object placement has one home: filing, a review correction and integrity repair put a
+document's objects under the same key, and the integrity check calls that key not drifted, for
+any customer name and type, document type, date, set of occupied keys and store key limit
 (SQLite and PostgreSQL; a local store).
 
 Occupied keys are the expected key or one of its collision-suffixed variants, held by another
@@ -28,7 +29,9 @@ from sqlmodel import Session, delete
 
 from archive import review
 from archive.filing import DocumentPart, FilingRequest, file_document
-from archive.naming import matches_key, with_collision_suffix
+from archive.integrity import Finding, check_key_drift, repair
+from archive.integrity.rows import iter_document_pages
+from archive.naming import with_collision_suffix
 from archive.placement import ObjectNames, object_names
 from archive.storage import LocalObjectStore, ObjectStore
 from config.taxonomy import load_taxonomy
@@ -43,6 +46,7 @@ TAX = load_taxonomy()
 DOCUMENT_TYPES = [t.code for t in TAX.document_types]
 CUSTOMER_TYPES = [t.code for t in TAX.customer_types]
 SLOTS = range(1, 7)
+YEAR = timedelta(days=400)  # always another year's folder
 _serial = itertools.count(1)
 
 names = st.one_of(
@@ -55,6 +59,12 @@ names = st.one_of(
 )
 pdf_slots = st.dictionaries(st.sampled_from(SLOTS), st.sampled_from(["row", "other", "same"]))
 original_slots = st.dictionaries(st.sampled_from(SLOTS), st.sampled_from(["row", "other"]))
+
+
+def drift_of(engine: Engine, document: Document, max_key_bytes: int) -> list[Finding]:
+    """What the integrity check's key rule says of the document's row."""
+    row = next(r for page in iter_document_pages(engine) for r in page if r.id == document.id)
+    return check_key_drift(row, taxonomy=TAX, max_key_bytes=max_key_bytes)
 
 
 def slot_key(base: str, n: int) -> str:
@@ -80,9 +90,8 @@ class Scene:
         self.folder = folder
         n = next(_serial)
         self.n = n
-        self.pdf = f"%PDF-1.4 placement {n}".encode()  # A's and B's PDF: the same bytes
-        self.original_a = f"original A {n}".encode()
-        self.original_b = f"original B {n}".encode()
+        self.pdf = f"%PDF-1.4 placement {n}".encode()  # every mover's PDF: the same bytes
+        self.originals = {tag: f"original {tag} {n}".encode() for tag in "ABC"}
 
     def customer(self, name: str, customer_type: str) -> Customer:
         data: dict[str, object] = {"name": name, "customer_type": customer_type}
@@ -99,8 +108,10 @@ class Scene:
         self.session.commit()
         return customer
 
-    def document(self, customer: Customer, *, document_type: str, submitted: date) -> Document:
-        """B: filed earlier under other keys, now pending review."""
+    def document(
+        self, customer: Customer, tag: str, *, document_type: str, submitted: date
+    ) -> Document:
+        """B or C: filed earlier under other keys, now pending review."""
         keys = object_names(
             TAX,
             customer=customer,
@@ -110,10 +121,10 @@ class Scene:
             max_key_bytes=self.store.max_key_bytes,
         )
         self.put(keys.pdf, self.pdf)
-        self.put(keys.original, self.original_b)
+        self.put(keys.original, self.originals[tag])
         return self.row(
             (keys.pdf, sha(self.pdf)),
-            (keys.original, sha(self.original_b)),
+            (keys.original, sha(self.originals[tag])),
             customer=customer,
             document_type=document_type,
             submitted=submitted,
@@ -185,7 +196,7 @@ class Scene:
         pdf_path = self.folder / "a.pdf"
         pdf_path.write_bytes(self.pdf)
         original_path = self.folder / "a-original.pdf"
-        original_path.write_bytes(self.original_a)
+        original_path.write_bytes(self.originals["A"])
         code = "uscc" if customer.customer_type == "enterprise" else "id_number"
         part = DocumentPart(
             document_type=document_type,
@@ -200,18 +211,37 @@ class Scene:
         request = FilingRequest(
             original_path=original_path,
             original_filename="a.pdf",
-            original_sha256=sha(self.original_a),
-            original_size=len(self.original_a),
+            original_sha256=sha(self.originals["A"]),
+            original_size=len(self.originals["A"]),
             submitted_date=submitted,
             parts=[part],
         )
         filed = file_document(session=self.session, store=self.store, taxonomy=TAX, request=request)
         document = self.session.get(Document, filed[0].document_id)
+        self.session.commit()  # no transaction left open (SQLite: BEGIN IMMEDIATE locks)
         assert document is not None and document.customer_id == customer.id
         return document
 
+    def drift(self, document: Document, *, document_type: str, submitted: date) -> None:
+        """Change the document's type and date in the database only (its objects stay)."""
+        repo.update_document(
+            self.session,
+            document_id=document.id or 0,
+            changes={"document_type": document_type, "submitted_date": submitted},
+            actor="test",
+            taxonomy=TAX,
+        )
+        self.session.commit()
+
+    def reloaded(self, document: Document) -> Document:
+        self.session.expire_all()
+        fresh = self.session.get(Document, document.id)
+        assert fresh is not None
+        self.session.commit()
+        return fresh
+
     def forget(self, document: Document) -> None:
-        """Remove A again (row and objects), so that B meets the same keys A met."""
+        """Remove a mover again (row and objects), so the next one meets the same keys."""
         for key in (document.pdf_key, document.original_key):
             self.store.delete(key)
         self.session.exec(delete(Document).where(Document.id == document.id))  # type: ignore[call-overload]
@@ -281,7 +311,7 @@ def reviewer(engine: Engine) -> User:
     original_taken={},
     max_key_bytes=300,
 )
-def test_filing_and_correction_place_objects_alike(
+def test_filing_correction_and_repair_place_objects_alike(
     engine: Engine,
     reviewer: User,
     name: str,
@@ -306,15 +336,24 @@ def test_filing_and_correction_place_objects_alike(
             original_filename="a.pdf",
             max_key_bytes=sc.store.max_key_bytes,
         )
-        earlier = submitted - timedelta(days=400)
-        b = sc.document(customer, document_type=initial_type, submitted=earlier)
+        target = {"document_type": document_type, "submitted": submitted}
+        # B and C were filed earlier (other years, so other keys) and wait for review.
+        b = sc.document(customer, "B", document_type=initial_type, submitted=submitted - YEAR)
+        c = sc.document(customer, "C", document_type=initial_type, submitted=submitted - 2 * YEAR)
         sc.occupy(expected, pdf_taken, original_taken)
 
-        a = sc.file(customer, document_type=document_type, submitted=submitted)
+        # 1. Filing a new file A.
+        a = sc.file(customer, **target)
         filed = (a.pdf_key, a.original_key)
+        assert filed == (
+            first_free_slot(expected.pdf, pdf_taken),
+            first_free_slot(expected.original, original_taken),
+        )
+        assert drift_of(engine, a, max_key_bytes) == []
         sc.forget(a)
         sc.occupy(expected, pdf_taken, original_taken, rows=False)  # objects A's removal took
 
+        # 2. A reviewer corrects B's type and date: B moves where A went.
         corrected = review.correct(
             sc.session,
             sc.store,
@@ -325,11 +364,19 @@ def test_filing_and_correction_place_objects_alike(
             submitted_date=submitted,
         )
         assert (corrected.pdf_key, corrected.original_key) == filed
-        assert filed == (
-            first_free_slot(expected.pdf, pdf_taken),
-            first_free_slot(expected.original, original_taken),
-        )
-        assert matches_key(corrected.pdf_key, expected.pdf)
-        assert matches_key(corrected.original_key, expected.original)
-        assert sc.store.verify(corrected.pdf_key, expected_sha256=sha(sc.pdf))
-        assert sc.store.verify(corrected.original_key, expected_sha256=sha(sc.original_b))
+        assert drift_of(engine, corrected, max_key_bytes) == []
+        sc.store.verify(corrected.pdf_key, expected_sha256=sha(sc.pdf))
+        sc.store.verify(corrected.original_key, expected_sha256=sha(sc.originals["B"]))
+        sc.forget(corrected)
+        sc.occupy(expected, pdf_taken, original_taken, rows=False)
+
+        # 3. C's data change without a move: the check calls it drifted, repair moves it there.
+        sc.drift(c, **target)
+        drifted = drift_of(engine, c, max_key_bytes)
+        assert sorted(f.detail["role"] for f in drifted) == ["original", "pdf"]
+        actions = repair(engine=engine, store=sc.store, findings=drifted, actor="test")
+        assert [x.ok for x in actions] == [True, True], actions
+        repaired = sc.reloaded(c)
+        assert (repaired.pdf_key, repaired.original_key) == filed
+        assert drift_of(engine, repaired, max_key_bytes) == []
+        sc.store.verify(repaired.original_key, expected_sha256=sha(sc.originals["C"]))
