@@ -17,18 +17,17 @@ an expired claim may be taken over.
 
 from archive.errors import ClaimConflictError, InvalidTransitionError
 from archive.placement import ObjectMove, plan_moves
-from models.document import QUEUE_STATUSES
-
-from .claims import DEFAULT_CLAIM_TTL_MINUTES, claim, decision, release
-from .decisions import approve, correct, refile, reject, relink
-from .queue import QueueItem, QueuePage, next_in_queue, review_queue
-from .transitions import (
+from archive.review.claims import DEFAULT_CLAIM_TTL_MINUTES, claim, decision, release
+from archive.review.decisions import approve, correct, refile, reject, relink
+from archive.review.queue import QueueItem, QueuePage, next_in_queue, review_queue
+from archive.review.transitions import (
     LINK_REASONS,
     SOFT_REASONS,
     TRANSITIONS,
     allowed_actions,
     next_status,
 )
+from models.document import QUEUE_STATUSES
 
 __all__ = [
     "DEFAULT_CLAIM_TTL_MINUTES",

@@ -19,14 +19,13 @@ from sqlmodel import Session, select
 
 from archive.errors import ClaimConflictError
 from archive.permissions import Action, can_view_document, require
+from archive.review.transitions import next_status
 from models import repo
 from models.customer import Customer
 from models.db import utcnow
 from models.document import Document
 from models.repo import NotFoundError
 from models.user import User
-
-from .transitions import next_status
 
 DEFAULT_CLAIM_TTL_MINUTES = 15
 

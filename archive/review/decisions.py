@@ -23,6 +23,8 @@ from sqlmodel import Session
 from archive.errors import InvalidTransitionError
 from archive.permissions import can_view_customer
 from archive.placement import ObjectMove, move_objects, plan_moves
+from archive.review.claims import CLEAR_CLAIM, decision, load_for_update, transaction
+from archive.review.transitions import ARCHIVED, LINK_REASONS, SUPERSEDED, UPDATING, next_status
 from archive.storage.base import ObjectStore
 from config.taxonomy import Taxonomy
 from models import repo
@@ -32,9 +34,6 @@ from models.document import Document, check_document_type
 from models.repo import NotFoundError
 from models.user import User
 from models.validation import ValidationError, validate_date
-
-from .claims import CLEAR_CLAIM, decision, load_for_update, transaction
-from .transitions import ARCHIVED, LINK_REASONS, SUPERSEDED, UPDATING, next_status
 
 
 def _update_with_moves(
