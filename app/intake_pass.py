@@ -21,7 +21,7 @@ import socket
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -29,10 +29,12 @@ from pathlib import Path
 from typing import Literal
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session, select
 
+from archive.document_customer import sync_documents
 from archive.filing import DocumentPart, FiledDocument, FilingRequest, file_document
+from archive.relink import relink_pending
 from archive.storage import ObjectStore
 from config import Settings
 from config.clock import china_date
@@ -49,6 +51,7 @@ from ingest.pipeline import NormalizedFile, PipelineParams, normalize_file
 from ingest.quarantine import quarantine
 from models import repo
 from models.document import Document
+from models.errors import ConflictError
 from models.user import Role
 
 log = logging.getLogger("dossier.ingest")
@@ -249,7 +252,8 @@ def _filing_request(
                 page_count=len(p.pages),
                 text=p.text,
                 ocr_confidence=p.ocr_confidence,
-                fields={**p.fields, "_meta": _meta(normalized, p.pages, p.type_confidence)},
+                fields={**p.fields, "_meta": _meta(normalized, p.pages, p.type_confidence,
+                                                   claim.hints)},
                 reasons=p.reasons,
                 pages=p.pages,
             )
@@ -262,7 +266,27 @@ def _filing_request(
     )
 
 
+#: Filing attempts when another worker created the same customer at the same moment.
+_FILING_ATTEMPTS = 2
+
+
 def _file(
+    claim: intake.Claim, normalized: NormalizedFile, *, services: IngestServices
+) -> list[FiledDocument]:
+    """File the normalized parts; once more when a customer this file was about to create was
+    created meanwhile by another worker (same USCC or ID number: a ``ConflictError``). The
+    second attempt sees that customer and links to it, as if the files had come one by one."""
+    for attempt in range(1, _FILING_ATTEMPTS + 1):
+        try:
+            return _file_once(claim, normalized, services=services)
+        except ConflictError as e:
+            if attempt == _FILING_ATTEMPTS:
+                raise
+            log.info("filing %s again: %s was created meanwhile", claim.display_path, e.field)
+    raise AssertionError("unreachable")
+
+
+def _file_once(
     claim: intake.Claim, normalized: NormalizedFile, *, services: IngestServices
 ) -> list[FiledDocument]:
     with Session(services.engine) as session:
@@ -283,9 +307,16 @@ def _file(
             raise
 
 
-def _meta(normalized: NormalizedFile, pages: Iterable[int], type_confidence: float) -> dict:
+def _meta(
+    normalized: NormalizedFile,
+    pages: Iterable[int],
+    type_confidence: float,
+    hints: Mapping[str, str] | None = None,
+) -> dict:
     pages = list(pages)
+    extra = {"upload_hints": dict(hints)} if hints else {}
     return {
+        **extra,
         "source_format": normalized.source_format,
         "source_pages": [i + 1 for i in pages],
         "type_confidence": type_confidence,
@@ -391,13 +422,32 @@ class RunReport:
     run_id: str
     outcomes: tuple[Outcome, ...]
     counts: dict[str, int]
+    relink: dict[str, object] | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
             "run_id": self.run_id,
             "counts": self.counts,
             "files": [o.as_dict() for o in self.outcomes],
+            "relink": self.relink,
         }
+
+
+def after_pass(services: IngestServices, outcomes: Sequence[Outcome]) -> dict[str, object] | None:
+    """After a pass that filed documents: fill customer fields from them (forms, licenses),
+    then link what is now unambiguous (:mod:`archive.relink`). Both are idempotent; a failure
+    here leaves the documents filed as they are, for the scheduled relink to finish."""
+    filed = [d.document_id for o in outcomes for d in o.documents if o.kind != "recovered"]
+    if not filed:
+        return None
+    taxonomy = services.settings.taxonomy
+    try:
+        with Session(services.engine) as session:
+            sync_documents(session, document_ids=filed, taxonomy=taxonomy)
+            return relink_pending(session, services.store, taxonomy=taxonomy).as_dict()
+    except (DossierError, SQLAlchemyError) as e:
+        log.warning("relink after pass %s failed: %s", services.run_id, e)
+        return {"error": str(e)}
 
 
 def thread_executor(services: IngestServices) -> Executor:
@@ -439,6 +489,7 @@ def run_pass(
         session.commit()
     outcomes: list[Outcome] = []
     status = "succeeded"
+    relinked: dict[str, object] | None = None
     try:
         claims = gather_claims(services=services, settle=settle)
         if on_claims:
@@ -451,6 +502,7 @@ def run_pass(
                 on_outcome(outcome)
 
         (execute or thread_executor(services))(claims, on_done)
+        relinked = after_pass(services, outcomes)
     except BaseException:
         status = "failed"
         raise
@@ -459,4 +511,4 @@ def run_pass(
         with Session(services.engine) as session:
             repo.finish_ingest_run(session, run_id=services.run_id, status=status, counts=counts)
             session.commit()
-    return RunReport(services.run_id, tuple(outcomes), counts)
+    return RunReport(services.run_id, tuple(outcomes), counts, relinked)

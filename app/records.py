@@ -9,15 +9,21 @@ the caller asks for full values, and such a request is recorded with :func:`reco
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlmodel import Session
 
 from archive.review import QueueItem
+from config.clock import CHINA_TZ
 from config.taxonomy import Taxonomy
 from models import repo
+from models.contact import Contact
+from models.cooperation import Cooperation
 from models.customer import Customer
 from models.document import Document
+from models.followup import FollowUp
+from models.tag import Tag
 from models.validation import mask_id_number, mask_phone
 
 
@@ -26,9 +32,16 @@ def _iso(value: date | datetime | None) -> str | None:
 
 
 def customer_record(
-    customer: Customer, *, taxonomy: Taxonomy, unmask: bool = False
+    customer: Customer,
+    *,
+    taxonomy: Taxonomy,
+    unmask: bool = False,
+    tags: list[str] | None = None,
 ) -> dict[str, Any]:
-    """A customer as a dictionary; see README "JSON output" for the field list."""
+    """A customer as a dictionary; see README "JSON output" for the field list.
+
+    ``tags`` (names) adds the key ``tags``; money is exact text in 元.
+    """
     ctype = taxonomy.customer_type(customer.customer_type)
     id_number = customer.id_number
     phone = customer.phone
@@ -57,11 +70,111 @@ def customer_record(
         "status": customer.status,
         "status_label": taxonomy.customer_status_label(customer.status),
         "owner_id": customer.owner_id,
+        "notes": customer.notes,
+        "first_cooperation_date": _iso(customer.first_cooperation_date),
+        "latest_cooperation_date": _iso(customer.latest_cooperation_date),
+        "cumulative_amount": _money(customer.cumulative_amount),
+        "annual_amount": _money(customer.annual_amount),
+        "value_tier": customer.value_tier,
+        "level_reason": customer.level_reason,
+        "manual_fields": list(customer.manual_fields or []),
+        "decision_roles": list(customer.decision_roles or []),
+        "follow_up_status": customer.follow_up_status,
+        "complaint_count": customer.complaint_count,
+        "complaint_type": customer.complaint_type,
+        "last_service_date": _iso(customer.last_service_date),
+        "satisfaction": customer.satisfaction,
+        "campaigns": list(customer.campaigns or []),
+        "version": customer.version,
         "created_by": customer.created_by,
         "created_at": _iso(customer.created_at),
         "updated_by": customer.updated_by,
         "updated_at": _iso(customer.updated_at),
+    } | ({"tags": tags} if tags is not None else {})
+
+
+def _money(value: Decimal | None) -> str | None:
+    """Money (元) as exact text, e.g. ``"120000.00"``."""
+    return str(value) if value is not None else None
+
+
+def contact_record(contact: Contact, *, unmask: bool = False) -> dict[str, Any]:
+    """A contact person as a dictionary; phone numbers masked unless ``unmask``."""
+    hide = (lambda v: v) if unmask else mask_phone
+    return {
+        "id": contact.id,
+        "customer_id": contact.customer_id,
+        "name": contact.name,
+        "gender": contact.gender,
+        "department": contact.department,
+        "title": contact.title,
+        "mobile": hide(contact.mobile) if contact.mobile else None,
+        "office_phone": hide(contact.office_phone) if contact.office_phone else None,
+        "phones": [hide(p) for p in contact.phones or []],
+        "email": contact.email,
+        "wechat": contact.wechat,
+        "responsibilities": contact.responsibilities,
+        "communication_preference": contact.communication_preference,
+        "relationship_level": contact.relationship_level,
+        "is_primary": contact.is_primary,
+        "is_decision_maker": contact.is_decision_maker,
+        "created_by": contact.created_by,
+        "updated_by": contact.updated_by,
+        "created_at": _iso(contact.created_at),
+        "updated_at": _iso(contact.updated_at),
     }
+
+
+def follow_up_record(entry: FollowUp) -> dict[str, Any]:
+    """A follow-up as a dictionary (``followed_at`` in China time)."""
+    return {
+        "id": entry.id,
+        "customer_id": entry.customer_id,
+        "followed_at": entry.followed_at.astimezone(CHINA_TZ).isoformat(),
+        "followed_by": entry.followed_by,
+        "channel": entry.channel,
+        "content": entry.content,
+        "next_step": entry.next_step,
+        "next_date": _iso(entry.next_date),
+        "status": entry.status,
+        "created_by": entry.created_by,
+        "created_at": _iso(entry.created_at),
+    }
+
+
+def cooperation_record(record: Cooperation) -> dict[str, Any]:
+    """A cooperation record as a dictionary (amount as exact text in 元)."""
+    return {
+        "id": record.id,
+        "customer_id": record.customer_id,
+        "contract_no": record.contract_no,
+        "name": record.name,
+        "signed_date": _iso(record.signed_date),
+        "effective_date": _iso(record.effective_date),
+        "expiry_date": _iso(record.expiry_date),
+        "amount": _money(record.amount),
+        "payment_terms": record.payment_terms,
+        "status": record.status,
+        "created_by": record.created_by,
+        "updated_by": record.updated_by,
+        "created_at": _iso(record.created_at),
+        "updated_at": _iso(record.updated_at),
+    }
+
+
+def tag_record(tag: Tag, *, customers: int | None = None) -> dict[str, Any]:
+    """A tag of the vocabulary, with how many customers have it when known."""
+    record: dict[str, Any] = {
+        "id": tag.id,
+        "name": tag.name,
+        "description": tag.description,
+        "is_retired": tag.is_retired,
+        "updated_by": tag.updated_by,
+        "updated_at": _iso(tag.updated_at),
+    }
+    if customers is not None:
+        record["customers"] = customers
+    return record
 
 
 def _mask_fields(fields: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,9 @@ the caller commits. Rules:
 - The same USCC or ID number is refused (by the repository); a same or very similar name
   (normalized: 有限公司/（）/spaces) is returned as a warning from :func:`similar_customers`.
 - Every change is an audit event with before/after (written by ``models.repo``).
+- Cooperation totals, value tier and level follow from the records (:mod:`archive.tiers`);
+  a value typed by a person is kept (``manual_fields``) until it is cleared, and a level that
+  differs from the tier's needs a reason (``level_reason``).
 """
 
 from __future__ import annotations
@@ -23,10 +26,13 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from archive.permissions import Action, can_view_customer, require, sees_everything
+from archive.tiers import derived_values, tier_level
 from config.settings import Settings
 from models import repo
+from models.cooperation import DERIVED_FIELDS
 from models.customer import Customer, normalize_customer_name
-from models.repo import ConflictError, NotFoundError
+from models.repo import ConflictError, NotFoundError, ValidationError
+from models.repo.base import atomic
 from models.user import User
 
 _COMPANY_SUFFIX = re.compile(r"(股份有限公司|有限责任公司|有限公司|集团|公司)$")
@@ -65,22 +71,117 @@ def get_visible(session: Session, actor: User, code: str) -> Customer:
 
 
 def create_customer(
-    session: Session, settings: Settings, actor: User, values: Mapping[str, Any]
+    session: Session,
+    settings: Settings,
+    actor: User,
+    values: Mapping[str, Any],
+    *,
+    look_for_similar: bool = True,
 ) -> tuple[Customer, list[Customer]]:
     """Create a customer; returns it and the existing customers with a similar name.
+
+    ``look_for_similar=False`` skips the similar-name search (a bulk import: that search reads
+    every customer sharing the name's first two characters, so row by row it is quadratic).
+
+    Cooperation totals given here are set by hand (``manual_fields``): records added later do
+    not overwrite them until they are cleared.
 
     Raises:
         PermissionDeniedError: A disabled user.
         ValidationError, ConflictError: As ``models.repo.create_customer``.
     """
-    del settings  # reserved: option lists and tier thresholds come from it in later steps
     require(actor, Action.VIEW)
     data = dict(values)
     if not sees_everything(actor):
         data["owner_id"] = actor.id
-    similar = similar_customers(session, name=str(data.get("name") or ""))
-    customer = repo.create_customer(session, data=data, actor=actor.username)
+    similar = (
+        similar_customers(session, name=str(data.get("name") or "")) if look_for_similar else []
+    )
+    customer = repo.create_customer(
+        session, data=data, actor=actor.username, taxonomy=settings.taxonomy
+    )
+    manual = [f for f in DERIVED_FIELDS if getattr(customer, f) is not None]
+    if manual:
+        repo.set_customer_derived(
+            session,
+            customer=customer,
+            values={"manual_fields": manual},
+            actor=actor.username,
+            bump_version=False,
+        )
     return customer, similar
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _level_change(
+    settings: Settings, customer: Customer, given: dict[str, Any], reason: str | None
+) -> tuple[set[str], set[str], str | None]:
+    """How a level edit changes the manual fields: (add, remove, reason); checks the reason.
+
+    A level other than the one the tier gives is an override and needs a reason; the tier's
+    level, or a blank level, follows the tier again; without a tier a level is a plain edit.
+    """
+    tier_lvl = tier_level(settings, customer.value_tier)
+    if "level" not in given:
+        if reason and "level" in (customer.manual_fields or ()):
+            return set(), set(), reason
+        return set(), set(), customer.level_reason
+    if _blank(given["level"]):
+        if tier_lvl is not None:
+            given.pop("level")
+        return set(), {"level"}, None
+    new = str(given["level"]).strip()
+    manual = "level" in (customer.manual_fields or ())
+    if new == customer.level:  # unchanged (a form sends every field): keep the override
+        return set(), set(), (reason or customer.level_reason) if manual else None
+    if tier_lvl is None or new == tier_lvl:
+        return set(), {"level"}, None
+    if not reason:
+        raise ValidationError(
+            f"客户等级：价值层级“{customer.value_tier}”对应{tier_lvl}，"
+            "手工调整为其他等级须填写调整原因",
+            field="level_reason",
+            reason="required",
+        )
+    return {"level"}, set(), reason
+
+
+def _apply_edit(
+    session: Session, settings: Settings, actor: User, customer: Customer, given: dict[str, Any]
+) -> Customer:
+    """Write the edit and the derived fields that follow from it (no version bump here)."""
+    reason = given.pop("level_reason", None)
+    reason = None if _blank(reason) else str(reason).strip()
+    add, remove, level_reason = _level_change(settings, customer, given, reason)
+    released = {f for f in DERIVED_FIELDS if f in given and _blank(given[f])}
+    for name in released:
+        given.pop(name)
+    old = {f: getattr(customer, f) for f in DERIVED_FIELDS}
+    if given:
+        customer = repo.update_customer(
+            session,
+            code=customer.code,
+            changes=given,
+            actor=actor.username,
+            taxonomy=settings.taxonomy,
+        )
+    typed = {f for f in DERIVED_FIELDS if f in given and getattr(customer, f) != old[f]}
+    manual = (set(customer.manual_fields or ()) | typed | add) - released - remove
+    values = derived_values(
+        session,
+        settings,
+        customer,
+        manual=manual,
+        level_reason=level_reason,
+        released=frozenset(released),
+    )
+    repo.set_customer_derived(
+        session, customer=customer, values=values, actor=actor.username, bump_version=False
+    )
+    return customer
 
 
 def edit_customer(
@@ -94,13 +195,16 @@ def edit_customer(
 ) -> Customer:
     """Change fields of a customer that ``actor`` may see, from the ``version`` they saw.
 
+    ``changes`` may hold ``level_reason``: required when the level is set to something other
+    than what the value tier gives (an override, see :mod:`archive.tiers`). A blank cooperation
+    total or level follows the records / tier again.
+
     Raises:
         NotFoundError: No such customer or not visible to ``actor``.
         ConflictError: Someone saved the customer after ``version`` was read.
         PermissionDeniedError: A sales user tried to change the owner.
         ValidationError: The changed record breaks a rule.
     """
-    del settings
     customer = get_visible(session, actor, code)
     if customer.version != version:
         raise _stale(customer)
@@ -109,7 +213,8 @@ def edit_customer(
         if not sees_everything(actor):
             require(actor, Action.MANAGE_USERS)
     before = customer.updated_at
-    customer = repo.update_customer(session, code=code, changes=given, actor=actor.username)
+    with atomic(session):
+        customer = _apply_edit(session, settings, actor, customer, given)
     if customer.updated_at == before:
         return customer
     # Compare-and-set: under concurrent saves only one transaction finds the old version.

@@ -90,3 +90,17 @@ class ThrottledError(DossierError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message, retry_after=retry_after)
         self.retry_after = retry_after
+
+
+class ImportRefusedError(DossierError):
+    """A customer file to import is refused as a whole (empty, encrypted, no header, too big...)."""
+
+    code = ErrorCode.VALIDATION
+    retryable = False
+
+
+class RestoreRefusedError(DossierError):
+    """A restore would overwrite data, or its backup is incomplete or damaged."""
+
+    code = ErrorCode.CONFLICT
+    retryable = False

@@ -14,6 +14,13 @@ Rules, in order:
 4. **Bundle fallback.** A document of a bundle that matched nothing (and carries no trusted
    USCC of its own) belongs to the bundle's only customer.
 
+**Contracts** are linked only to a customer that is one of their parties (甲方/乙方, by the
+party's trusted USCC, else its name): never to the bundle's company, never to a new customer.
+When no party is a known customer the contract stays unlinked (``contract_party_unknown``).
+
+``exclude``: customers left out of every match (the relink pass in ``archive.relink`` asks
+again without the provisional customer a document created for itself).
+
 Several candidates: link none, list their codes, reason ``ambiguous_customer``. No match: a new
 customer (status 潜在客户 / prospect) whose type is inferred from the document - only when the
 name is plausible, so OCR garbage never becomes a customer.
@@ -22,16 +29,20 @@ name is plausible, so OCR garbage never becomes a customer.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
 
+from config.taxonomy import load_taxonomy
 from models.customer import Customer, normalize_customer_name
 
 # Which extracted field identifies the customer, per document type.
 _CODE_FIELDS = ("uscc", "id_number")
-_NAME_FIELDS = ("name", "customer_name", "depositor_name", "party_a")
+_NAME_FIELDS = ("name", "customer_name", "depositor_name")
+#: Contract parties: (name field, USCC field), as extracted by ingest (understanding.toml).
+CONTRACT_PARTIES = (("party_a", "party_a_uscc"), ("party_b", "party_b_uscc"))
+_CONTRACT_TYPES = {"contract"}
 _INDIVIDUAL_TYPES = {"id_card"}
 #: Field reasons that make a code unfit for linking (set by ingest's checks).
 _UNTRUSTED_MARKERS = ("check_digit", "corrected", "mismatch")
@@ -108,6 +119,12 @@ def plausible_name(name: str, customer_type: str) -> bool:
 
 
 def infer_customer_type(document_type: str, fields: Mapping[str, object]) -> str:
+    """individual or enterprise: the type a form ticks (客户类型, by its taxonomy label) when
+    it is one, else an ID card or an ID number without a USCC means a person."""
+    ticked = field_value(fields, "customer_type")
+    known = load_taxonomy().customer_type_by_label(ticked) if ticked else None
+    if known is not None:
+        return known.code
     if document_type in _INDIVIDUAL_TYPES or (
         field_value(fields, "id_number") and not field_value(fields, "uscc")
     ):
@@ -118,9 +135,11 @@ def infer_customer_type(document_type: str, fields: Mapping[str, object]) -> str
 # --- matching ---------------------------------------------------------------------------------
 
 
-def _decide(hits: Sequence[Customer], matched_by: str) -> LinkResult | None:
+def _decide(
+    hits: Sequence[Customer], matched_by: str, exclude: Collection[int] = ()
+) -> LinkResult | None:
     """One hit links, several are ambiguous, none is no decision (None)."""
-    unique = list({c.id: c for c in hits}.values())
+    unique = [c for c in {c.id: c for c in hits}.values() if c.id not in exclude]
     if len(unique) == 1:
         return LinkResult(customer=unique[0], matched_by=matched_by)
     if len(unique) > 1:
@@ -134,14 +153,21 @@ def _decide(hits: Sequence[Customer], matched_by: str) -> LinkResult | None:
     return None
 
 
-def _by_code(session: Session, fields: Mapping[str, object]) -> LinkResult | None:
+def _by_uscc(session: Session, code: str, exclude: Collection[int]) -> Customer | None:
+    hit = session.exec(select(Customer).where(Customer.uscc == code.upper())).first()
+    return hit if hit is not None and hit.id not in exclude else None
+
+
+def _by_code(
+    session: Session, fields: Mapping[str, object], exclude: Collection[int]
+) -> LinkResult | None:
     for code_field in _CODE_FIELDS:
         code = trusted_value(fields, code_field)
         if not code:
             continue
         column = Customer.uscc if code_field == "uscc" else Customer.id_number
         hit = session.exec(select(Customer).where(column == code.upper())).first()
-        if hit is not None:
+        if hit is not None and hit.id not in exclude:
             return LinkResult(customer=hit, matched_by=code_field)
     return None
 
@@ -156,9 +182,10 @@ def _represented_by(customers: Sequence[Customer], person: str) -> list[Customer
 
 
 def _id_card_in_bundle(
-    fields: Mapping[str, object], bundle: Sequence[Customer]
+    fields: Mapping[str, object], bundle: Sequence[Customer], exclude: Collection[int]
 ) -> LinkResult | None:
     """The bundle's company (or person) an ID card belongs to."""
+    bundle = [c for c in bundle if c.id not in exclude]
     if not bundle:
         return None
     person = field_value(fields, "name")
@@ -171,17 +198,25 @@ def _id_card_in_bundle(
     return _decide(bundle, "bundle")
 
 
-def _person_by_name(session: Session, person: str) -> LinkResult | None:
+def _person_by_name(session: Session, person: str, exclude: Collection[int]) -> LinkResult | None:
     """Individuals with this name and companies with this legal representative."""
     key = _person_key(person)
-    individuals = session.exec(
-        select(Customer).where(Customer.name_key == key, Customer.customer_type == "individual")
-    ).all()
-    companies = session.exec(
-        select(Customer).where(
-            Customer.legal_representative_key == key, Customer.customer_type == "enterprise"
-        )
-    ).all()
+    individuals = [
+        c
+        for c in session.exec(
+            select(Customer).where(Customer.name_key == key, Customer.customer_type == "individual")
+        ).all()
+        if c.id not in exclude
+    ]
+    companies = [
+        c
+        for c in session.exec(
+            select(Customer).where(
+                Customer.legal_representative_key == key, Customer.customer_type == "enterprise"
+            )
+        ).all()
+        if c.id not in exclude
+    ]
     if individuals and not companies:
         return _decide(individuals, "name")
     if companies and not individuals:
@@ -189,20 +224,58 @@ def _person_by_name(session: Session, person: str) -> LinkResult | None:
     return _decide([*individuals, *companies], "name")
 
 
-def _by_name(session: Session, name: str) -> LinkResult | None:
+def _named(session: Session, name: str) -> list[Customer]:
     key = normalize_name(name)
     if not key:
-        return None
-    hits = session.exec(
-        select(Customer).where(Customer.name_key == key).limit(_MAX_CANDIDATES + 1)
-    ).all()
-    return _decide(hits, "name")
+        return []
+    return list(
+        session.exec(
+            select(Customer).where(Customer.name_key == key).limit(_MAX_CANDIDATES + 1)
+        ).all()
+    )
 
 
-def _bundle_fallback(fields: Mapping[str, object], bundle: Sequence[Customer]) -> LinkResult | None:
+def _by_name(session: Session, name: str, exclude: Collection[int]) -> LinkResult | None:
+    return _decide(_named(session, name), "name", exclude)
+
+
+def _bundle_fallback(
+    fields: Mapping[str, object], bundle: Sequence[Customer], exclude: Collection[int]
+) -> LinkResult | None:
     if not bundle or trusted_value(fields, "uscc"):
         return None
-    return _decide(bundle, "bundle")
+    return _decide(bundle, "bundle", exclude)
+
+
+def contract_parties(fields: Mapping[str, object]) -> list[dict[str, str | None]]:
+    """The parties printed on a contract: ``{"role", "name", "uscc"}`` (USCC only if trusted)."""
+    parties: list[dict[str, str | None]] = []
+    for name_field, uscc_field in CONTRACT_PARTIES:
+        name = field_value(fields, name_field)
+        uscc = trusted_value(fields, uscc_field)
+        if name or uscc:
+            parties.append({"role": name_field, "name": name, "uscc": uscc})
+    return parties
+
+
+def _contract_party(
+    session: Session, fields: Mapping[str, object], exclude: Collection[int]
+) -> LinkResult:
+    """The known customer that is a party of the contract (by USCC, else by name)."""
+    hits: list[Customer] = []
+    for party in contract_parties(fields):
+        hit = _by_uscc(session, party["uscc"], exclude) if party["uscc"] else None
+        if hit is None and party["name"]:
+            hit_list = [c for c in _named(session, party["name"]) if c.id not in exclude]
+            hits.extend(hit_list)
+        elif hit is not None:
+            hits.append(hit)
+    decided = _decide(hits, "party")
+    if decided is not None:
+        return decided
+    return LinkResult(
+        customer=None, matched_by=None, reasons=("unlinked", "contract_party_unknown")
+    )
 
 
 _CREATE_FIELDS = ("uscc", "id_number", "legal_representative", "address", "established_date")
@@ -226,6 +299,7 @@ def find_customer(
     document_type: str,
     fields: Mapping[str, object],
     bundle: Sequence[Customer] = (),
+    exclude: Collection[int] = (),
 ) -> LinkResult:
     """Find the customer a document belongs to, without changing anything.
 
@@ -235,30 +309,33 @@ def find_customer(
         fields: Its extracted fields (``{name: {"value", "reasons", ...}}`` or plain values).
         bundle: Customers already found for the other documents of the same input file
             (licenses and forms first), in the order found.
+        exclude: Ids of customers never to match (see the module docstring).
 
     Returns:
         A :class:`LinkResult`: a customer, candidates (ambiguous), fields for a new customer,
         or nothing with reason ``unlinked``.
     """
+    if document_type in _CONTRACT_TYPES:
+        return _contract_party(session, fields, exclude)
     is_id_card = document_type in _INDIVIDUAL_TYPES
-    if is_id_card and (found := _id_card_in_bundle(fields, bundle)) is not None:
+    if is_id_card and (found := _id_card_in_bundle(fields, bundle, exclude)) is not None:
         return found
-    if (found := _by_code(session, fields)) is not None:
+    if (found := _by_code(session, fields, exclude)) is not None:
         return found
     person = field_value(fields, "name") if is_id_card else None
-    if person and (found := _person_by_name(session, person)) is not None:
+    if person and (found := _person_by_name(session, person, exclude)) is not None:
         return found
     name = next((v for f in _NAME_FIELDS if (v := field_value(fields, f))), None)
-    if name and not is_id_card and (found := _by_name(session, name)) is not None:
+    if name and not is_id_card and (found := _by_name(session, name, exclude)) is not None:
         return found
-    if (found := _bundle_fallback(fields, bundle)) is not None:
+    if (found := _bundle_fallback(fields, bundle, exclude)) is not None:
         return found
     if name:
         return _to_create(document_type, fields, name)
     return LinkResult(customer=None, matched_by=None, reasons=("unlinked",))
 
 
-# --- customer fields from a license -----------------------------------------------------------
+# --- customer fields from a document ----------------------------------------------------------
 
 #: License field -> customer column filled when empty, compared when not.
 LICENSE_CUSTOMER_FIELDS = (
@@ -268,6 +345,18 @@ LICENSE_CUSTOMER_FIELDS = (
     ("established_date", "established_date"),
     ("address", "address"),
 )
+#: Customer form (客户资料登记表) field -> customer column, the same way.
+FORM_CUSTOMER_FIELDS = (
+    ("contact_person", "contact_person"),
+    ("phone", "phone"),
+    ("email", "email"),
+    ("address", "address"),
+)
+#: Which document types fill and check their customer's record, and with which fields.
+CUSTOMER_FIELDS_BY_TYPE: Mapping[str, tuple[tuple[str, str], ...]] = {
+    "business_license": LICENSE_CUSTOMER_FIELDS,
+    "customer_form": FORM_CUSTOMER_FIELDS,
+}
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -275,12 +364,16 @@ def _comparable(column: str, value: object) -> str:
     text = value.isoformat() if hasattr(value, "isoformat") else str(value or "")
     if column == "uscc":
         return text.strip().upper()
+    if column == "phone":
+        return re.sub(r"\D", "", text)
+    if column == "email":
+        return text.strip().casefold()
     return normalize_customer_name(text)
 
 
 @dataclass(frozen=True)
 class FieldComparison:
-    """What a license says about its customer's record.
+    """What a document says about its customer's record.
 
     ``fills``: customer column -> value, for columns that are empty on the record (only values
     without any doubt reason). ``differences``: ``{"field", "record", "document"}`` for columns
@@ -291,16 +384,23 @@ class FieldComparison:
     differences: list[dict[str, str]]
 
 
-def compare_customer_fields(customer: Customer, fields: Mapping[str, object]) -> FieldComparison:
-    """Compare a license's fields with its customer's record, without changing anything.
+def compare_customer_fields(
+    customer: Customer,
+    fields: Mapping[str, object],
+    *,
+    document_type: str = "business_license",
+) -> FieldComparison:
+    """Compare a document's fields with its customer's record, without changing anything.
 
     Args:
-        customer: The linked (enterprise) customer.
-        fields: The license's extracted fields.
+        customer: The linked customer.
+        fields: The document's extracted fields.
+        document_type: Which mapping applies (:data:`CUSTOMER_FIELDS_BY_TYPE`; other types
+            compare nothing).
     """
     fills: dict[str, str] = {}
     differences: list[dict[str, str]] = []
-    for src, column in LICENSE_CUSTOMER_FIELDS:
+    for src, column in CUSTOMER_FIELDS_BY_TYPE.get(document_type, ()):
         value = trusted_value(fields, src)
         if not value or (column == "established_date" and not _ISO_DATE.match(value)):
             continue

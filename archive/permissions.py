@@ -31,6 +31,7 @@ class Action(StrEnum):
     VIEW_AUDIT = "view_audit"  # read the audit trail
     MANAGE_USERS = "manage_users"  # add users, change roles, disable
     MANAGE_TAXONOMY = "manage_taxonomy"  # edit types, option lists, templates
+    MERGE_CUSTOMERS = "merge_customers"  # merge a duplicate customer into another
 
 
 _ALL = frozenset(Action)
@@ -49,6 +50,7 @@ _ACTION_LABELS = {
     Action.VIEW_AUDIT: "查看审计记录",
     Action.MANAGE_USERS: "管理用户",
     Action.MANAGE_TAXONOMY: "管理分类与选项",
+    Action.MERGE_CUSTOMERS: "合并重复客户",
 }
 
 

@@ -1,4 +1,6 @@
-"""Users: create, sign in (argon2, throttled), change role, disable. Every action is audited.
+"""Users: create, sign in (argon2, throttled), change role, disable, end web sessions.
+
+Every action is audited.
 
 Passwords are hashed with argon2id (argon2-cffi, its default parameters) and never logged or
 audited. Sign-in attempts are recorded in the ``login_attempt`` table, so throttling holds
@@ -133,7 +135,13 @@ def create_user(
 
 
 def _change_user(
-    session: Session, *, user: User, changes: dict[str, object], actor: str, action: str
+    session: Session,
+    *,
+    user: User,
+    changes: dict[str, object],
+    actor: str,
+    action: str,
+    detail: str | None = None,
 ) -> User:
     before = {k: getattr(user, k) for k in changes}
     if before == changes:
@@ -150,6 +158,7 @@ def _change_user(
         entity_id=user.username,
         before=before,
         after=dict(changes),
+        detail=detail,
     )
     return user
 
@@ -170,13 +179,54 @@ def set_role(session: Session, *, username: str, role: str, actor: str) -> User:
 def disable_user(session: Session, *, username: str, actor: str) -> User:
     """Disable a user: they can no longer sign in and see nothing (audited ``user.disable``).
 
+    Their web sessions are revoked at once (the audit event's detail counts them).
+
     Raises:
         NotFoundError: No such user.
     """
     user = _require_user(session, username)
+    ended = repo.revoke_user_web_sessions(session, user_id=int(user.id or 0))
     return _change_user(
-        session, user=user, changes={"is_active": False}, actor=actor, action="user.disable"
+        session,
+        user=user,
+        changes={"is_active": False},
+        actor=actor,
+        action="user.disable",
+        detail=f"结束全部会话（{ended} 个）" if ended else None,
     )
+
+
+def end_sessions(
+    session: Session, *, username: str, actor: str, now: datetime | None = None
+) -> int:
+    """End all of a user's web sessions ("结束全部会话"; audited ``user.end_sessions``).
+
+    Their next request goes to the sign-in page. Returns how many sessions were live.
+
+    Raises:
+        NotFoundError: No such user.
+    """
+    user = _require_user(session, username)
+    ended = repo.revoke_user_web_sessions(session, user_id=int(user.id or 0), now=now)
+    repo.add_audit_event(
+        session,
+        actor=actor,
+        action="user.end_sessions",
+        entity_type="user",
+        entity_id=user.username,
+        after={"sessions_ended": ended},
+        detail=f"结束全部会话（{ended} 个）",
+    )
+    return ended
+
+
+def live_session_counts(session: Session) -> dict[str, int]:
+    """Live web sessions per username (users without one are absent)."""
+    by_id = repo.count_live_web_sessions(session)
+    if not by_id:
+        return {}
+    names = session.exec(select(User.id, User.username).where(col(User.id).in_(by_id))).all()
+    return {name: by_id[int(user_id)] for user_id, name in names if user_id is not None}
 
 
 def enable_user(session: Session, *, username: str, actor: str) -> User:
@@ -334,6 +384,8 @@ __all__ = [
     "create_user",
     "disable_user",
     "enable_user",
+    "end_sessions",
+    "live_session_counts",
     "list_users",
     "set_password",
     "set_role",

@@ -10,19 +10,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from app.intake_pass import Outcome
+from cli.labels import OUTCOME_LABELS, reasons_text
 from cli.output import console, emit_json, err
-
-OUTCOME_LABELS = {
-    "archived": "已归档",
-    "needs_review": "待审核",
-    "quarantined": "已隔离",
-    "duplicate": "重复文件",
-    "recovered": "已恢复",
-    "retry": "稍后重试",
-}
+from config.taxonomy import Taxonomy
+from ingest.quarantine import reason_label
 
 
-def _outcome_table(report: dict) -> Table:
+def _outcome_table(report: dict, taxonomy: Taxonomy) -> Table:
     table = Table(title=f"收件处理结果（{report['run_id'][:8]}）")
     for col in ("文件", "结果", "资料", "归档位置", "原因"):
         table.add_column(col, overflow="fold")
@@ -31,14 +25,25 @@ def _outcome_table(report: dict) -> Table:
         table.add_row(
             f["source"],
             OUTCOME_LABELS.get(f["outcome"], f["outcome"]),
-            "\n".join(f"#{d['id']} {d['document_type']} {d['status']}" for d in docs),
-            "\n".join(d["pdf_key"] for d in docs) or (f["quarantine_path"] or ""),
-            f["message"]
-            or "\n".join(
-                ", ".join(r for r in d["review_reasons"] if r != "second_check") for d in docs
+            "\n".join(
+                f"#{d['id']} {taxonomy.document_type(d['document_type']).label}"
+                f" {taxonomy.document_status_label(d['status'])}"
+                for d in docs
             ),
+            "\n".join(d["pdf_key"] for d in docs) or (f["quarantine_path"] or ""),
+            _reason_cell(f, taxonomy),
         )
     return table
+
+
+def _reason_cell(f: dict, taxonomy: Taxonomy) -> str:
+    """The quarantine reason (its Chinese label and message), else each document's reasons."""
+    if f.get("reason"):
+        return reason_label(str(f["reason"]), f.get("message"))
+    if f.get("message"):
+        return str(f["message"])
+    lines = [reasons_text(taxonomy, d["review_reasons"]) for d in f["documents"]]
+    return "\n".join(line or "二次核验" for line in lines)
 
 
 def ingest(
@@ -52,7 +57,7 @@ def ingest(
     from app.context import app_context
     from flows.ingest import ProgressHooks, ingest_intake
 
-    app_context()  # an unreachable or unmigrated database stops here (exit 3, cli.main)
+    ctx = app_context()  # an unreachable or unmigrated database stops here (exit 3, cli.main)
 
     logging.getLogger("prefect").setLevel(logging.WARNING)
     if watch:
@@ -85,7 +90,7 @@ def ingest(
     if not report["files"]:
         console.print("收件夹中没有待处理的文件。")
         return
-    console.print(_outcome_table(report))
+    console.print(_outcome_table(report, ctx.taxonomy))
     console.print(
         "  ".join(f"{OUTCOME_LABELS.get(k, k)} {v}" for k, v in sorted(report["counts"].items()))
     )

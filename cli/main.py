@@ -25,8 +25,8 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageErro
 from typer.core import TyperGroup
 
 import flows  # noqa: F401  (switches Prefect telemetry off before anything imports prefect)
-from app.context import AppContext, app_context
-from app.records import customer_record, document_record, record_unmasked
+from app.context import app_context
+from app.records import document_record, record_unmasked
 from cli.output import (
     DocumentIdArg,
     FullOpt,
@@ -34,10 +34,10 @@ from cli.output import (
     choose,
     cli_actor,
     console,
-    customer_types,
     document_types,
     emit_json,
     err,
+    print_documents,
 )
 from config import load_settings
 from config.errors import DossierError, exit_code
@@ -70,9 +70,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-customers_app = typer.Typer(help="客户档案 (customers)", no_args_is_help=True)
 documents_app = typer.Typer(help="资料文件 (documents)", no_args_is_help=True)
-app.add_typer(customers_app, name="customers")
 app.add_typer(documents_app, name="documents")
 
 
@@ -108,153 +106,7 @@ def init(json_out: JsonOpt = False) -> None:
     console.print(table)
 
 
-# ---- customers ---------------------------------------------------------------------------
-
-
-def _customer_type_code(ctx: AppContext, value: str) -> str:
-    return choose("--type", value, customer_types(ctx.taxonomy)) or value
-
-
-@customers_app.command("add")
-def customers_add(
-    name: Annotated[str, typer.Option(help="客户名称")],
-    customer_type: Annotated[str, typer.Option("--type", help="企业客户 / 个人客户")] = "企业客户",
-    uscc: Annotated[str | None, typer.Option(help="统一社会信用代码")] = None,
-    id_number: Annotated[str | None, typer.Option("--id-number", help="证件号码")] = None,
-    legal_representative: Annotated[
-        str | None, typer.Option("--legal-rep", help="法定代表人")
-    ] = None,
-    established: Annotated[str | None, typer.Option(help="成立时间 YYYY-MM-DD")] = None,
-    contact: Annotated[str | None, typer.Option(help="联系人")] = None,
-    phone: Annotated[str | None, typer.Option(help="联系方式")] = None,
-    email: Annotated[str | None, typer.Option(help="电子邮箱")] = None,
-    address: Annotated[str | None, typer.Option(help="地址")] = None,
-    industry: Annotated[str | None, typer.Option(help="所属行业")] = None,
-    level: Annotated[str | None, typer.Option(help="客户等级")] = None,
-    source: Annotated[str | None, typer.Option(help="客户来源")] = None,
-    status: Annotated[str, typer.Option(help="prospect/interested/won/lost")] = "prospect",
-    owner: Annotated[str | None, typer.Option(help="负责人用户名")] = None,
-    actor: Annotated[str, typer.Option(help="操作人")] = "cli",
-    json_out: JsonOpt = False,
-) -> None:
-    """Add a customer (validated: USCC/ID check digits, phone, email, option lists)."""
-    ctx = app_context()
-    values: dict[str, Any] = {
-        "name": name,
-        "customer_type": _customer_type_code(ctx, customer_type),
-        "uscc": uscc,
-        "id_number": id_number,
-        "legal_representative": legal_representative,
-        "established_date": established,
-        "contact_person": contact,
-        "phone": phone,
-        "email": email,
-        "address": address,
-        "industry": industry,
-        "level": level,
-        "source_channel": source,
-        "status": choose("--status", status, ctx.taxonomy.customer_statuses),
-    }
-    with session_scope(ctx.engine) as session:
-        if owner:
-            user = repo.get_user(session, username=owner)
-            if user is None:
-                raise DossierError(f"用户不存在：{owner}")
-            values["owner_id"] = user.id
-        customer = repo.create_customer(
-            session,
-            data={k: v for k, v in values.items() if v is not None},
-            actor=actor,
-            taxonomy=ctx.taxonomy,
-        )
-        record = customer_record(customer, taxonomy=ctx.taxonomy)
-    if json_out:
-        emit_json(record)
-    else:
-        console.print(f"已创建客户 [bold]{record['code']}[/bold] {record['name']}")
-
-
-@customers_app.command("list")
-def customers_list(
-    customer_type: Annotated[str | None, typer.Option("--type")] = None,
-    status: Annotated[str | None, typer.Option()] = None,
-    limit: Annotated[int, typer.Option()] = 100,
-    offset: Annotated[int, typer.Option()] = 0,
-    json_out: JsonOpt = False,
-) -> None:
-    """List customers."""
-    ctx = app_context()
-    with session_scope(ctx.engine) as session:
-        rows = repo.list_customers(
-            session,
-            customer_type=_customer_type_code(ctx, customer_type) if customer_type else None,
-            status=choose("--status", status, ctx.taxonomy.customer_statuses),
-            limit=limit,
-            offset=offset,
-        )
-        records = [customer_record(c, taxonomy=ctx.taxonomy) for c in rows]
-    if json_out:
-        emit_json(records)
-        return
-    table = Table(title=f"客户 ({len(records)})")
-    for col in ("编号", "名称", "类型", "统一社会信用代码/证件号", "状态", "法定代表人"):
-        table.add_column(col)
-    for r in records:
-        table.add_row(
-            r["code"],
-            r["name"],
-            r["customer_type_label"],
-            r["uscc"] or r["id_number"] or "",
-            r["status_label"],
-            r["legal_representative"] or "",
-        )
-    console.print(table)
-
-
-@customers_app.command("show")
-def customers_show(code: str, json_out: JsonOpt = False) -> None:
-    """Show one customer and its documents."""
-    ctx = app_context()
-    with session_scope(ctx.engine) as session:
-        customer = repo.get_customer(session, code=code)
-        if customer is None:
-            raise repo.NotFoundError(f"客户不存在：{code}")
-        docs = repo.list_documents(session, customer_id=customer.id, limit=1000)
-        record = customer_record(customer, taxonomy=ctx.taxonomy)
-        record["documents"] = [
-            document_record(d, customer=customer, taxonomy=ctx.taxonomy) for d in docs
-        ]
-    if json_out:
-        emit_json(record)
-        return
-    table = Table(title=f"{record['code']} {record['name']}", show_header=False)
-    for k, v in record.items():
-        if k != "documents" and v is not None:
-            table.add_row(k, str(v))
-    console.print(table)
-    _print_documents(record["documents"])
-
-
 # ---- documents ---------------------------------------------------------------------------
-
-
-def _print_documents(records: list[dict[str, Any]]) -> None:
-    table = Table(title=f"资料 ({len(records)})")
-    for col in ("ID", "状态", "类型", "客户", "提交日期", "页数", "归档位置", "审核原因"):
-        table.add_column(col)
-    for r in records:
-        reasons = "、".join(x["label"] for x in r["review_reasons"] if x["code"] != "second_check")
-        table.add_row(
-            str(r["id"]),
-            r["status_label"],
-            r["document_type_label"],
-            r["customer"]["name"] if r["customer"] else "（未关联）",
-            r["submitted_date"] or "",
-            str(r["page_count"] or ""),
-            r["pdf_key"] or "",
-            reasons,
-        )
-    console.print(table)
 
 
 @documents_app.command("list")
@@ -292,7 +144,7 @@ def documents_list(
     if json_out:
         emit_json(records)
     else:
-        _print_documents(records)
+        print_documents(records)
 
 
 def _customer_of(session, document):  # type: ignore[no-untyped-def]
@@ -362,10 +214,15 @@ def serve() -> None:
 
 def _register_sub_apps() -> None:
     """Commands that live in their own modules, imported explicitly (a broken one fails loudly)."""
-    from cli import check, ingest, review, web
+    from cli import check, customers, exchange, ingest, quarantine, relink, review, tokens, web
 
     ingest.register(app)
     check.register(app)
+    quarantine.register(app)
+    relink.register(app)
+    customers.register(app)
+    tokens.register(app)
+    exchange.register(app)
     for sub in (review.app, web.app):
         app.registered_commands.extend(sub.registered_commands)
         app.registered_groups.extend(sub.registered_groups)

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from app.errors import UsageError
 from config.taxonomy import Taxonomy
@@ -66,3 +67,23 @@ def document_types(taxonomy: Taxonomy) -> dict[str, str]:
 
 def customer_types(taxonomy: Taxonomy) -> dict[str, str]:
     return {t.code: t.label for t in taxonomy.customer_types}
+
+
+def print_documents(records: list[dict[str, Any]]) -> None:
+    """The documents table (``documents list``, ``customers show``)."""
+    table = Table(title=f"资料 ({len(records)})")
+    for col in ("ID", "状态", "类型", "客户", "提交日期", "页数", "归档位置", "审核原因"):
+        table.add_column(col)
+    for r in records:
+        reasons = "、".join(x["label"] for x in r["review_reasons"] if x["code"] != "second_check")
+        table.add_row(
+            str(r["id"]),
+            r["status_label"],
+            r["document_type_label"],
+            r["customer"]["name"] if r["customer"] else "（未关联）",
+            r["submitted_date"] or "",
+            str(r["page_count"] or ""),
+            r["pdf_key"] or "",
+            reasons,
+        )
+    console.print(table)

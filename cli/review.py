@@ -11,7 +11,6 @@ operator has the database) and is audited as ``cli:<login name>``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -22,6 +21,7 @@ from sqlmodel import Session, col, select
 from app.context import AppContext, app_context
 from app.records import document_record, queue_record, record_unmasked
 from archive import review, users
+from cli.labels import print_document_record
 from cli.output import (
     DocumentIdArg,
     FullOpt,
@@ -136,8 +136,7 @@ def review_show(
         if as_json:
             emit_json(data)
             return
-        for name, value in data.items():
-            typer.echo(f"{name}: {json.dumps(value, ensure_ascii=False, default=str)}")
+        print_document_record(data, action_labels=review._ACTION_LABELS)  # noqa: SLF001
 
 
 def _print_document(session: Session, document: Any, as_json: bool, taxonomy: Taxonomy) -> None:
@@ -316,6 +315,17 @@ def users_disable(username: str, as_json: JsonOpt = False) -> None:
     with open_context() as (ctx, session):
         user = users.disable_user(session, username=username, actor=cli_actor())
         _print_user(user, as_json, ctx.taxonomy, "已停用")
+
+
+@users_app.command("end-sessions")
+def users_end_sessions(username: str, as_json: JsonOpt = False) -> None:
+    """End all of a user's web sessions (their next request goes to the sign-in page)."""
+    with open_context() as (_ctx, session):
+        ended = users.end_sessions(session, username=username, actor=cli_actor())
+        if as_json:
+            emit_json({"username": username, "sessions_ended": ended})
+        else:
+            typer.echo(f"已结束用户 {username} 的全部会话：{ended} 个")
 
 
 # --- audit ------------------------------------------------------------------------------------

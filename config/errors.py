@@ -34,6 +34,8 @@ class ErrorCode(StrEnum):
     # data
     VALIDATION = "validation"
     CONFLICT = "conflict"
+    PRECONDITION_FAILED = "precondition_failed"  # If-Match names an old version
+    PRECONDITION_REQUIRED = "precondition_required"  # a change without If-Match
     NOT_FOUND = "not_found"
     INVALID_TRANSITION = "invalid_transition"
     PERMISSION_DENIED = "permission_denied"
@@ -69,6 +71,8 @@ HTTP_STATUSES: dict[ErrorCode, int] = {
     ErrorCode.VALIDATION: 422,
     ErrorCode.USAGE: 400,
     ErrorCode.CONFLICT: 409,
+    ErrorCode.PRECONDITION_FAILED: 412,
+    ErrorCode.PRECONDITION_REQUIRED: 428,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.INVALID_TRANSITION: 409,
     ErrorCode.PERMISSION_DENIED: 403,

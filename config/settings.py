@@ -14,6 +14,7 @@ absolute, so the same settings hold in worker processes.
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -125,12 +126,24 @@ class Settings(BaseSettings):
     ingest_interval_seconds: int = 60
     scrub_days: int = 7
 
+    # Customer file: value tiers (价值层级) from the annual amount in 元, and whether the level
+    # (客户等级) follows the tier (models.customer_fields.DEFAULT_TIER_LEVELS) unless overridden.
+    tier_high_min: Decimal = Field(default=Decimal("500000"), ge=0)
+    tier_mid_min: Decimal = Field(default=Decimal("100000"), ge=0)
+    level_follows_tier: bool = True
+
     # Web
     web_host: str = "127.0.0.1"
     web_port: int = 8000
     secret_key: str = ""  # generated into <home>/secret_key when empty
     # Secure cookies + HSTS; None: on unless the web host is 127.0.0.1/localhost/::1 (TLS assumed)
     web_secure_cookies: bool | None = None
+    # Server-side sessions: signed out after this long without a request (sliding) and, at the
+    # latest, this long after signing in (web/sessions.py)
+    web_session_idle_minutes: int = Field(default=480, ge=1)
+    web_session_max_hours: int = Field(default=168, ge=1)
+    # REST API (/api/v1): requests per minute per token (or per signed-in user); 0: no limit
+    api_rate_limit_per_minute: int = Field(default=300, ge=0)
 
     def __init__(self, **values: Any) -> None:
         try:

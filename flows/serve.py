@@ -2,7 +2,8 @@
 
 Schedules need a real Prefect server (the temporary one refuses them, STACK-NOTES), so this
 starts ``prefect server start`` unless ``PREFECT_API_URL`` names a server, then serves the
-deployments: intake every ``ingest_interval_seconds``, the integrity check on ``integrity_cron``.
+deployments: intake every ``ingest_interval_seconds``, the integrity check on ``integrity_cron``,
+the relink pass hourly (``RELINK_CRON``).
 """
 
 from __future__ import annotations
@@ -92,6 +93,10 @@ def prefect_server(settings: Settings, *, port: int | None = None) -> Iterator[s
                 os.killpg(proc.pid, signal.SIGKILL)
 
 
+#: The relink pass also runs after every intake pass; hourly it catches customers added by hand.
+RELINK_CRON = "17 * * * *"
+
+
 def serve_forever(settings: Settings) -> None:
     """Start (or reach) a Prefect server and serve dossier's scheduled flows until stopped."""
     def _stop(signum: int, _frame: object) -> None:
@@ -106,6 +111,7 @@ def serve_forever(settings: Settings) -> None:
 
         from flows.ingest import ingest_intake
         from flows.integrity import check_archive
+        from flows.relink import relink_pending_flow
 
         serve(
             ingest_intake.to_deployment(
@@ -121,5 +127,11 @@ def serve_forever(settings: Settings) -> None:
                 cron=settings.integrity_cron,
                 entrypoint_type=EntrypointType.MODULE_PATH,
                 description="Prove every archived document is present, intact and filed.",
+            ),
+            relink_pending_flow.to_deployment(
+                name="hourly-relink",
+                cron=RELINK_CRON,
+                entrypoint_type=EntrypointType.MODULE_PATH,
+                description="Link documents whose customer is now known (also after each intake).",
             ),
         )

@@ -133,19 +133,32 @@ def detect_format(path: Path) -> DetectedFormat:
         CorruptFileError: A zip container whose directory cannot be read.
     """
     with open(path, "rb") as f:
+        return detect_stream(f)
+
+
+def detect_stream(f: BinaryIO) -> DetectedFormat:
+    """:func:`detect_format` for an open, seekable binary stream (e.g. an upload not yet saved).
+
+    Reads from the current position's start (the stream is rewound first) and leaves the
+    position at 0 afterwards, so the caller can read the bytes again.
+    """
+    f.seek(0)
+    try:
         head = f.read(_HEAD_BYTES)
-    if not head:
-        raise EmptyFileError("文件为空（0 字节）")
-    kind = _image_kind(head)
-    if kind is not None:
-        return DetectedFormat.of(kind)
-    if _PDF_MAGIC in head:
-        return DetectedFormat.of(FormatKind.PDF)
-    if head.startswith(b"PK\x03\x04"):
-        return DetectedFormat.of(_zip_kind(path))
-    if head.startswith(_OLE_MAGIC):
-        return DetectedFormat.of(_ole_kind(path))
-    raise UnsupportedFormatError(_describe_unsupported(head))
+        if not head:
+            raise EmptyFileError("文件为空（0 字节）")
+        kind = _image_kind(head)
+        if kind is not None:
+            return DetectedFormat.of(kind)
+        if _PDF_MAGIC in head:
+            return DetectedFormat.of(FormatKind.PDF)
+        if head.startswith(b"PK\x03\x04"):
+            return DetectedFormat.of(_zip_kind(f))
+        if head.startswith(_OLE_MAGIC):
+            return DetectedFormat.of(_ole_kind(f))
+        raise UnsupportedFormatError(_describe_unsupported(head))
+    finally:
+        f.seek(0)
 
 
 def _image_kind(head: bytes) -> FormatKind | None:
@@ -174,9 +187,10 @@ def _looks_like_bmp(head: bytes) -> bool:
     return dib_size in _BMP_DIB_HEADER_SIZES
 
 
-def _zip_kind(path: Path) -> FormatKind:
+def _zip_kind(f: BinaryIO) -> FormatKind:
+    f.seek(0)
     try:
-        with zipfile.ZipFile(path) as z:
+        with zipfile.ZipFile(f) as z:
             names = z.namelist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
         raise CorruptFileError("文件已损坏：ZIP 容器（Word/Excel 文档）无法读取") from e
@@ -195,8 +209,9 @@ def _zip_kind(path: Path) -> FormatKind:
     raise UnsupportedFormatError("不支持的文件格式：ZIP 压缩包")
 
 
-def _ole_kind(path: Path) -> FormatKind:
-    names = {n.lower() for n in read_ole_stream_names(path)}
+def _ole_kind(f: BinaryIO) -> FormatKind:
+    f.seek(0)
+    names = {n.lower() for n in _ole_names_of(f)}
     if "encryptedpackage" in names:
         raise EncryptedFileError("Office 文档已加密，需要密码")
     if "worddocument" in names:
@@ -269,10 +284,14 @@ def read_ole_stream_names(path: Path) -> list[str]:
         CorruptFileError: The header or the directory chain is not readable.
     """
     with open(path, "rb") as f:
-        try:
-            return _read_ole_names(f)
-        except (struct.error, ValueError, OSError) as e:
-            raise CorruptFileError("文件已损坏：OLE 复合文档目录无法读取") from e
+        return _ole_names_of(f)
+
+
+def _ole_names_of(f: BinaryIO) -> list[str]:
+    try:
+        return _read_ole_names(f)
+    except (struct.error, ValueError, OSError) as e:
+        raise CorruptFileError("文件已损坏：OLE 复合文档目录无法读取") from e
 
 
 def _read_ole_names(f: BinaryIO) -> list[str]:

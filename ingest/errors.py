@@ -89,3 +89,15 @@ class WorkerSetupError(IngestError):
     """
 
     retryable = True
+
+
+class QuarantineEntryNotFoundError(DossierError):
+    """No quarantined file under this reference (already re-queued or discarded)."""
+
+    code = ErrorCode.NOT_FOUND
+
+
+class QuarantineActionError(DossierError):
+    """A quarantine action that does not fit this entry (e.g. re-queueing a symlink's record)."""
+
+    code = ErrorCode.INVALID_TRANSITION

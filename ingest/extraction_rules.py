@@ -9,16 +9,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from config.errors import ConfigurationError
 from ingest.fields import load_understanding
 
 KINDS = (
-    "text", "multiline", "uscc", "id_number", "date", "date_or_long", "date_range", "amount",
-    "gender", "phone", "email", "code", "option",
+    "text",
+    "multiline",
+    "uscc",
+    "id_number",
+    "date",
+    "date_or_long",
+    "date_range",
+    "amount",
+    "gender",
+    "phone",
+    "email",
+    "code",
+    "option",
 )
+
 
 @dataclass(frozen=True)
 class FieldRule:
@@ -37,6 +49,7 @@ class FieldRule:
     side: str | None = None
     options: tuple[str, ...] = ()
     max_lines: int = 3
+    dates_allowed: bool = False
 
     @property
     def outputs(self) -> tuple[str, ...]:
@@ -50,6 +63,8 @@ class ExtractionRules:
 
     fields: Mapping[str, tuple[FieldRule, ...]]
     stops: Mapping[str, tuple[str, ...]]
+    required: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    printed_date: Mapping[str, str] = field(default_factory=dict)
 
 
 def _field_rule(raw: Mapping[str, object], where: str) -> FieldRule:
@@ -72,6 +87,7 @@ def _field_rule(raw: Mapping[str, object], where: str) -> FieldRule:
             side=str(raw["side"]) if raw.get("side") else None,
             options=tuple(str(x) for x in raw.get("options", ())),  # type: ignore[attr-defined]
             max_lines=int(raw.get("max_lines", 3)),  # type: ignore[call-overload]
+            dates_allowed=bool(raw.get("dates_allowed", False)),
         )
     except (KeyError, TypeError, ValueError, re.error) as e:
         raise ConfigurationError(f"{where}: invalid field rule {raw!r}: {e}") from e
@@ -95,7 +111,25 @@ def load_extraction_rules(path: Path | None = None) -> ExtractionRules:
         for doc_type, entries in data.get("extract", {}).items()
     }
     stops = {k: tuple(str(x) for x in v) for k, v in data.get("extract_stops", {}).items()}
-    return ExtractionRules(fields=fields, stops=stops)
+    required = {k: tuple(str(x) for x in v) for k, v in data.get("extract_required", {}).items()}
+    printed = {k: str(v) for k, v in data.get("extract_printed_date", {}).items()}
+    _check_keys(fields, required, printed, where)
+    return ExtractionRules(fields=fields, stops=stops, required=required, printed_date=printed)
+
+
+def _check_keys(
+    fields: Mapping[str, tuple[FieldRule, ...]],
+    required: Mapping[str, tuple[str, ...]],
+    printed: Mapping[str, str],
+    where: str,
+) -> None:
+    """Required and printed-date fields must be fields their type extracts."""
+    named = [(t, k, "extract_required") for t, keys in required.items() for k in keys]
+    named += [(t, k, "extract_printed_date") for t, k in printed.items()]
+    for doc_type, key, table in named:
+        outputs = {o for rule in fields.get(doc_type, ()) for o in rule.outputs}
+        if key not in outputs:
+            raise ConfigurationError(f"{where} [{table}] {doc_type}: no field {key!r}")
 
 
 def field_labels(document_type: str, *, rules: ExtractionRules | None = None) -> dict[str, str]:
@@ -109,4 +143,6 @@ def field_labels(document_type: str, *, rules: ExtractionRules | None = None) ->
             labels[end] = f"{rule.label}(止)"
         else:
             labels.setdefault(rule.field, rule.label)
-    return labels
+    from ingest.extract.parties import party_labels  # the parties' codes (a contract's 甲方/乙方)
+
+    return {**labels, **party_labels(document_type)}

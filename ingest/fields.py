@@ -112,20 +112,52 @@ def normalize_name(text: str) -> str:
 
 # Letters OCR produces for digits; applied only inside a date-shaped token.
 _DIGIT_CONFUSIONS = str.maketrans(
-    {"O": "0", "o": "0", "D": "0", "Q": "0", "I": "1", "l": "1", "L": "1", "|": "1",
-     "Z": "2", "z": "2", "S": "5", "s": "5", "B": "8", "G": "6", "〇": "0"}
+    {
+        "O": "0",
+        "o": "0",
+        "D": "0",
+        "Q": "0",
+        "I": "1",
+        "l": "1",
+        "L": "1",
+        "|": "1",
+        "Z": "2",
+        "z": "2",
+        "S": "5",
+        "s": "5",
+        "B": "8",
+        "G": "6",
+        "〇": "0",
+    }
 )
 _DIGITISH = r"[0-9OoDQIlL|ZzSsBG]"
 _DATE_PATTERNS = (
     re.compile(rf"({_DIGITISH}{{4}})年({_DIGITISH}{{1,2}})月({_DIGITISH}{{1,2}})日?"),
-    re.compile(rf"({_DIGITISH}{{4}})[.\-/_,]({_DIGITISH}{{1,2}})[.\-/_,]({_DIGITISH}{{1,2}})"
-               r"(?![0-9])"),
+    re.compile(
+        rf"({_DIGITISH}{{4}})[.\-/_,]({_DIGITISH}{{1,2}})[.\-/_,]({_DIGITISH}{{1,2}})"
+        r"(?![0-9])"
+    ),
     re.compile(r"(?<![0-9])((?:19|20)\d{2})(\d{2})(\d{2})(?![0-9])"),
 )
-_CN_DIGITS = {"〇": 0, "零": 0, "○": 0, "O": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5,
-              "六": 6, "七": 7, "八": 8, "九": 9}
-_CN_DATE = re.compile(r"([〇零○一二三四五六七八九]{4})年([一二三四五六七八九十]{1,3})月"
-                      r"([一二三四五六七八九十]{1,3})日")
+_CN_DIGITS = {
+    "〇": 0,
+    "零": 0,
+    "○": 0,
+    "O": 0,
+    "一": 1,
+    "二": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
+_CN_DATE = re.compile(
+    r"([〇零○一二三四五六七八九]{4})年([一二三四五六七八九十]{1,3})月"
+    r"([一二三四五六七八九十]{1,3})日"
+)
 
 
 def _cn_small_number(s: str) -> int:
@@ -160,6 +192,28 @@ def _iter_dates(text: str) -> Iterator[tuple[int, date]]:
         except (KeyError, ValueError):
             continue
         yield m.start(), d
+
+
+def printed_date_span(text: str) -> tuple[int, int] | None:
+    """Where the first written-out date (年月日, or with separators; not a bare digit run) is
+    in ``text``, which must be compact already (see :func:`compact`); None without one."""
+    spans = [
+        m.span()
+        for pattern in (*_DATE_PATTERNS[:2], _CN_DATE)
+        for m in pattern.finditer(text)
+        if (d := _span_date(pattern, m)) is not None and d.year >= 1950
+    ]
+    return min(spans) if spans else None
+
+
+def _span_date(pattern: re.Pattern[str], m: re.Match[str]) -> date | None:
+    if pattern is not _CN_DATE:
+        return _make_date(*m.groups())
+    try:
+        year = int("".join(str(_CN_DIGITS[c]) for c in m.group(1)))
+        return date(year, _cn_small_number(m.group(2)), _cn_small_number(m.group(3)))
+    except (KeyError, ValueError):
+        return None
 
 
 def find_dates(text: str) -> list[date]:
@@ -210,18 +264,48 @@ def expiry_reasons(end: date | str | None, *, today: date, warning_days: int) ->
 
 # --- amounts ------------------------------------------------------------------------------------
 
-_CN_NUM = {"零": 0, "〇": 0, "壹": 1, "一": 1, "贰": 2, "贳": 2, "二": 2, "两": 2, "叁": 3,
-           "参": 3, "三": 3, "肆": 4, "四": 4, "伍": 5, "五": 5, "陆": 6, "六": 6, "柒": 7,
-           "七": 7, "捌": 8, "八": 8, "玖": 9, "九": 9}
+_CN_NUM = {
+    "零": 0,
+    "〇": 0,
+    "壹": 1,
+    "一": 1,
+    "贰": 2,
+    "贳": 2,
+    "二": 2,
+    "两": 2,
+    "叁": 3,
+    "参": 3,
+    "三": 3,
+    "肆": 4,
+    "四": 4,
+    "伍": 5,
+    "五": 5,
+    "陆": 6,
+    "六": 6,
+    "柒": 7,
+    "七": 7,
+    "捌": 8,
+    "八": 8,
+    "玖": 9,
+    "九": 9,
+}
 _CN_UNIT = {"拾": 10, "十": 10, "佰": 100, "百": 100, "仟": 1000, "千": 1000}
 _CN_SECTION = {"万": 10_000, "亿": 100_000_000}
 _CN_FRACTION = {"角": Decimal("0.1"), "分": Decimal("0.01")}
 # A numeral amount must say 元/圆: "百分之十" is not an amount.
-_CN_AMOUNT = re.compile(r"[零〇壹一贰二两叁参三肆四伍五陆六柒七捌八玖九拾十佰百仟千万亿]+"
-                        r"(?:美元|港元|欧元|日元|[元圆])(?:[零〇壹一贰二两叁参三肆四伍五陆六柒七捌八玖九][角分])*"
-                        r"[整正]?")
-_CURRENCIES = (("美元", "美元"), ("港元", "港元"), ("港币", "港元"), ("欧元", "欧元"),
-               ("日元", "日元"), ("元", "元"))
+_CN_AMOUNT = re.compile(
+    r"[零〇壹一贰二两叁参三肆四伍五陆六柒七捌八玖九拾十佰百仟千万亿]+"
+    r"(?:美元|港元|欧元|日元|[元圆])(?:[零〇壹一贰二两叁参三肆四伍五陆六柒七捌八玖九][角分])*"
+    r"[整正]?"
+)
+_CURRENCIES = (
+    ("美元", "美元"),
+    ("港元", "港元"),
+    ("港币", "港元"),
+    ("欧元", "欧元"),
+    ("日元", "日元"),
+    ("元", "元"),
+)
 _ARABIC_AMOUNT = re.compile(
     r"(?<![0-9.])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(亿|万)?(美元|港元|港币|欧元|日元|元)?"
 )
@@ -284,7 +368,7 @@ def parse_amount(text: str) -> tuple[Decimal, str] | None:
         except InvalidOperation:
             return None
         scale = {"万": 10_000, "亿": 100_000_000}.get(m.group(2) or "", 1)
-        tail = s[m.end(2) if m.group(2) else m.end(1):]
+        tail = s[m.end(2) if m.group(2) else m.end(1) :]
         return number * scale, _currency(m.group(3) or tail[:3])
     m = _CN_AMOUNT.search(s)
     if m:

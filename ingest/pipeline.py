@@ -50,6 +50,8 @@ _FIELD_REASON_MAP = {
     "expiring": "expiring",
     "id_birth_mismatch": "id_mismatch",
     "id_gender_mismatch": "id_mismatch",
+    "uscc_candidates_mismatch": "code_conflict",
+    "id_candidates_mismatch": "code_conflict",
 }
 
 #: Key fields re-read from the page image when the text gives no valid value:

@@ -27,16 +27,18 @@ from pathlib import Path
 from typing import Any
 
 from config.errors import DossierError, ErrorCode
+from ingest.errors import QuarantineActionError, QuarantineEntryNotFoundError
 from ingest.fsutil import (
     QUARANTINE_RECORD_SUFFIX,
     display_text,
     file_kind,
+    fsync_dir,
     move_no_overwrite,
     numbered_names,
     sha256_file,
     write_json_atomic,
 )
-from ingest.intake import Claim
+from ingest.intake import Claim, drop_file
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,14 @@ REASONS: dict[str, tuple[str, str]] = {
 }
 
 
+def reason_label(reason: str, message: str | None = None) -> str:
+    """A quarantine reason in Chinese: its label, and the message when that says more."""
+    label = REASONS.get(reason, (reason, reason))[0]
+    if not message or message.startswith(label):
+        return message or label
+    return f"{label}：{message}"
+
+
 @dataclass(frozen=True)
 class _Source:
     path: Path
@@ -67,6 +77,7 @@ class _Source:
     kind: str
     link_target: str | None
     submitted_by: str | None = None
+    hints: Mapping[str, str] | None = None
 
 
 def quarantine(
@@ -142,8 +153,13 @@ def _reason(
 def _describe(source: Claim | Path | str) -> _Source:
     if isinstance(source, Claim):
         return _Source(
-            source.path, source.relative_path, source.sha256, source.kind, source.link_target,
+            source.path,
+            source.relative_path,
+            source.sha256,
+            source.kind,
+            source.link_target,
             source.submitted_by,
+            source.hints,
         )
     path = Path(source)
     st = os.lstat(path)
@@ -232,6 +248,7 @@ def _record(
         "original_relative_path": display_text(src.relative_path),
         "original_name": display_text(Path(src.relative_path).name),
         "submitted_by": src.submitted_by,
+        "hints": dict(src.hints or {}),
         "quarantined_file": dest.name,
         "quarantined_at": when.isoformat(timespec="seconds"),
         "run_id": run_id,
@@ -276,6 +293,19 @@ class QuarantineEntry:
         existing = self.path or self.record_path
         assert existing is not None
         return datetime.fromtimestamp(os.lstat(existing).st_mtime).astimezone()
+
+    @property
+    def ref(self) -> str:
+        """``<reason>/<day>/<name>``: how pages and commands name this entry."""
+        existing = self.path or self.record_path
+        assert existing is not None
+        name = self.path.name if self.path else existing.name[: -len(QUARANTINE_RECORD_SUFFIX)]
+        return f"{self.reason}/{self.day}/{name}"
+
+    @property
+    def submitted_by(self) -> str | None:
+        """Who handed the file in, as recorded."""
+        return (self.record or {}).get("submitted_by")
 
     @property
     def sha256(self) -> str | None:
@@ -344,3 +374,71 @@ def _entry(
         if path is None:
             problem = "file_missing"
     return QuarantineEntry(reason, day_dir.name, path, record_path, record, problem)
+
+
+# --------------------------------------------------------------------------------------------
+# Acting on a quarantined file: find it by reference, re-queue it, discard it
+# --------------------------------------------------------------------------------------------
+
+
+def find_entry(quarantine_dir: Path | str, ref: str) -> QuarantineEntry:
+    """The quarantined entry named ``<reason>/<day>/<name>`` (see :attr:`QuarantineEntry.ref`).
+
+    The reference is matched against what :func:`list_quarantine` finds, never joined onto a
+    path, so ``..`` or an absolute path cannot reach outside the quarantine.
+
+    Raises:
+        QuarantineEntryNotFoundError: No such entry.
+    """
+    reason, _, rest = ref.strip().partition("/")
+    day = rest.partition("/")[0]
+    root = Path(quarantine_dir) / reason / day
+    if reason and day and "/" not in reason + day and ".." not in (reason, day) and root.is_dir():
+        for entry in _entries_in(reason, root):
+            if entry.ref == ref.strip():
+                return entry
+    raise QuarantineEntryNotFoundError(f"隔离区中没有该文件：{display_text(ref)}（可能已处理）")
+
+
+def requeue_entry(entry: QuarantineEntry, *, intake_dir: Path | str) -> Path:
+    """Hand a quarantined file back to the intake (with its submitter), then remove it here.
+
+    The file goes to the intake folder it came from (its recorded relative folder) through
+    :func:`ingest.intake.drop_file`, so it is never overwritten and keeps its submitter and
+    hints; only once it is there are the quarantined copy and its record removed.
+
+    Raises:
+        QuarantineActionError: The entry is a stand-in record (symlink or special file) or has
+            lost its file.
+    """
+    if entry.path is None or (entry.record or {}).get("kind", "regular") != "regular":
+        raise QuarantineActionError("该条目不是可重新处理的普通文件（只剩记录或原为链接）")
+    original = Path(entry.original_relative_path or entry.path.name)
+    parts = [p for p in original.parent.parts if p not in ("", ".", "..", "/")]
+    folder = Path(intake_dir).joinpath(*parts) if parts == list(original.parent.parts) else None
+    hints = (entry.record or {}).get("hints") or {}
+    dest = drop_file(
+        entry.path,
+        original.name or entry.path.name,
+        folder or Path(intake_dir),
+        submitted_by=entry.submitted_by,
+        customer_code=hints.get("customer_code"),
+        document_type=hints.get("document_type"),
+    )
+    _remove_entry(entry)
+    log.info("re-queued %s as %s", display_text(entry.ref), display_text(dest.name))
+    return dest
+
+
+def discard_entry(entry: QuarantineEntry) -> None:
+    """Delete a quarantined file and its record for good (the caller audits the reason)."""
+    _remove_entry(entry)
+    log.info("discarded %s", display_text(entry.ref))
+
+
+def _remove_entry(entry: QuarantineEntry) -> None:
+    if entry.path is not None:
+        entry.path.unlink(missing_ok=True)
+    if entry.record_path is not None:
+        entry.record_path.unlink(missing_ok=True)
+    fsync_dir((entry.path or entry.record_path or Path(".")).parent)

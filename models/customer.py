@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, ValidationInfo, model_validator
 from sqlmodel import Field, SQLModel
 
 from config.taxonomy import Taxonomy, load_taxonomy
+from models.contact import Contact, ContactCreate  # noqa: F401  (re-exported; moved there)
 from models.customer_fields import check_cooperation_dates, extra_field_checks, half_width_date
 from models.db import UTCDateTime, utcnow
 from models.user import User  # noqa: F401  (owner_id's foreign key target)
@@ -113,6 +114,13 @@ class Customer(SQLModel, table=True):
     last_service_date: date | None = None
     satisfaction: int | None = None
     campaigns: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    # Derived from cooperation records unless set by hand (models.cooperation, migration 0011):
+    # the names of the fields set by hand, the level override's reason, the annual amount (元,
+    # signed in the last 365 days) and the value tier (价值层级) it gives.
+    manual_fields: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    level_reason: str | None = Field(default=None, max_length=500)
+    annual_amount: Decimal | None = Field(default=None, sa_type=sa.Numeric(14, 2))
+    value_tier: str | None = Field(default=None, max_length=16, index=True)
     # Optimistic concurrency: an edit names the version it started from.
     version: int = Field(default=1)
     created_by: str = Field(max_length=64)
@@ -139,24 +147,6 @@ def _set_name_key(_mapper: Any, _connection: Any, target: Customer) -> None:
     target.name_key = normalize_customer_name(target.name)
     rep = normalize_customer_name(target.legal_representative)
     target.legal_representative_key = rep or None
-
-
-class Contact(SQLModel, table=True):
-    """A person at a customer (many per customer). ``phones`` is a JSON list of numbers."""
-
-    __tablename__ = "customer_contact"
-
-    id: int | None = Field(default=None, primary_key=True)
-    customer_id: int = Field(foreign_key="customer.id", index=True)
-    name: str = Field(max_length=100)
-    department: str | None = Field(default=None, max_length=100)
-    title: str | None = Field(default=None, max_length=100)
-    phones: list[str] = Field(default_factory=list, sa_type=sa.JSON)
-    email: str | None = Field(default=None, max_length=254)
-    is_primary: bool = Field(default=False)
-    is_decision_maker: bool = Field(default=False)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class CustomerCodeCounter(SQLModel, table=True):
@@ -420,36 +410,12 @@ class CustomerPublic(BaseModel):
     last_service_date: date | None = None
     satisfaction: int | None = None
     campaigns: list[str] = []
+    manual_fields: list[str] = []
+    level_reason: str | None = None
+    annual_amount: Decimal | None = None
+    value_tier: str | None = None
     version: int = 1
     created_by: str
     updated_by: str
     created_at: datetime
     updated_at: datetime
-
-
-class ContactCreate(BaseModel):
-    """A contact person; phones and e-mail are validated, blank values dropped."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str
-    department: str | None = None
-    title: str | None = None
-    phones: list[str] = []
-    email: str | None = None
-    is_primary: bool = False
-    is_decision_maker: bool = False
-
-    @model_validator(mode="before")
-    @classmethod
-    def _validate(cls, data: Any) -> Any:
-        if not isinstance(data, Mapping):
-            return data
-        out = {k: _clean_text(v) for k, v in data.items()}
-        if out.get("name") is None:
-            raise _fail("name", "required", "不能为空")
-        phones = [p for p in (_clean_text(p) for p in out.get("phones") or []) if p]
-        out["phones"] = [validate_phone(p, "phones") for p in phones]
-        if out.get("email") is not None:
-            out["email"] = validate_email(out["email"])
-        return {k: v for k, v in out.items() if v is not None}

@@ -203,10 +203,16 @@ def head_revision() -> str:
 
 def load_all_tables() -> sa.MetaData:
     """Import every table module and return the complete metadata (for Alembic and tests)."""
+    import models.api_token  # noqa: F401
     import models.audit  # noqa: F401
+    import models.contact  # noqa: F401
+    import models.cooperation  # noqa: F401
     import models.customer  # noqa: F401
     import models.document  # noqa: F401
+    import models.followup  # noqa: F401
     import models.runs  # noqa: F401
+    import models.tag  # noqa: F401
     import models.user  # noqa: F401
+    import models.web_session  # noqa: F401
 
     return SQLModel.metadata

@@ -43,6 +43,10 @@ FIELD_LABELS: dict[str, str] = {
     "industry": "所属行业",
     "source_channel": "客户来源",
     "legal_representative": "法定代表人",
+    "owner_id": "负责人",
+    "filled_date": "填表日期",
+    "issue_date": "发证日期",
+    "signed_date": "签约日期",
 }
 
 REASONS = (
@@ -94,6 +98,18 @@ def mask_phone(v: str) -> str:
         return "".join("*" if c.isdigit() else c for c in s)
     hidden = set(digit_positions[3:-4])
     return "".join("*" if i in hidden else c for i, c in enumerate(s))
+
+
+def mask_email(v: str) -> str:
+    """Mask an e-mail address, keeping the first character of the name and the domain.
+
+    Example: ``"zhangsan@example.com"`` -> ``"z***@example.com"``.
+    """
+    s = (v or "").strip()
+    local, at, domain = s.rpartition("@")
+    if not at:
+        return "*" * len(s)
+    return (local[:1] + "***" if local else "") + "@" + domain
 
 
 # --- required and options ---------------------------------------------------------------------

@@ -27,12 +27,13 @@ from web.security import (
     secure_cookies,
     security_headers,
 )
+from web.sessions import cookie_max_age
 
 log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).parent
 SESSION_COOKIE = "dossier_session"
-SESSION_MAX_AGE = 12 * 3600
+
 
 def make_templates() -> Jinja2Templates:
     """The Jinja2 environment with the helpers every page uses."""
@@ -60,6 +61,7 @@ def create_app(
     Returns:
         The FastAPI application (serve it with uvicorn).
     """
+    from web.api import install_api
     from web.routes import register_routes
 
     context = AppContext(settings=settings)
@@ -79,11 +81,12 @@ def create_app(
     secret = load_or_create_secret(configured=settings.secret_key, home=Path(settings.home))
     secure = secure_cookies(configured=settings.web_secure_cookies,
                             host=host or settings.web_host)
+    install_api(app, settings)  # before the middleware below, so inside it (security headers)
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret,
         session_cookie=SESSION_COOKIE,
-        max_age=SESSION_MAX_AGE,
+        max_age=cookie_max_age(settings),
         same_site="lax",
         https_only=secure,
     )

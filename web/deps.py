@@ -14,7 +14,8 @@ from sqlmodel import Session
 from app.context import AppContext
 from models.user import Role, User
 from web.errors import LoginRequired
-from web.security import CSRF_FIELD, CSRF_HEADER, SESSION_USER, csrf_valid
+from web.security import CSRF_FIELD, CSRF_HEADER, csrf_valid
+from web.sessions import signed_in_user
 
 # The web app is built from the one application context (settings, engine, store, taxonomy).
 WebContext = AppContext
@@ -32,17 +33,12 @@ def get_db(context: Annotated[WebContext, Depends(get_context)]) -> Iterator[Ses
 
 
 def optional_user(
-    request: Request, db: Annotated[Session, Depends(get_db)]
+    request: Request,
+    db: Annotated[Session, Depends(get_db)],
+    context: Annotated[WebContext, Depends(get_context)],
 ) -> User | None:
-    """The signed-in, active user, or None."""
-    user_id = request.session.get(SESSION_USER)
-    if user_id is None:
-        return None
-    user = db.get(User, int(user_id))
-    if user is None or not user.is_active:
-        request.session.clear()
-        return None
-    return user
+    """The user of a live server-side session, re-read now (role, active), or None."""
+    return signed_in_user(request, db, settings=context.settings)
 
 
 def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
@@ -67,9 +63,13 @@ def require_roles(*roles: Role):  # type: ignore[no-untyped-def]
 async def check_csrf(request: Request) -> None:
     """Refuse (403) any POST whose CSRF token is missing or wrong.
 
-    The token comes from the form field ``csrf_token`` or the ``X-CSRF-Token`` header.
+    The token comes from the form field ``csrf_token`` or the ``X-CSRF-Token`` header. An API
+    request with a bearer token needs none: the token is not sent by browsers on their own, and
+    such a request is authenticated by the token alone (web/api/deps.py), never the cookie.
     """
     if request.method != "POST":
+        return
+    if request.url.path.startswith("/api/") and request.headers.get("authorization"):
         return
     submitted = request.headers.get(CSRF_HEADER)
     if not submitted:

@@ -45,3 +45,30 @@ class RequestRefused(DossierError):
     def __init__(self, message: str, *, code: ErrorCode, **detail: object) -> None:
         super().__init__(message, **detail)
         self.code = code
+
+
+class RateLimitedError(DossierError):
+    """Too many API requests in the current minute; ``retry_after`` seconds until the next."""
+
+    code = ErrorCode.THROTTLED
+
+    def __init__(self, message: str = "请求过于频繁，请稍后再试", *, retry_after: int) -> None:
+        super().__init__(message, retry_after=retry_after)
+
+
+class BodyTooLargeError(DossierError):
+    """A request body over the size limit (the upload limit, ``max_file_mb``)."""
+
+    code = ErrorCode.TOO_LARGE
+
+
+class PreconditionFailedError(DossierError):
+    """``If-Match`` names a version that is no longer current."""
+
+    code = ErrorCode.PRECONDITION_FAILED
+
+
+class PreconditionRequiredError(DossierError):
+    """A change sent without ``If-Match`` (the version it was based on)."""
+
+    code = ErrorCode.PRECONDITION_REQUIRED

@@ -2,8 +2,9 @@
 
 ``config.errors.http_status`` decides the status of a :class:`~config.errors.DossierError`;
 browsers get the Chinese error page, API-style requests (``Accept: application/json`` without
-HTML, or a path under ``/api/``) get ``{"error": {"code", "message"}}``. A browser without a
-session is sent to the login page instead of a 401 page.
+HTML, or a path under ``/api/``) get ``{"error": {"code", "message", "field"}}`` (``field``:
+the input at fault or null; a validation error adds ``rule``; a rate limit sets ``Retry-After``).
+A browser without a session is sent to the login page instead of a 401 page.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 import logging
 from urllib.parse import quote
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException
 
 from config.errors import DossierError, ErrorCode, http_status
 from web.errors import LoginRequired, PageNotFoundError, RequestRefused
@@ -61,11 +63,43 @@ def error_response(request: Request, error: DossierError, *, status: int | None 
     if status >= 500:
         log.error("request %s failed: %s", request.url.path, error.code)
     if wants_json(request):
-        body = {"error": {"code": str(error.code), "message": error.message}}
-        return JSONResponse(body, status_code=status)
+        return JSONResponse(
+            {"error": error_body(error)}, status_code=status, headers=_error_headers(error)
+        )
     templates: Jinja2Templates = request.app.state.templates
     context = {"status": status, "message": error.message, "user": None}
     return templates.TemplateResponse(request, "error.html", context, status_code=status)
+
+
+def error_body(error: DossierError) -> dict[str, object]:
+    """The JSON body of ``error``: code, message, field (or None), and rule when known."""
+    body: dict[str, object] = {
+        "code": str(error.code),
+        "message": error.message,
+        "field": error.detail.get("field"),
+    }
+    if error.detail.get("reason") is not None:
+        body["rule"] = error.detail["reason"]
+    return body
+
+
+def _error_headers(error: DossierError) -> dict[str, str]:
+    retry_after = error.detail.get("retry_after")
+    return {"Retry-After": str(retry_after)} if retry_after is not None else {}
+
+
+def _invalid_input(exc: RequestValidationError) -> DossierError:
+    """The first invalid input of a request as one error naming its field and rule."""
+    first = exc.errors()[0] if exc.errors() else {}
+    loc = [
+        part
+        for part in first.get("loc", ())
+        if isinstance(part, str) and part not in ("body", "query", "header", "path")
+    ]
+    field = ".".join(loc) or None
+    rule = str(first.get("type", "invalid"))
+    message = f"{_STATUS_MESSAGES[422]}：{field}" if field else _STATUS_MESSAGES[422]
+    return RequestRefused(message, code=ErrorCode.VALIDATION, field=field, reason=rule)
 
 
 def _from_http(exc: HTTPException) -> DossierError:
@@ -89,10 +123,14 @@ def install_error_handlers(app: FastAPI) -> None:
             response.headers[name] = value
         return response
 
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("request %s failed", request.url.path)
+        return error_response(request, RequestRefused("服务器内部错误", code=ErrorCode.INTERNAL))
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         # A path that fails its type (an id too large, not a number) names nothing: 404.
         if any(err.get("loc", ("",))[0] == "path" for err in exc.errors()):
             return error_response(request, PageNotFoundError())
-        refused = RequestRefused(_STATUS_MESSAGES[422], code=ErrorCode.VALIDATION)
-        return error_response(request, refused)
+        return error_response(request, _invalid_input(exc))

@@ -1,7 +1,9 @@
-"""Secrets, CSRF tokens and the signed session cookie's contents.
+"""Secrets, CSRF tokens, secure cookies and security headers.
 
 The session cookie is Starlette's ``SessionMiddleware`` (signed with itsdangerous, HttpOnly,
-SameSite=Lax). It holds only the user's id and a per-session CSRF token.
+SameSite=Lax, Secure per :func:`secure_cookies`). It holds the opaque token of a server-side
+session (web/sessions.py decides who is signed in), the per-session CSRF token and a flash
+message; never the user's id or role.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 SECRET_FILE_NAME = "secret_key"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
-SESSION_USER = "user_id"
 SESSION_CSRF = "csrf"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 HSTS_VALUE = "max-age=31536000; includeSubDomains"
@@ -116,14 +117,3 @@ def csrf_valid(request: Request, submitted: str | None) -> bool:
         return False
     return hmac.compare_digest(str(expected), str(submitted))
 
-
-def start_session(request: Request, *, user_id: int) -> None:
-    """Log a user in: a fresh session with a new CSRF token (no fixation)."""
-    request.session.clear()
-    request.session[SESSION_USER] = user_id
-    request.session[SESSION_CSRF] = secrets.token_urlsafe(32)
-
-
-def end_session(request: Request) -> None:
-    """Log out: forget everything in the session."""
-    request.session.clear()

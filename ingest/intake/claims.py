@@ -19,7 +19,8 @@ import shutil
 import socket
 import time
 import uuid
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,8 @@ class Claim(IntakeFile):
         run_id: The run that holds the claim.
         recovered_from: Run id of a crashed run this claim was adopted from, if any.
         submitted_by: Who handed the file in, from its drop sidecar; None: unknown.
+        hints: What the submitter said about the file, from its drop sidecar
+            (``customer_code``, ``document_type``); empty when nothing was said.
     """
 
     claim_dir: Path
@@ -84,6 +87,7 @@ class Claim(IntakeFile):
     run_id: str
     recovered_from: str | None = None
     submitted_by: str | None = None
+    hints: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def display_name(self) -> str:
@@ -114,6 +118,7 @@ class Claim(IntakeFile):
             "run_id": self.run_id,
             "recovered_from": self.recovered_from,
             "submitted_by": self.submitted_by,
+            "hints": dict(self.hints),
         }
 
 
@@ -221,10 +226,16 @@ def record_submitter(c: Claim) -> Claim:
     if c.submitted_by is None:
         found = read_sidecar(c.original_path, sha256=c.sha256)
         if found is not None:
-            c = replace(c, submitted_by=found.submitted_by)
+            c = replace(c, submitted_by=found.submitted_by, hints=hints_of(found))
     write_manifest(c)
     remove_sidecar(c.original_path, sha256=c.sha256)
     return c
+
+
+def hints_of(record: DropRecord) -> dict[str, str]:
+    """The submitter's hints a drop sidecar carries (only those given)."""
+    given = {"customer_code": record.customer_code, "document_type": record.document_type}
+    return {k: v for k, v in given.items() if v}
 
 
 def write_manifest(c: Claim) -> None:
@@ -289,6 +300,7 @@ def load_claim(claim_dir: Path | str, *, intake_dir: Path | str | None = None) -
             run_id=data["run_id"],
             recovered_from=data.get("recovered_from"),
             submitted_by=data.get("submitted_by"),
+            hints={str(k): str(v) for k, v in (data.get("hints") or {}).items()},
         )
     except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"unreadable claim manifest in {folder}: {e}") from e
@@ -319,7 +331,15 @@ def return_to_intake(c: Claim) -> Path:
     if not os.path.lexists(c.path):
         dest = original
     elif c.submitted_by is not None and c.sha256 is not None:
-        record = DropRecord(original.name, c.sha256, c.size, c.submitted_by, utc_now())
+        record = DropRecord(
+            original.name,
+            c.sha256,
+            c.size,
+            c.submitted_by,
+            utc_now(),
+            customer_code=c.hints.get("customer_code"),
+            document_type=c.hints.get("document_type"),
+        )
         dest = link_with_sidecar(c.path, original, record)
         c.path.unlink(missing_ok=True)
     else:

@@ -59,6 +59,8 @@ def drop_file(
     folder: Path | str,
     *,
     submitted_by: str | None = None,
+    customer_code: str | None = None,
+    document_type: str | None = None,
 ) -> Path:
     """Hand a file in: write it into ``folder`` (the intake or a sub-folder) under a free name.
 
@@ -68,6 +70,8 @@ def drop_file(
         folder: The intake folder or a folder inside it (created if missing).
         submitted_by: Username of whoever hands the file in; recorded in the sidecar and
             carried by the claim into the document's ``submitted_by``.
+        customer_code: The submitter's hint of the customer, kept in the sidecar.
+        document_type: The submitter's hint of the document type, kept in the sidecar.
 
     Returns:
         Where the file now is: ``name``, else ``<stem>-2<suffix>``, ``-3``, ...
@@ -82,8 +86,13 @@ def drop_file(
     try:
         digest, size = _write_temp(source, temp)
         record = DropRecord(
-            name=wanted.name, sha256=digest, size=size,
-            submitted_by=submitted_by, dropped_at=utc_now(),
+            name=wanted.name,
+            sha256=digest,
+            size=size,
+            submitted_by=submitted_by,
+            dropped_at=utc_now(),
+            customer_code=customer_code,
+            document_type=document_type,
         )
         final = link_with_sidecar(temp, wanted, record)
     finally:

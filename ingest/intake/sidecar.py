@@ -22,11 +22,13 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ingest.fsutil import display_text, fsync_dir, numbered_names
+from ingest.fsutil import display_text, fsync_dir, numbered_names, sha256_file
 
 log = logging.getLogger("ingest.intake")
 
 SIDECAR_PREFIX = ".dropped-"
+_REQUIRED = ("name", "sha256", "size", "submitted_by", "dropped_at")
+_HINTS = ("customer_code", "document_type")
 _NO_HARD_LINKS = (errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK)
 
 
@@ -40,6 +42,8 @@ class DropRecord:
         size: Their length.
         submitted_by: Username of whoever handed the file in; None: unknown.
         dropped_at: ISO 8601 UTC time of the drop.
+        customer_code: The customer the submitter says the file belongs to (a hint); None: none.
+        document_type: The document type the submitter says it is (a hint); None: none.
     """
 
     name: str
@@ -47,6 +51,8 @@ class DropRecord:
     size: int
     submitted_by: str | None
     dropped_at: str
+    customer_code: str | None = None
+    document_type: str | None = None
 
 
 def sidecar_path(path: Path) -> Path:
@@ -61,13 +67,36 @@ def read_sidecar(path: Path, *, sha256: str | None) -> DropRecord | None:
         return None
     try:
         data = json.loads(sidecar_path(path).read_text(encoding="utf-8"))
-        record = DropRecord(**{k: data[k] for k in DropRecord.__dataclass_fields__})
+        record = DropRecord(**{k: data[k] for k in _REQUIRED}, **{k: data.get(k) for k in _HINTS})
     except FileNotFoundError:
         return None
     except (OSError, ValueError, TypeError, KeyError) as e:
         log.warning("unreadable drop sidecar for %s: %s", display_text(path.name), e)
         return None
     return record if record.sha256 == sha256 else None
+
+
+def dropped_files(folder: Path) -> list[tuple[Path, DropRecord]]:
+    """The files in ``folder`` (not below it) that still wait beside their sidecar, by name."""
+    found: list[tuple[Path, DropRecord]] = []
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except FileNotFoundError:
+        return found
+    for entry in entries:
+        if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
+            continue
+        path = Path(entry.path)
+        if not sidecar_path(path).exists():
+            continue
+        try:
+            digest = sha256_file(path)
+        except FileNotFoundError:  # claimed meanwhile
+            continue
+        record = read_sidecar(path, sha256=digest)
+        if record is not None:
+            found.append((path, record))
+    return found
 
 
 def remove_sidecar(path: Path, *, sha256: str | None) -> None:

@@ -56,3 +56,15 @@ def _audit_value(name: str, value: Any) -> Any:
 def snapshot(obj: Any, names: Sequence[str]) -> dict[str, Any]:
     """The named attributes of ``obj`` as audit values: ID numbers masked, OCR text summarized."""
     return {name: _audit_value(name, getattr(obj, name)) for name in names}
+
+
+def lock_row(session: Session, model: Any, row_id: int) -> Any:
+    """Lock one row for the rest of the transaction and return it fresh (``FOR UPDATE``).
+
+    On PostgreSQL concurrent writers of the same row queue here; SQLite serializes writers
+    already (``BEGIN IMMEDIATE``, see ``models.db``), where this is a plain refresh.
+    """
+    from sqlmodel import select
+
+    query = select(model).where(model.id == row_id).with_for_update()
+    return session.exec(query.execution_options(populate_existing=True)).one()

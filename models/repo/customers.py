@@ -13,8 +13,6 @@ from sqlmodel import Session, col, or_, select
 from config.clock import CHINA_TZ
 from config.taxonomy import Taxonomy
 from models.customer import (
-    Contact,
-    ContactCreate,
     Customer,
     CustomerCodeCounter,
     CustomerCreate,
@@ -333,44 +331,3 @@ def update_customer(
         session.refresh(customer)
         raise _conflict_from_integrity(e) from e
     return customer
-
-
-def add_contact(
-    session: Session,
-    *,
-    customer_code: str,
-    data: ContactCreate | Mapping[str, Any],
-    actor: str,
-) -> Contact:
-    """Add a contact person to a customer.
-
-    Raises:
-        NotFoundError: No customer with this code.
-        ValidationError: Missing name, invalid phone or e-mail.
-    """
-    if not isinstance(data, ContactCreate):
-        data = ContactCreate.model_validate(dict(data))
-    customer = _require_customer(session, customer_code)
-    with atomic(session):
-        contact = Contact(customer_id=customer.id, **data.model_dump())  # type: ignore[arg-type]
-        session.add(contact)
-        session.flush()
-        add_audit_event(
-            session,
-            actor=actor,
-            action="contact.create",
-            entity_type="contact",
-            entity_id=contact.id or "",
-            after={"customer": customer.code, **data.model_dump()},
-        )
-    return contact
-
-
-def list_contacts(session: Session, *, customer_id: int) -> list[Contact]:
-    """A customer's contacts, primary first."""
-    query = (
-        select(Contact)
-        .where(Contact.customer_id == customer_id)
-        .order_by(col(Contact.is_primary).desc(), col(Contact.id))
-    )
-    return list(session.exec(query).all())

@@ -106,11 +106,14 @@ def list_documents(
     status: str | None = None,
     customer_id: int | None = None,
     document_type: str | None = None,
+    submitted_by: str | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> list[Document]:
     """Documents, newest first, optionally filtered."""
     query = select(Document)
+    if submitted_by is not None:
+        query = query.where(Document.submitted_by == submitted_by)
     if status is not None:
         query = query.where(Document.status == status)
     if customer_id is not None:

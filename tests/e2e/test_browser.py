@@ -136,9 +136,9 @@ def test_reviewer_clears_the_queue_with_the_keyboard(
     page.wait_for_url(f"**/documents/{a}")
 
     # The document page: rendered page image beside the fields, doubtful field highlighted.
-    image = page.locator("section.pages img").first
+    image = page.locator("#viewer img.scan").first
     expect(image).to_be_visible()
-    page.wait_for_function("document.querySelector('section.pages img').naturalWidth > 0")
+    page.wait_for_function("document.querySelector('#viewer img.scan').naturalWidth > 0")
     expect(page.locator('.field.doubtful[data-field="uscc"]')).to_contain_text("校验位经 OCR 纠错")
     page.screenshot(path=str(tmp_path / "document-page.png"), full_page=False)
 

@@ -89,7 +89,7 @@ def test_missing_records_are_reported_by_name(home: Path) -> None:
     result = runner.invoke(app, ["documents", "show", "999"])
     assert result.exit_code != 0 and "资料不存在" in result.stderr
     result = runner.invoke(app, ["customers", "show", "CUS209901999"])
-    assert result.exit_code != 0 and "客户不存在" in result.stderr
+    assert result.exit_code != 0 and "客户 CUS209901999 不存在" in result.stderr
 
 
 def test_commands_refuse_a_database_that_is_not_migrated(tmp_home: Path) -> None:

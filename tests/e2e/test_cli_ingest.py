@@ -77,7 +77,9 @@ def test_dossier_ingest_json_then_table(tmp_path: Path) -> None:
     result = run_cli(home, "ingest", "--now", "--json")
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout)
-    assert set(report) == {"run_id", "counts", "files"}
+    assert set(report) == {"run_id", "counts", "files", "relink"}
+    # the relink pass after the run looked at what is unlinked or provisional; nothing to move
+    assert report["relink"]["linked"] == [] and report["relink"]["refile_failed"] == []
     by_source = {f["source"]: f for f in report["files"]}
     assert set(by_source) == {"营业执照.png", "坏文件.pdf"}
     for f in report["files"]:
@@ -102,6 +104,8 @@ def test_dossier_ingest_json_then_table(tmp_path: Path) -> None:
     assert "开户许可证.png" in table.stdout
     assert "说明.txt" in table.stdout
     assert "收件处理结果" in table.stdout
+    assert "不支持的文件格式" in table.stdout  # the 原因 column, in Chinese
+    assert "bank_permit" not in table.stdout and "pending_review" not in table.stdout
 
 
 def intake_files_of(home: Path) -> list[Path]:

@@ -494,7 +494,7 @@ def test_upload_goes_into_a_per_user_intake_folder(client_of, world: WebWorld) -
         "/upload",
         data={"csrf_token": token},
         files=[("files", ("../../客户/营业执照.pdf", world.pdf_bytes["a"], "application/pdf")),
-               ("files", (".hidden.part", b"abc", "application/octet-stream"))],
+               ("files", (".hidden.part", world.pdf_bytes["b"], "application/octet-stream"))],
     )
     assert ok.status_code == 200, ok.text
     folder = Path(world.settings.intake_dir or "") / "sales1"
@@ -514,5 +514,5 @@ def test_audit_page_filters_by_document_and_user(client_of, world: WebWorld) -> 
     reviewer.get(f"/documents/{doc_id}")  # claim -> audited
     page = reviewer.get("/audit", params={"document": str(doc_id), "user": "rev1"})
     assert page.status_code == 200
-    assert "document.claim" in page.text
-    assert "document.create" not in page.text  # by "system", filtered out
+    assert 'data-action="document.claim"' in page.text and "领取审核" in page.text
+    assert 'data-action="document.create"' not in page.text  # by "system", filtered out

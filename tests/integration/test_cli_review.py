@@ -4,6 +4,7 @@ local archive folder under DOSSIER_HOME)."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from app.context import AppContext
 from archive.storage import make_store
 from cli.main import app  # the root: its boundary turns errors into one line
 from config import Settings
+from models import repo
 from models.db import make_engine, upgrade_to_head
 from models.document import Document
 from tests.integration.test_review import add_customer, add_document
@@ -86,6 +88,38 @@ def test_users_add_list_set_role_disable(home: Settings) -> None:
     assert bad.exit_code == 1 and "ghost" in bad.stderr  # one line from the boundary
     dup = run("users", "add", "rita", input=f"{PASSWORD}\n{PASSWORD}\n")
     assert dup.exit_code == 1 and "已存在" in dup.stderr  # one line from the boundary
+
+
+def test_users_end_sessions(home: Settings) -> None:
+    engine = make_engine(home.database_url)
+    try:
+        with Session(engine) as session:
+            sam = repo.get_user(session, username="sam")
+            assert sam is not None
+            tokens = [
+                repo.create_web_session(
+                    session,
+                    user_id=int(sam.id or 0),
+                    idle=timedelta(hours=1),
+                    absolute=timedelta(days=1),
+                )[0]
+                for _ in range(2)
+            ]
+            session.commit()
+        ended = json.loads(run_ok("users", "end-sessions", "sam", "--json"))
+        assert ended == {"username": "sam", "sessions_ended": 2}
+        assert "0 个" in run_ok("users", "end-sessions", "sam")
+        with Session(engine) as session:
+            assert all(repo.find_live_web_session(session, token=t) is None for t in tokens)
+            actions = [
+                e.action
+                for e in repo.list_audit_events(session, entity_type="user", entity_id="sam")
+            ]
+        assert actions.count("user.end_sessions") == 2
+    finally:
+        engine.dispose()
+    bad = run("users", "end-sessions", "ghost")
+    assert bad.exit_code == 1 and "ghost" in bad.stderr
 
 
 def test_review_list_show_approve_reject_relink(home: Settings, docs: dict[str, int]) -> None:

@@ -28,6 +28,7 @@ EXPECTED_TABLES = {
     "integrity_finding",
     "integrity_run",
     "login_attempt",
+    "web_session",
 }
 
 # Search tables and indexes that the models cannot declare (SQLite FTS5, a PostgreSQL

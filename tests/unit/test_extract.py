@@ -139,6 +139,7 @@ def test_license_clean() -> None:
         "term_end": "2035-03-11",
         "address": "福州市鼓楼区五四路1号",
         "business_scope": "软件开发;信息技术咨询服务",
+        "issue_date": "2020-01-02",
     }
     assert fields["registered_capital"].unit == "元"
     assert all(f.reasons == [] for f in fields.values())
@@ -152,6 +153,7 @@ def test_license_noisy_corrects_o_for_zero_and_flags_it() -> None:
     assert fields["uscc"].reasons == ["uscc_corrected"]
     assert fields["uscc"].confidence < 0.9
     assert values(fields) | {"uscc": USCC} == {
+        "issue_date": None,  # 登记机关 without a date
         "uscc": USCC,
         "name": "福建某某(上海)科技有限公司",
         "company_type": "有限责任公司",
@@ -171,9 +173,10 @@ def test_license_expired_and_expiring() -> None:
     text = LICENSE_CLEAN.replace("至2035年03月11日", "至2025年01月20日")
     fields = extract_fields("business_license", text, today=TODAY, warning_days=30)
     assert fields["term_end"].reasons == ["expiring"]
-    assert extract_fields("business_license", text, today=TODAY, warning_days=10)[
-        "term_end"
-    ].reasons == []
+    assert (
+        extract_fields("business_license", text, today=TODAY, warning_days=10)["term_end"].reasons
+        == []
+    )
 
 
 def test_license_old_style_term_labels() -> None:
@@ -213,7 +216,8 @@ def test_uscc_with_one_wrong_character_is_never_accepted_as_valid() -> None:
 def test_uscc_check_digit_failure_is_reported() -> None:
     field = extract("business_license", _license_with("91350100M000100Y47"))["uscc"]
     assert field.value == "91350100M000100Y47"
-    assert field.reasons == ["uscc_check_digit"]
+    # A license without a valid code is always missing its USCC, besides the check failing.
+    assert field.reasons == ["uscc_check_digit", "missing"]
     assert field.confidence <= 0.2
 
 
@@ -273,7 +277,7 @@ def test_id_number_ocr_letters_corrected_and_bad_digit_reported() -> None:
     assert fields["id_number"].value == ID_F
     assert fields["id_number"].reasons == ["id_corrected"]
     fields = extract("id_card", ID_FRONT.replace(ID_F, "110105194912310021"), side="front")
-    assert fields["id_number"].reasons == ["id_check_digit"]
+    assert fields["id_number"].reasons == ["id_check_digit", "missing"]
 
 
 def test_id_label_and_value_on_separate_lines() -> None:
@@ -304,6 +308,7 @@ def test_bank_permit() -> None:
         "legal_representative": "张三",
         "bank_name": "中国工商银行股份有限公司福州分行营业部",
         "account_number": "14020012345678901 23".replace(" ", ""),
+        "issue_date": "2018-03-12",
     }
 
 
@@ -328,15 +333,17 @@ def test_customer_form() -> None:
         "industry": "IT服务",
         "source_channel": "展会推广",
         "submitted_by": "陈经理",
-        "submitted_date": "2024-05-20",
+        "filled_date": "2024-05-20",
     }
     assert all(f.reasons == [] for f in fields.values())
 
 
 def test_customer_form_bad_phone_email_and_checkbox() -> None:
-    text = (CUSTOMER_FORM.replace("138 0013 8000", "128 0013 800")
-            .replace("chen.jl@example.com", "chen.jl example.com")
-            .replace("企 业 客 户", "□ 企 业 客 户 ☑ 个 人 客 户"))
+    text = (
+        CUSTOMER_FORM.replace("138 0013 8000", "128 0013 800")
+        .replace("chen.jl@example.com", "chen.jl example.com")
+        .replace("企 业 客 户", "□ 企 业 客 户 ☑ 个 人 客 户")
+    )
     fields = extract("customer_form", text)
     assert fields["phone"].reasons == ["phone_format"]
     assert fields["email"].reasons == ["email_format"]
@@ -354,6 +361,8 @@ def test_contract() -> None:
         "effective_date": "2024-03-01",
         "expiry_date": "2025-02-28",
         "amount": "1234000",
+        "party_a_uscc": None,  # not printed on this contract
+        "party_b_uscc": None,
     }
     assert fields["amount"].unit == "元"
     assert fields["expiry_date"].reasons == []
@@ -375,9 +384,13 @@ def test_other_type_has_no_fields() -> None:
 
 def test_field_labels_cover_every_field() -> None:
     rules = load_extraction_rules()
-    for doc_type, text in [("business_license", LICENSE_CLEAN), ("id_card", ID_FRONT),
-                           ("bank_permit", BANK_PERMIT), ("customer_form", CUSTOMER_FORM),
-                           ("contract", CONTRACT)]:
+    for doc_type, text in [
+        ("business_license", LICENSE_CLEAN),
+        ("id_card", ID_FRONT),
+        ("bank_permit", BANK_PERMIT),
+        ("customer_form", CUSTOMER_FORM),
+        ("contract", CONTRACT),
+    ]:
         labels = field_labels(doc_type, rules=rules)
         assert set(extract(doc_type, text)) == set(labels)
     assert field_labels("business_license")["uscc"] == "统一社会信用代码"
@@ -425,6 +438,7 @@ def test_tesseract_permit_with_stray_quotes() -> None:
         "legal_representative": "胡志强",
         "bank_name": "中国银行股份有限公司上海分行",
         "account_number": "0740114701938074416",
+        "issue_date": None,
     }
 
 

@@ -7,7 +7,29 @@ from fastapi import FastAPI
 
 def register_routes(app: FastAPI) -> None:
     """Attach every router to ``app``."""
-    from web.routes import admin, auth, documents, queue, search, upload
+    from web.routes import (
+        admin,
+        auth,
+        customer_parts,
+        customers,
+        documents,
+        quarantine,
+        queue,
+        search,
+        tags,
+        upload,
+    )
 
-    for module in (auth, queue, documents, search, upload, admin):
+    for module in (
+        auth,
+        queue,
+        customer_parts,
+        customers,
+        documents,
+        search,
+        upload,
+        quarantine,
+        admin,
+        tags,
+    ):
         app.include_router(module.router)

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from archive.users import AuthenticationError, ThrottledError, authenticate
-from web.deps import DbSession
-from web.security import end_session, start_session
+from web.deps import Context, DbSession
+from web.sessions import sign_in, sign_out
 from web.views import render
 
 router = APIRouter()
@@ -18,12 +18,12 @@ router = APIRouter()
 def safe_next(target: str | None) -> str:
     """A local path to return to after signing in (never another site)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/queue"
+        return "/"
     return target
 
 
 @router.get("/login")
-def login_page(request: Request, next: str = "/queue") -> Response:  # noqa: A002
+def login_page(request: Request, next: str = "/") -> Response:  # noqa: A002
     return render(request, "login.html", next_url=safe_next(next))
 
 
@@ -31,9 +31,10 @@ def login_page(request: Request, next: str = "/queue") -> Response:  # noqa: A00
 def login(
     request: Request,
     db: DbSession,
+    context: Context,
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
-    next: Annotated[str, Form()] = "/queue",  # noqa: A002
+    next: Annotated[str, Form()] = "/",  # noqa: A002
 ) -> Response:
     try:
         user = authenticate(db, username=username, password=password)
@@ -47,11 +48,11 @@ def login(
             request, "login.html", status_code=401, error=e.message,
             username=username, next_url=safe_next(next),
         )
-    start_session(request, user_id=int(user.id or 0))
+    sign_in(request, db, user=user, settings=context.settings)
     return RedirectResponse(safe_next(next), status_code=303)
 
 
 @router.post("/logout")
-def logout(request: Request) -> Response:
-    end_session(request)
+def logout(request: Request, db: DbSession) -> Response:
+    sign_out(request, db)
     return RedirectResponse("/login", status_code=303)

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from app.records import customer_record, document_record
 from archive import review
-from archive.permissions import Action, can, can_view_customer, can_view_document
+from archive.permissions import Action, can, can_view_document
 from archive.storage.base import CHUNK_SIZE, ObjectStore
 from config.errors import DossierError, ErrorCode
 from config.taxonomy import Taxonomy
@@ -21,6 +21,7 @@ from models.customer import Customer
 from models.document import Document
 from models.user import User
 from web.deps import Context, CurrentUser, DbSession
+from web.field_view import display_value, field_spec, stored_value
 from web.params import PageNumber, PathId
 from web.render import page_image
 from web.routes.queue import filters_from_query, filters_query, queue_filters
@@ -92,7 +93,9 @@ def document_page(
         request, "document.html", user=user,
         doc=document_record(document, customer=customer, taxonomy=ctx.taxonomy, unmask=unmask),
         pages=list(range(1, (document.page_count or 0) + 1)) if document.pdf_key else [],
-        field_rows=field_rows(document.fields or {}, taxonomy=ctx.taxonomy, unmask=unmask),
+        field_rows=field_rows(document.fields or {}, document_type=document.document_type,
+                              taxonomy=ctx.taxonomy, unmask=unmask),
+        ocr_text=document.ocr_text if unmask else None,
         customer=(
             customer_record(customer, taxonomy=ctx.taxonomy, unmask=unmask) if customer else None
         ),
@@ -102,9 +105,25 @@ def document_page(
         claim_other=claim_other,
         claim_mine=document.claimed_by == user.username and not claim_other,
         can_decide=can_decide, queue_query=query,
+        upload_hints=_upload_hints(db, document, ctx.taxonomy),
         next_url=f"/queue/next{filters_query(filters, after=document_id)}",
         prev_url=f"/queue/prev{filters_query(filters, before=document_id)}",
     )
+
+
+def _upload_hints(db: Session, document: Document, taxonomy: Taxonomy) -> dict[str, str]:
+    """What the uploader said (customer, type) when it differs from what the document says."""
+    hints = ((document.fields or {}).get("_meta") or {}).get("upload_hints") or {}
+    out: dict[str, str] = {}
+    code = hints.get("customer_code")
+    customer = repo.get_customer(db, code=code) if code else None
+    if customer is not None and customer.id != document.customer_id:
+        out["customer_code"], out["customer_name"] = customer.code, customer.name
+    kind = hints.get("document_type")
+    if kind and kind != document.document_type:
+        known = {t.code: t.label for t in taxonomy.document_types}
+        out["document_type_label"] = known.get(kind, kind)
+    return out
 
 
 # --- decisions --------------------------------------------------------------------------------
@@ -119,14 +138,20 @@ def _submitted_fields(form: Mapping[str, Any]) -> dict[str, str]:
 
 
 def corrections_from_form(document: Document, form: Mapping[str, Any]) -> dict[str, Any]:
-    """What the reviewer changed on the form, as ``approve(corrections=...)`` expects."""
+    """What the reviewer changed on the form, as ``approve(corrections=...)`` expects.
+
+    A field is unchanged when the form sends back its stored value or the value as the page
+    showed it (``500,000.00 元`` for ``500000``); a changed amount is stored without formatting.
+    """
     current = document.fields or {}
     changed = {}
     for name, value in _submitted_fields(form).items():
         raw = current.get(name)
-        old = raw.get("value") if isinstance(raw, Mapping) else raw
-        if value != ("" if old is None else str(old)):
-            changed[name] = value or None
+        info = raw if isinstance(raw, Mapping) else {"value": raw}
+        old = info.get("value")
+        spec = field_spec(document.document_type, name)
+        if value not in ("" if old is None else str(old), display_value(spec, info)):
+            changed[name] = stored_value(spec, value) or None
     out: dict[str, Any] = {}
     if changed:
         out["fields"] = changed
@@ -289,17 +314,3 @@ def download_original(document_id: PathId, db: DbSession, user: CurrentUser,
     document, _ = visible_document(db, user=user, document_id=document_id)
     return _download(ctx.store, key=document.original_key, filename=document.original_filename,
                      media_type="application/octet-stream")
-
-
-@router.get("/customers/{code}")
-def customer_page(request: Request, code: str, db: DbSession, user: CurrentUser,
-                  ctx: Context) -> Response:
-    customer = repo.get_customer(db, code=code)
-    if customer is None or not can_view_customer(user, customer):
-        raise HTTPException(status_code=404, detail=f"客户 {code} 不存在")
-    docs = repo.list_documents(db, customer_id=customer.id, limit=200)
-    return render(
-        request, "customer.html", user=user,
-        customer=customer_record(customer, taxonomy=ctx.taxonomy, unmask=may_unmask(user)),
-        documents=[_short(d, ctx.taxonomy) for d in docs],
-    )

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from archive import review
 from config.taxonomy import Taxonomy
 from models.db import utcnow
-from models.user import User
+from models.user import Role, User
 from web.deps import Context, CurrentUser, DbSession
 from web.params import MAX_ID
 from web.views import local_time, reason_label, render
@@ -81,8 +81,10 @@ def _int(value: str | None, default: int) -> int:
 
 
 @router.get("/")
-def home() -> Response:
-    return RedirectResponse("/queue", status_code=303)
+def home(user: CurrentUser) -> Response:
+    """The start page: the customer list for sales users, the review queue for the others."""
+    target = "/customers" if user.role == Role.SALES.value else "/queue"
+    return RedirectResponse(target, status_code=303)
 
 
 @router.get("/queue")

@@ -1,0 +1,1 @@
+"""Customer files in and out (issue 17): spreadsheet export, import, template, dossier ZIP."""

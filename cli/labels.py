@@ -1,0 +1,92 @@
+"""Chinese labels for what the CLI prints for people (JSON keeps the English codes).
+
+The labels themselves come from their one home (the taxonomy for document types, statuses and
+review reasons; the understanding config for field labels; the quarantine reasons in
+``ingest.quarantine``); this module only puts them together for the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+
+from config.taxonomy import Taxonomy
+from ingest.extraction_rules import field_labels
+from models.validation import FIELD_LABELS
+
+#: What happened to one file in ``dossier ingest``.
+OUTCOME_LABELS = {
+    "archived": "已归档",
+    "needs_review": "待审核",
+    "quarantined": "已隔离",
+    "duplicate": "重复文件",
+    "recovered": "已恢复",
+    "retry": "稍后重试",
+}
+
+#: ``dossier review show``: the record's keys as people read them, in this order.
+RECORD_LABELS = {
+    "id": "资料编号",
+    "status_label": "状态",
+    "document_type_label": "资料类型",
+    "customer": "客户",
+    "submitted_date": "提交日期",
+    "original_filename": "原始文件名",
+    "original_sha256": "原始文件 SHA-256",
+    "original_size": "原始文件大小（字节）",
+    "original_key": "原始文件位置",
+    "pdf_key": "规范化 PDF 位置",
+    "pdf_sha256": "PDF SHA-256",
+    "pdf_size": "PDF 大小（字节）",
+    "page_count": "页数",
+    "ocr_confidence": "OCR 置信度",
+    "review_reasons": "待审核原因",
+    "supersedes_id": "替换的旧版本",
+    "ingest_run_id": "入库批次",
+    "reviewed_by": "审核人",
+    "reviewed_at": "审核时间",
+    "created_at": "入库时间",
+    "updated_at": "更新时间",
+    "allowed_actions": "可执行操作",
+    "fields": "识别字段",
+}
+
+
+def field_label(document_type: str, name: str) -> str:
+    """A field's Chinese label (the understanding config first, then the shared field labels)."""
+    return field_labels(document_type).get(name) or FIELD_LABELS.get(name, name)
+
+
+def reasons_text(taxonomy: Taxonomy, codes: list[str] | tuple[str, ...]) -> str:
+    """Review reasons as Chinese labels, ``、``-separated (the routine 二次核验 left out)."""
+    return "、".join(taxonomy.reason_label(c) for c in codes if c != "second_check")
+
+
+def _value_text(key: str, value: Any, action_labels: dict[str, str]) -> str:
+    if value is None or value == "":
+        return "—"
+    if key == "customer":
+        return f"{value['name']}（{value['code']}）"
+    if key == "review_reasons":
+        return "、".join(r["label"] for r in value) or "—"
+    if key == "allowed_actions":
+        return "、".join(action_labels.get(a, a) for a in value) or "—"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def print_document_record(record: dict[str, Any], *, action_labels: dict[str, str]) -> None:
+    """A document record (``app.records.document_record``) as labelled Chinese lines."""
+    for key, label in RECORD_LABELS.items():
+        if key not in record or key == "fields":
+            continue
+        typer.echo(f"{label}：{_value_text(key, record[key], action_labels)}")
+    fields = {k: v for k, v in (record.get("fields") or {}).items() if not k.startswith("_")}
+    if fields:
+        typer.echo(f"{RECORD_LABELS['fields']}：")
+    for name, info in fields.items():
+        value = info.get("value") if isinstance(info, dict) else info
+        typer.echo(f"  {field_label(record['document_type'], name)}：{value if value else '—'}")

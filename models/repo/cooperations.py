@@ -1,0 +1,167 @@
+"""Cooperation records of a customer, and the customer fields that follow from them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from config.taxonomy import Taxonomy
+from models.cooperation import (
+    COOPERATION_FIELDS,
+    Cooperation,
+    check_cooperation_order,
+    validate_cooperation_values,
+)
+from models.customer import Customer
+from models.db import utcnow
+from models.repo.audit import add_audit_event
+from models.repo.base import atomic, snapshot
+
+#: Customer fields :func:`set_customer_derived` may write.
+DERIVED_WRITABLE = (
+    "cumulative_amount",
+    "first_cooperation_date",
+    "latest_cooperation_date",
+    "annual_amount",
+    "value_tier",
+    "level",
+    "level_reason",
+    "manual_fields",
+    "follow_up_status",
+)
+
+
+def add_cooperation(
+    session: Session,
+    *,
+    customer: Customer,
+    data: Mapping[str, Any],
+    actor: str,
+    taxonomy: Taxonomy | None = None,
+) -> Cooperation:
+    """Add a cooperation record to ``customer``.
+
+    Raises:
+        ValidationError: Missing name, a bad date or amount, an unknown status, dates out of order.
+    """
+    values = validate_cooperation_values(data, taxonomy=taxonomy)
+    check_cooperation_order(values)
+    with atomic(session):
+        record = Cooperation(
+            customer_id=customer.id,  # type: ignore[arg-type]
+            created_by=actor,
+            updated_by=actor,
+            **values,
+        )
+        session.add(record)
+        session.flush()
+        add_audit_event(
+            session,
+            actor=actor,
+            action="cooperation.create",
+            entity_type="cooperation",
+            entity_id=record.id or "",
+            after={"customer": customer.code, **snapshot(record, COOPERATION_FIELDS)},
+        )
+    return record
+
+
+def update_cooperation(
+    session: Session,
+    *,
+    record: Cooperation,
+    changes: Mapping[str, Any],
+    actor: str,
+    taxonomy: Taxonomy | None = None,
+) -> Cooperation:
+    """Change some fields of a cooperation record (``None`` clears one; not the name).
+
+    Raises:
+        ValidationError: A changed value breaks a rule (nothing is written).
+    """
+    values = validate_cooperation_values(changes, taxonomy=taxonomy, partial=True)
+    merged = {name: getattr(record, name) for name in COOPERATION_FIELDS} | values
+    check_cooperation_order(merged)
+    changed = [n for n, v in values.items() if getattr(record, n) != v]
+    if not changed:
+        return record
+    before = snapshot(record, changed)
+    with atomic(session):
+        for name in changed:
+            setattr(record, name, values[name])
+        record.updated_by, record.updated_at = actor, utcnow()
+        session.add(record)
+        session.flush()
+        add_audit_event(
+            session,
+            actor=actor,
+            action="cooperation.update",
+            entity_type="cooperation",
+            entity_id=record.id or "",
+            before=before,
+            after=snapshot(record, changed),
+        )
+    return record
+
+
+def get_cooperation(session: Session, *, cooperation_id: int) -> Cooperation | None:
+    """The cooperation record with this id, or None."""
+    return session.get(Cooperation, cooperation_id)
+
+
+def list_cooperations(session: Session, *, customer_id: int) -> list[Cooperation]:
+    """A customer's cooperation records, newest signed first (unsigned last)."""
+    query = (
+        select(Cooperation)
+        .where(Cooperation.customer_id == customer_id)
+        .order_by(col(Cooperation.signed_date).desc().nulls_last(), col(Cooperation.id).desc())
+    )
+    return list(session.exec(query).all())
+
+
+def set_customer_derived(
+    session: Session,
+    *,
+    customer: Customer,
+    values: Mapping[str, Any],
+    actor: str,
+    detail: str | None = None,
+    bump_version: bool = True,
+) -> list[str]:
+    """Write derived customer fields (totals, tier, level, manual flags), audited.
+
+    The values are computed by ``archive.cooperations`` from validated records, so they are
+    not validated again. ``bump_version`` (the default) makes an editor who opened the record
+    before this change save against a stale version (optimistic concurrency).
+
+    Returns:
+        The names of the fields that changed (empty: nothing written).
+    """
+    unknown = set(values) - set(DERIVED_WRITABLE)
+    if unknown:
+        raise ValueError(f"not derived customer fields: {sorted(unknown)}")
+    changed = [n for n, v in values.items() if getattr(customer, n) != v]
+    if not changed:
+        return []
+    before = snapshot(customer, changed)
+    with atomic(session):
+        for name in changed:
+            setattr(customer, name, values[name])
+        customer.updated_by, customer.updated_at = actor, utcnow()
+        if bump_version:
+            customer.version += 1
+        session.add(customer)
+        session.flush()
+        add_audit_event(
+            session,
+            actor=actor,
+            action="customer.derive",
+            entity_type="customer",
+            entity_id=customer.code,
+            before=before,
+            after=snapshot(customer, changed),
+            detail=detail,
+        )
+    return changed
