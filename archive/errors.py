@@ -104,3 +104,12 @@ class RestoreRefusedError(DossierError):
 
     code = ErrorCode.CONFLICT
     retryable = False
+
+
+class TokenAuthenticationError(DossierError):
+    """A bearer token that is unknown, expired, revoked, or whose user is disabled."""
+
+    code = ErrorCode.AUTHENTICATION
+
+    def __init__(self, message: str = "访问令牌无效、已过期或已撤销", **detail: object) -> None:
+        super().__init__(message, **detail)
