@@ -67,6 +67,18 @@ def drift_of(engine: Engine, document: Document, max_key_bytes: int) -> list[Fin
     return check_key_drift(row, taxonomy=TAX, max_key_bytes=max_key_bytes)
 
 
+def identifying_fields(customer: Customer) -> dict[str, object]:
+    """Fields that link a new file to ``customer``: its code, and as a contract party its USCC
+    or (an individual) its name."""
+
+    def value(text: str | None) -> dict[str, object]:
+        return {"value": text, "confidence": 0.99, "reasons": []}
+
+    if customer.customer_type == "enterprise":
+        return {"uscc": value(customer.uscc), "party_a_uscc": value(customer.uscc)}
+    return {"id_number": value(customer.id_number), "party_a": value(customer.name)}
+
+
 def slot_key(base: str, n: int) -> str:
     return base if n == 1 else with_collision_suffix(base, n)
 
@@ -197,7 +209,6 @@ class Scene:
         pdf_path.write_bytes(self.pdf)
         original_path = self.folder / "a-original.pdf"
         original_path.write_bytes(self.originals["A"])
-        code = "uscc" if customer.customer_type == "enterprise" else "id_number"
         part = DocumentPart(
             document_type=document_type,
             pdf_path=pdf_path,
@@ -206,7 +217,7 @@ class Scene:
             page_count=1,
             text="",
             ocr_confidence=None,
-            fields={code: {"value": getattr(customer, code), "confidence": 0.99, "reasons": []}},
+            fields=identifying_fields(customer),
         )
         request = FilingRequest(
             original_path=original_path,
@@ -299,6 +310,16 @@ def reviewer(engine: Engine) -> User:
     submitted=date(2024, 5, 6),
     pdf_taken={1: "row", 2: "same", 3: "other"},
     original_taken={1: "other", 2: "row"},
+    max_key_bytes=1024,
+)
+@example(
+    name=" 王 小明\u200b ",
+    customer_type="individual",
+    document_type="contract",
+    initial_type="id_card",
+    submitted=date(2024, 2, 29),
+    pdf_taken={1: "same", 2: "row"},
+    original_taken={1: "row", 3: "other"},
     max_key_bytes=1024,
 )
 @example(
