@@ -1,4 +1,4 @@
-"""Errors raised by naming and object storage.
+"""Errors raised by the archive: naming and object storage, review, permissions, sign-in.
 
 ``StorageError`` and its subclasses are what a store raises; a plain ``StorageError`` is a
 transient fault (network, timeout, disk busy) worth a retry. A checksum mismatch or a missing
@@ -58,6 +58,40 @@ class DuplicateOriginalError(DossierError):
     retryable = False
 
 
+class InvalidTransitionError(DossierError):
+    """The action is not allowed in the document's current status."""
+
+    code = ErrorCode.INVALID_TRANSITION
+
+
+class ClaimConflictError(DossierError):
+    """Another reviewer holds a live claim on the document."""
+
+    code = ErrorCode.CONFLICT
+
+
+class PermissionDeniedError(DossierError):
+    """The user's role does not allow the action (or the user is disabled)."""
+
+    code = ErrorCode.PERMISSION_DENIED
+
+
+class AuthenticationError(DossierError):
+    """Wrong password, unknown user or disabled user (one message for all three)."""
+
+    code = ErrorCode.AUTHENTICATION
+
+
+class ThrottledError(DossierError):
+    """Too many failed sign-ins for this username; ``retry_after`` seconds until unlocked."""
+
+    code = ErrorCode.THROTTLED
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
 class ImportRefusedError(DossierError):
     """A customer file to import is refused as a whole (empty, encrypted, no header, too big...)."""
 
@@ -70,3 +104,12 @@ class RestoreRefusedError(DossierError):
 
     code = ErrorCode.CONFLICT
     retryable = False
+
+
+class TokenAuthenticationError(DossierError):
+    """A bearer token that is unknown, expired, revoked, or whose user is disabled."""
+
+    code = ErrorCode.AUTHENTICATION
+
+    def __init__(self, message: str = "访问令牌无效、已过期或已撤销", **detail: object) -> None:
+        super().__init__(message, **detail)

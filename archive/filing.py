@@ -9,8 +9,7 @@ bytes already match (same key, same sha256) instead of writing a ``-2`` copy.
 from __future__ import annotations
 
 import logging
-import mimetypes
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -19,10 +18,10 @@ from typing import Literal
 from sqlmodel import Session, select
 
 from archive.dedupe import find_near_duplicate, text_fingerprint
-from archive.errors import DuplicateOriginalError, ObjectNotFoundError
+from archive.errors import DuplicateOriginalError
 from archive.linking import LinkResult, compare_customer_fields, find_customer, normalize_name
-from archive.naming import archive_key, first_free_key, original_key
-from archive.storage.base import ObjectInfo, ObjectStore
+from archive.placement import ObjectNames, free_key, object_names, store_object
+from archive.storage.base import ObjectStore
 from config.errors import DossierError
 from config.taxonomy import Taxonomy
 from models import repo
@@ -97,43 +96,6 @@ def decide_status(reasons: Sequence[str], *, policy: ReviewPolicy, is_new_versio
     return "pending_review"
 
 
-def _content_type(path: Path) -> str:
-    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-
-
-def _stored(store: ObjectStore, key: str) -> ObjectInfo | None:
-    """What the store holds at ``key`` (one request), or None."""
-    try:
-        return store.head(key)
-    except ObjectNotFoundError:
-        return None
-
-
-def _key_taken_by(session: Session, store: ObjectStore, sha256: str) -> Callable[[str], bool]:
-    """A key is free when no row uses it and the store has nothing there, or the same bytes."""
-
-    def taken(key: str) -> bool:
-        used = session.exec(
-            select(Document.id).where((Document.pdf_key == key) | (Document.original_key == key))
-        ).first()
-        if used is not None:
-            return True
-        return _stored(store, key) is not None and store.holding(key, sha256=sha256) is None
-
-    return taken
-
-
-def _put_verified(
-    store: ObjectStore, key: str, path: Path, sha256: str, doc_meta: dict
-) -> ObjectInfo:
-    held = store.holding(key, sha256=sha256)
-    if held is not None:
-        # Left by a run that crashed before its commit: the bytes are already there (by
-        # recorded digest, else re-hashed), so they are reused, never written as a -2 copy.
-        return held
-    return store.put(key, path, content_type=_content_type(path), metadata=doc_meta, sha256=sha256)
-
-
 #: Filing order inside one file: who the customer is comes from licenses and forms, so they
 #: go first and an ID card of the same bundle can be filed with the company found there.
 _BUNDLE_PRIORITY = {"business_license": 0, "customer_form": 1, "bank_permit": 2, "id_card": 9}
@@ -149,7 +111,11 @@ def filing_order(parts: Sequence[DocumentPart]) -> list[int]:
 
 
 def _resolve_customer(
-    session: Session, *, part: DocumentPart, bundle: Sequence[Customer], actor: str,
+    session: Session,
+    *,
+    part: DocumentPart,
+    bundle: Sequence[Customer],
+    actor: str,
     owner_id: int | None = None,
 ) -> tuple[Customer | None, LinkResult, bool]:
     link = find_customer(
@@ -208,34 +174,24 @@ class _FileContext:
     original_key: str | None = None
 
 
-def _store_original(ctx: _FileContext, names: dict) -> str:
+def _store_original(ctx: _FileContext, names: ObjectNames) -> str:
+    """The one original of the file, named after the first part filed (shared by all parts)."""
     if ctx.original_key is None:
         request = ctx.request
-        ext = request.original_path.suffix.lower() or ""
-        ctx.original_key = first_free_key(
-            original_key(**names, original_ext=ext),
-            taken=_key_taken_by(ctx.session, ctx.store, request.original_sha256),
-        )
-        _put_verified(
-            ctx.store,
-            ctx.original_key,
-            request.original_path,
-            request.original_sha256,
-            {"sha256": request.original_sha256},
-        )
+        sha256 = request.original_sha256
+        ctx.original_key = free_key(ctx.session, ctx.store, names.original, sha256=sha256)
+        store_object(ctx.store, ctx.original_key, request.original_path, sha256=sha256)
     return ctx.original_key
 
 
-def _object_names(ctx: _FileContext, part: DocumentPart, customer: Customer | None) -> dict:
-    taxonomy = ctx.taxonomy
-    return dict(
-        templates=taxonomy.templates,
-        customer_type_label=taxonomy.customer_type(customer.customer_type).label
-        if customer
-        else None,
-        customer_name=customer.name if customer else None,
-        document_type_label=taxonomy.document_type(part.document_type).label,
+def _object_names(ctx: _FileContext, part: DocumentPart, customer: Customer | None) -> ObjectNames:
+    return object_names(
+        ctx.taxonomy,
+        customer=customer,
+        document_type=part.document_type,
         submitted=ctx.request.submitted_date,
+        original_filename=ctx.request.original_filename,
+        max_key_bytes=ctx.store.max_key_bytes,
     )
 
 
@@ -290,7 +246,10 @@ def _new_in(bundle: Sequence[Customer], customer: Customer) -> bool:
 
 def _file_part(ctx: _FileContext, part: DocumentPart) -> FiledDocument:
     customer, link, _created = _resolve_customer(
-        ctx.session, part=part, bundle=ctx.bundle, actor=ctx.actor,
+        ctx.session,
+        part=part,
+        bundle=ctx.bundle,
+        actor=ctx.actor,
         owner_id=ctx.request.new_customer_owner_id,
     )
     if customer is not None and part.document_type != "id_card" and _new_in(ctx.bundle, customer):
@@ -298,10 +257,8 @@ def _file_part(ctx: _FileContext, part: DocumentPart) -> FiledDocument:
     reasons, notes, previous, fingerprint = _review(ctx, part, customer, link)
     status = decide_status(reasons, policy=ctx.policy, is_new_version=previous is not None)
     names = _object_names(ctx, part, customer)
-    pdf_key = first_free_key(
-        archive_key(**names), taken=_key_taken_by(ctx.session, ctx.store, part.pdf_sha256)
-    )
-    _put_verified(ctx.store, pdf_key, part.pdf_path, part.pdf_sha256, {"sha256": part.pdf_sha256})
+    pdf_key = free_key(ctx.session, ctx.store, names.pdf, sha256=part.pdf_sha256)
+    store_object(ctx.store, pdf_key, part.pdf_path, sha256=part.pdf_sha256)
     stored_original = _store_original(ctx, names)
     request = ctx.request
     document = repo.create_document(
@@ -347,9 +304,7 @@ def _refuse_exact_duplicate(session: Session, *, sha256: str) -> None:
     lock makes a second worker filing the same bytes wait for the first's commit."""
     lock_original(session, sha256=sha256)
     live = session.exec(
-        select(Document.id).where(
-            Document.original_sha256 == sha256, Document.status != "rejected"
-        )
+        select(Document.id).where(Document.original_sha256 == sha256, Document.status != "rejected")
     ).first()
     if live is not None:
         raise DuplicateOriginalError(

@@ -353,6 +353,34 @@ def with_collision_suffix(key: str, n: int) -> str:
     return f"{head}{slash}{stem}-{n}{ext}"
 
 
+def collision_number(key: str, base: str) -> int | None:
+    """Which slot of ``base`` the ``key`` is: 1 for ``base`` itself, ``n`` for
+    ``with_collision_suffix(base, n)`` (n >= 2, no leading zero), None for any other key.
+
+    The one matcher of "a key plus its collision suffix": filing, review and the integrity
+    check all judge a key against the key the naming rules give through this function.
+    """
+    if key == base:
+        return 1
+    head, slash, name = base.rpartition("/")
+    stem, ext = _split_extension(name)
+    before = f"{head}{slash}{stem}-"
+    if len(key) <= len(before) + len(ext) or not key.startswith(before):
+        return None
+    if ext and not key.endswith(ext):
+        return None
+    digits = key[len(before) : len(key) - len(ext)]
+    if not (digits.isascii() and digits.isdigit()) or digits.startswith("0"):
+        return None
+    n = int(digits)
+    return n if n >= 2 else None
+
+
+def matches_key(key: str | None, base: str) -> bool:
+    """``key`` is ``base`` or ``base`` with a collision suffix (``-2``, ``-3`` ...)."""
+    return key is not None and collision_number(key, base) is not None
+
+
 def first_free_key(key: str, *, taken: Callable[[str], bool], limit: int = MAX_COLLISION_N) -> str:
     """``key`` if it is free, else the first free ``key-2``, ``key-3`` ...
 

@@ -16,16 +16,10 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from config.errors import DossierError, ErrorCode
+from archive.errors import PermissionDeniedError
 from models.customer import Customer
 from models.document import Document
 from models.user import Role, User
-
-
-class PermissionDeniedError(DossierError):
-    """The user's role does not allow the action (or the user is disabled)."""
-
-    code = ErrorCode.PERMISSION_DENIED
 
 
 class Action(StrEnum):

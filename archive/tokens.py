@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlmodel import Session
 
+from archive.errors import TokenAuthenticationError
 from archive.permissions import Action, can, require
-from config.errors import DossierError, ErrorCode
 from models import repo
 from models.api_token import ApiToken
 from models.db import utcnow
@@ -22,15 +22,6 @@ from models.repo import NotFoundError, ValidationError
 from models.user import User
 
 MAX_NAME = 100
-
-
-class TokenAuthenticationError(DossierError):
-    """A bearer token that is unknown, expired, revoked, or whose user is disabled."""
-
-    code = ErrorCode.AUTHENTICATION
-
-    def __init__(self, message: str = "访问令牌无效、已过期或已撤销", **detail: object) -> None:
-        super().__init__(message, **detail)
 
 
 def _may_manage(actor: User, owner_id: int) -> None:

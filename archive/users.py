@@ -23,7 +23,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlmodel import Session, col, select
 
-from config.errors import DossierError, ErrorCode
+from archive.errors import AuthenticationError, ThrottledError
 from models import repo
 from models.db import utcnow
 from models.errors import ConflictError, NotFoundError, ValidationError
@@ -40,22 +40,6 @@ _AUTH_FAILED = "用户名或密码错误"
 _hasher = PasswordHasher()
 # Verified against for unknown users, so that they take as long as known ones.
 _DUMMY_HASH = _hasher.hash("dossier-dummy-password")
-
-
-class AuthenticationError(DossierError):
-    """Wrong password, unknown user or disabled user (one message for all three)."""
-
-    code = ErrorCode.PERMISSION_DENIED
-
-
-class ThrottledError(DossierError):
-    """Too many failed sign-ins for this username; ``retry_after`` seconds until unlocked."""
-
-    code = ErrorCode.PERMISSION_DENIED
-
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message, retry_after=retry_after)
-        self.retry_after = retry_after
 
 
 # --- validation -------------------------------------------------------------------------------

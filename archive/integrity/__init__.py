@@ -37,11 +37,11 @@ drifted objects back to their computed key and moves other orphans under ``lost+
 
 Modules: :mod:`.findings` (kinds, severities, :class:`Finding`, options, report),
 :mod:`.rows` (database rows streamed in keyset pages), :mod:`.keys` (expected keys, the
-collision-suffix matcher, moving a drifted object back), :mod:`.document_checks` (per-document
-rules and the document pass), :mod:`.objects` (one object: hashing, PDF facts),
-:mod:`.object_pass` (listing join, read planning, thread pool, stamps, orphans),
-:mod:`.archive_checks` (archive-wide rules and :func:`run_checks`), :mod:`.runs` (recording and
-comparing runs), :mod:`.repairs` (repair).
+collision-suffix matcher and moving a drifted object back, all through
+:mod:`archive.placement`), :mod:`.document_checks` (per-document rules and the document pass),
+:mod:`.objects` (one object: hashing, PDF facts), :mod:`.object_pass` (listing join, read
+planning, thread pool, stamps, orphans), :mod:`.archive_checks` (archive-wide rules and
+:func:`run_checks`), :mod:`.runs` (recording and comparing runs), :mod:`.repairs` (repair).
 """
 
 from archive.integrity.archive_checks import (

@@ -221,7 +221,9 @@ def run_checks(
         listed_objects, customers).
     """
     report = CheckReport(mode=options.mode, started_at=utcnow())
-    findings, documents = check_documents(engine=engine, taxonomy=taxonomy, options=options)
+    findings, documents = check_documents(
+        engine=engine, taxonomy=taxonomy, options=options, max_key_bytes=store.max_key_bytes
+    )
     report.findings.extend(findings)
     report.stats["documents"] += documents
     with ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="integrity") as pool:

@@ -15,6 +15,7 @@ from archive.integrity.findings import CheckOptions, Finding, _finding
 from archive.integrity.keys import expected_keys, matches_expected_key
 from archive.integrity.rows import DocRow, iter_document_pages
 from archive.linking import field_value
+from archive.naming import MAX_KEY_BYTES
 from config.errors import DossierError
 from config.taxonomy import Taxonomy
 from models.document import Document
@@ -30,15 +31,20 @@ LONG_TERM_WORDS = ("长期", "永久", "无固定期限", "不约定期限")
 
 
 def check_key_drift(
-    row: DocRow, *, taxonomy: Taxonomy, shared_originals: frozenset[str] = frozenset()
+    row: DocRow,
+    *,
+    taxonomy: Taxonomy,
+    shared_originals: frozenset[str] = frozenset(),
+    max_key_bytes: int = MAX_KEY_BYTES,
 ) -> list[Finding]:
     """A key that is not where the naming rules put the document now (e.g. after a rename).
 
     An original shared by several documents (one bundle file) is named after the first part
-    only, so it is not judged here.
+    only, so it is not judged here. ``max_key_bytes`` is the store's key limit, as filing and
+    review use it.
     """
     try:
-        pdf_expected, original_expected = expected_keys(row, taxonomy)
+        pdf_expected, original_expected = expected_keys(row, taxonomy, max_key_bytes=max_key_bytes)
     except DossierError as e:
         log.warning("document %s: cannot compute its key: %s", row.id, e)
         return []
@@ -150,10 +156,13 @@ def check_document_row(
     taxonomy: Taxonomy,
     options: CheckOptions,
     shared_originals: frozenset[str] = frozenset(),
+    max_key_bytes: int = MAX_KEY_BYTES,
 ) -> list[Finding]:
     """Every database-only check of one document."""
     return [
-        *check_key_drift(row, taxonomy=taxonomy, shared_originals=shared_originals),
+        *check_key_drift(
+            row, taxonomy=taxonomy, shared_originals=shared_originals, max_key_bytes=max_key_bytes
+        ),
         *check_review_stale(row, options=options),
         *check_expiry(row, options=options),
         *check_row_invariants(row),
@@ -179,16 +188,29 @@ def _shared_originals(engine: Engine, page: Sequence[DocRow]) -> frozenset[str]:
 
 
 def check_documents(
-    *, engine: Engine, taxonomy: Taxonomy, options: CheckOptions
+    *,
+    engine: Engine,
+    taxonomy: Taxonomy,
+    options: CheckOptions,
+    max_key_bytes: int = MAX_KEY_BYTES,
 ) -> tuple[list[Finding], int]:
-    """Every database-only check of every document, page by page; (findings, documents)."""
+    """Every database-only check of every document, page by page; (findings, documents).
+
+    ``max_key_bytes``: the store's key limit (``ObjectStore.max_key_bytes``).
+    """
     findings: list[Finding] = []
     documents = 0
     for page in iter_document_pages(engine, page_size=options.page_size):
         shared = _shared_originals(engine, page)
         for row in page:
             findings.extend(
-                check_document_row(row, taxonomy=taxonomy, options=options, shared_originals=shared)
+                check_document_row(
+                    row,
+                    taxonomy=taxonomy,
+                    options=options,
+                    shared_originals=shared,
+                    max_key_bytes=max_key_bytes,
+                )
             )
         documents += len(page)
     return findings, documents

@@ -14,7 +14,7 @@ import pytest
 from config.errors import DossierError, ErrorCode
 
 ROOT = Path(__file__).resolve().parents[2]
-CHECKED = ("config", "models")
+CHECKED = ("config", "models", "archive")
 
 
 def _error_classes_outside_errors_modules(package: str) -> list[str]:

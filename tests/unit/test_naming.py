@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from hypothesis import example, given
@@ -18,9 +18,11 @@ from archive.naming import (
     MAX_KEY_BYTES,
     archive_directory,
     archive_key,
+    collision_number,
     document_filename,
     first_free_key,
     is_under_prefix,
+    matches_key,
     normalize_extension,
     original_key,
     sanitize_component,
@@ -235,6 +237,45 @@ def test_collision_suffix() -> None:
     assert with_collision_suffix("top.pdf", 10) == "top-10.pdf"
     with pytest.raises(ValueError):
         with_collision_suffix("a.pdf", 1)
+
+
+def test_matches_key_is_the_key_or_a_collision_suffix_of_it() -> None:
+    base = "a/b/x-营业执照-2024-08-01.pdf"
+    assert matches_key(base, base) and collision_number(base, base) == 1
+    assert collision_number(base.replace(".pdf", "-2.pdf"), base) == 2
+    assert collision_number(base.replace(".pdf", "-13.pdf"), base) == 13
+    for other in ("-1.pdf", "-02.pdf", "-x.pdf", "-2.jpg", "-2", "-٣.pdf", "-.pdf"):
+        assert not matches_key(base.replace(".pdf", other), base), other
+    assert not matches_key(base.replace("x-", "y-"), base)
+    assert not matches_key(None, base)
+    assert matches_key("a/noext-3", "a/noext") and not matches_key("a/noext-3.pdf", "a/noext")
+    # The suffix goes before the extension: "v1.2" has the stem "v1", so "v1.2-3" is no slot.
+    assert matches_key("a/v1-3.2", "a/v1.2") and not matches_key("a/v1.2-3", "a/v1.2")
+
+
+@given(
+    customer_name=optional_names,
+    document_type=doc_labels,
+    submitted=dates,
+    ext=st.sampled_from([".pdf", ".jpg", "", "../x"]),
+    n=st.integers(min_value=2, max_value=9_999_999),
+    other=st.integers(min_value=2, max_value=9_999_999),
+)
+def test_every_collision_suffix_matches_its_key_only(
+    customer_name: str | None, document_type: str, submitted: date, ext: str, n: int, other: int
+) -> None:
+    fields = dict(
+        templates=TEMPLATES,
+        customer_type_label="企业客户",
+        customer_name=customer_name,
+        document_type_label=document_type,
+        submitted=submitted,
+    )
+    for key in (archive_key(**fields), original_key(**fields, original_ext=ext)):
+        assert collision_number(with_collision_suffix(key, n), key) == n
+        elsewhere = submitted - timedelta(days=400)  # another year's folder
+        moved = original_key(**{**fields, "submitted": elsewhere}, original_ext=ext)
+        assert not matches_key(with_collision_suffix(moved, other), key)
 
 
 def test_first_free_key() -> None:
