@@ -36,6 +36,7 @@ from config.config_file import (
     read_config_file,
     settings_error,
 )
+from config.mail import MailboxSettings
 from config.taxonomy import Taxonomy, load_taxonomy
 
 __all__ = ["DATABASE_SCHEMES", "Settings", "config_file_candidates", "load_settings"]
@@ -125,6 +126,11 @@ class Settings(BaseSettings):
     integrity_cron: str = "0 2 * * *"
     ingest_interval_seconds: int = 60
     scrub_days: int = 7
+
+    # E-mail intake (config/mail.py): IMAP mailboxes read every mail_interval_seconds
+    mailboxes: list[MailboxSettings] = Field(default_factory=list)
+    mail_interval_seconds: int = Field(default=300, ge=10)
+    mail_timeout_seconds: float = Field(default=60.0, gt=0)
 
     # Customer file: value tiers (价值层级) from the annual amount in 元, and whether the level
     # (客户等级) follows the tier (models.customer_fields.DEFAULT_TIER_LEVELS) unless overridden.
