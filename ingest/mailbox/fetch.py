@@ -105,9 +105,8 @@ def file_message(
 ) -> MessageOutcome:
     """Hand one message's acceptable attachments in to the intake (no IMAP: nothing marked)."""
     read = read_message(raw, rules=mailbox, max_file_bytes=settings.max_file_mb * 1024 * 1024)
-    files = [
-        _drop(a.name, a.data, read, intake=Path(settings.intake_dir)) for a in read.attachments
-    ]  # type: ignore[arg-type]
+    intake = Path(settings.intake_dir)  # type: ignore[arg-type]
+    files = [_drop(a.name, a.data, read, intake=intake) for a in read.attachments]
     kind = "partial" if files and read.refusals else ("filed" if files else "refused")
     return MessageOutcome(
         uid,
