@@ -8,6 +8,7 @@ the keywords they lack, so a message is new until :meth:`ImapMailbox.mark` says 
 
 from __future__ import annotations
 
+import base64
 import imaplib
 import re
 import socket
@@ -140,7 +141,31 @@ class ImapMailbox:
 
 
 def _quoted(folder: str) -> str:
-    return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A folder name as an IMAP quoted string, in modified UTF-7 (RFC 3501 5.1.3)."""
+    name = imap_utf7(folder)
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-__all__ = ["ImapMailbox"]
+def imap_utf7(name: str) -> str:
+    """``name`` in IMAP's modified UTF-7: printable ASCII as is, ``&`` as ``&-``, the rest
+    as ``&<base64 of UTF-16BE, "," for "/">-``."""
+    out: list[str] = []
+    pending: list[str] = []
+
+    def flush() -> None:
+        if pending:
+            encoded = base64.b64encode("".join(pending).encode("utf-16-be")).decode()
+            out.append("&" + encoded.rstrip("=").replace("/", ",") + "-")
+            pending.clear()
+
+    for char in name:
+        if 0x20 <= ord(char) <= 0x7E:
+            flush()
+            out.append("&-" if char == "&" else char)
+        else:
+            pending.append(char)
+    flush()
+    return "".join(out)
+
+
+__all__ = ["ImapMailbox", "imap_utf7"]

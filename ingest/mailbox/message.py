@@ -57,7 +57,7 @@ class ReadMessage:
 def read_message(raw: bytes, *, rules: MailboxSettings, max_file_bytes: int) -> ReadMessage:
     """Parse ``raw`` and apply the mailbox's rules."""
     msg = email.message_from_bytes(raw, policy=email.policy.compat32)
-    found = ReadMessage(sender=_sender(msg), subject=_header_text(msg.get("Subject")))
+    found = ReadMessage(sender=_sender(msg), subject=_header_text(_raw_header(msg, "Subject")))
     refusal = _message_refusal(found, rules)
     if refusal is not None:
         found.refusals.append(refusal)
@@ -89,7 +89,7 @@ def _sender_allowed(sender: str | None, allowed: list[str]) -> bool:
 
 
 def _sender(msg: Message) -> str | None:
-    addresses = [a for _, a in getaddresses([_header_text(msg.get("From"))]) if "@" in a]
+    addresses = [a for _, a in getaddresses([_header_text(_raw_header(msg, "From"))]) if "@" in a]
     return addresses[0].strip().lower() if addresses else None
 
 
@@ -106,9 +106,23 @@ def _header_text(value: object) -> str:
     return " ".join(text.split())
 
 
+def _has_raw_bytes(text: str) -> bool:
+    return any("\udc80" <= c <= "\udcff" for c in text)
+
+
+def _eight_bit_read(part: Message) -> Message:
+    """A copy of ``part``'s content headers with raw 8-bit bytes decoded (for the name)."""
+    copy = Message()
+    for key in ("Content-Disposition", "Content-Type"):
+        value = _raw_header(part, key)
+        if value is not None:
+            copy[key] = _raw_bytes_text(value)
+    return copy
+
+
 def _raw_bytes_text(text: str) -> str:
     """Text parsed with surrogate escapes (8-bit header bytes) decoded as UTF-8, else GB18030."""
-    if not any("\udc80" <= c <= "\udcff" for c in text):
+    if not _has_raw_bytes(text):
         return text
     raw = text.encode("utf-8", "surrogateescape")
     for codec in ("utf-8", "gb18030"):
@@ -132,7 +146,18 @@ def _file_parts(msg: Message) -> list[Message]:
     return parts
 
 
+def _raw_header(msg: Message, name: str) -> str | None:
+    """A header's value as parsed, raw 8-bit bytes still surrogate-escaped (``msg.get`` would
+    turn them into U+FFFD)."""
+    for key, value in msg.raw_items():
+        if key.lower() == name.lower():
+            return str(value)
+    return None
+
+
 def _raw_name(part: Message) -> str | None:
+    if any(_has_raw_bytes(str(v)) for k, v in part.raw_items()):
+        part = _eight_bit_read(part)
     name = part.get_filename() or part.get_param("name")
     if isinstance(name, tuple):  # an RFC 2231 value get_param left undecoded
         name = email.utils.collapse_rfc2231_value(name)
