@@ -3,7 +3,7 @@
 Schedules need a real Prefect server (the temporary one refuses them, STACK-NOTES), so this
 starts ``prefect server start`` unless ``PREFECT_API_URL`` names a server, then serves the
 deployments: intake every ``ingest_interval_seconds``, the integrity check on ``integrity_cron``,
-the relink pass hourly (``RELINK_CRON``).
+the relink pass hourly (``RELINK_CRON``), the e-mail intake every ``mail_interval_seconds``.
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ RELINK_CRON = "17 * * * *"
 
 def serve_forever(settings: Settings) -> None:
     """Start (or reach) a Prefect server and serve dossier's scheduled flows until stopped."""
+
     def _stop(signum: int, _frame: object) -> None:
         raise SystemExit(128 + signum)  # runs the finally blocks: the server is stopped too
 
@@ -111,6 +112,7 @@ def serve_forever(settings: Settings) -> None:
 
         from flows.ingest import ingest_intake
         from flows.integrity import check_archive
+        from flows.mail import fetch_mail
         from flows.relink import relink_pending_flow
 
         serve(
@@ -133,5 +135,11 @@ def serve_forever(settings: Settings) -> None:
                 cron=RELINK_CRON,
                 entrypoint_type=EntrypointType.MODULE_PATH,
                 description="Link documents whose customer is now known (also after each intake).",
+            ),
+            fetch_mail.to_deployment(
+                name="mail-intake",
+                interval=settings.mail_interval_seconds,
+                entrypoint_type=EntrypointType.MODULE_PATH,
+                description="Hand the attachments of new e-mail in to the intake.",
             ),
         )

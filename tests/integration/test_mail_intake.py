@@ -47,11 +47,6 @@ def intake_files(settings: Settings) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in folder.iterdir() if not p.name.startswith(".")}
 
 
-@pytest.fixture
-def mail_settings(make_settings: Callable[..., Settings]) -> Callable[..., Settings]:
-    return make_settings
-
-
 def test_attachments_are_dropped_with_sender_and_subject_then_marked(
     dovecot: Dovecot, make_settings: Callable[..., Settings]
 ) -> None:
@@ -97,7 +92,7 @@ def test_encoded_attachment_names_are_decoded(
         f'Content-Disposition: attachment; filename="=?gbk?B?{gbk_b64}?="'.encode(),
         f"Content-Disposition: attachment; filename*=utf-8''{pct_utf8}".encode(),
         f"Content-Disposition: attachment; filename*=gbk''{pct_gbk}".encode(),
-        'Content-Disposition: attachment; filename="'.encode() + "合同.pdf".encode("gbk") + b'"',
+        b'Content-Disposition: attachment; filename="' + "合同.pdf".encode("gbk") + b'"',
         b'Content-Disposition: attachment; filename="../../etc/passwd"',
     ]
     body = b"".join(
