@@ -10,6 +10,8 @@ import sys
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
+
 from tests.fixtures.dovecot import PASSWORD, USER, Dovecot
 
 pytest_plugins = ["tests.fixtures.dovecot"]
@@ -86,3 +88,29 @@ def test_mail_fetch_without_mailboxes_is_a_configuration_error(tmp_path: Path) -
     result = run(["mail", "fetch"], home)
     assert result.returncode == 2, result.stderr
     assert "mailboxes" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_flow_reads_the_mailboxes_of_the_settings(
+    dovecot: Dovecot, tmp_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.mail import fetch_mail
+
+    mailbox = {
+        "host": dovecot.host,
+        "port": dovecot.port,
+        "tls": "off",
+        "user": USER,
+        "password_file": str(dovecot.password_file),
+    }
+    monkeypatch.setenv("DOSSIER_MAILBOXES", json.dumps([mailbox]))
+    msg = EmailMessage()
+    msg["From"] = "li@partner.example"
+    msg["Subject"] = "合同"
+    msg.set_content("附件")
+    msg.add_attachment(b"contract", maintype="application", subtype="pdf", filename="合同.pdf")
+    dovecot.append(msg.as_bytes())
+
+    [report] = fetch_mail.fn()
+    assert report["error"] is None
+    assert [m["files"] for m in report["messages"]] == [["合同.pdf"]]  # type: ignore[index]
+    assert (tmp_home / "intake" / "合同.pdf").read_bytes() == b"contract"
