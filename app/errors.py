@@ -22,3 +22,13 @@ class UsageError(DossierError):
     """The command line is wrong: an unknown filter value, an id out of range."""
 
     code = ErrorCode.USAGE
+
+
+class NotificationError(DossierError):
+    """A notification the SMTP server or the webhook endpoint did not accept (after retries).
+
+    It is not recorded as sent: the next run tries again.
+    """
+
+    code = ErrorCode.NOTIFICATION_FAILED
+    retryable = True

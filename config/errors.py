@@ -29,6 +29,7 @@ class ErrorCode(StrEnum):
     # storage
     STORAGE_UNAVAILABLE = "storage_unavailable"
     MAILBOX_UNAVAILABLE = "mailbox_unavailable"  # an IMAP server unreachable or refusing
+    NOTIFICATION_FAILED = "notification_failed"  # an SMTP server or webhook did not take it
     OBJECT_NOT_FOUND = "object_not_found"
     CHECKSUM_MISMATCH = "checksum_mismatch"
     INVALID_KEY = "invalid_key"

@@ -132,6 +132,21 @@ class Settings(BaseSettings):
     mail_interval_seconds: int = Field(default=300, ge=10)
     mail_timeout_seconds: float = Field(default=60.0, gt=0)
 
+    # Notifications (app/notify): a license, ID or contract ending in these many days (and on
+    # the day) is announced once per threshold, by e-mail (SMTP) and/or a signed webhook.
+    expiry_notice_days: list[int] = Field(default_factory=lambda: [30, 7, 0])
+    notify_email_to: list[str] = Field(default_factory=list)
+    smtp_host: str = ""  # empty: no e-mail
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_tls: Literal["off", "starttls", "tls"] = "starttls"
+    smtp_user: str | None = None
+    smtp_password_env: str | None = None  # name of the variable holding the SMTP password
+    smtp_from: str = "dossier@localhost"
+    webhook_url: str = ""  # empty: no webhook
+    webhook_secret_env: str | None = None  # HMAC-SHA256 key's variable; None: unsigned
+    webhook_attempts: int = Field(default=4, ge=1, le=10)
+    notify_timeout_seconds: float = Field(default=10.0, gt=0)
+
     # Customer file: value tiers (价值层级) from the annual amount in 元, and whether the level
     # (客户等级) follows the tier (models.customer_fields.DEFAULT_TIER_LEVELS) unless overridden.
     tier_high_min: Decimal = Field(default=Decimal("500000"), ge=0)
