@@ -220,6 +220,7 @@ def _register_sub_apps() -> None:
         exchange,
         ingest,
         mail,
+        notify,
         quarantine,
         relink,
         review,
@@ -235,6 +236,7 @@ def _register_sub_apps() -> None:
     tokens.register(app)
     exchange.register(app)
     mail.register(app)
+    notify.register(app)
     for sub in (review.app, web.app):
         app.registered_commands.extend(sub.registered_commands)
         app.registered_groups.extend(sub.registered_groups)

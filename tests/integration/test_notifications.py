@@ -206,3 +206,43 @@ def test_an_unreachable_smtp_server_is_reported_and_not_recorded(
     up = notify_expiring(context(db_url, tmp_path, smtp_port=smtp[0], **overrides))
     assert len(up.sent) == 1 and len(smtp[1].messages) == 1
     assert "还剩 30 天" in smtp[1].messages[0]["Subject"]
+
+
+def test_the_cli_and_the_flow_send_through_the_same_rule(
+    engine: Engine,
+    db_url: str,
+    tmp_path: Path,
+    webhook: tuple[str, Hook],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from flows.notify import notify_expiry
+
+    add_document(engine, 1, "id_card", "valid_to", china_date() + timedelta(days=7))
+    url, hook = webhook
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOSSIER_")}
+    env |= {
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        "DOSSIER_HOME": str(tmp_path / "home"),
+        "DOSSIER_DATABASE_URL": db_url,
+        "DOSSIER_WEBHOOK_URL": url,
+        "DOSSIER_WEBHOOK_SECRET_ENV": "DOSSIER_TEST_WEBHOOK_SECRET",
+        "DOSSIER_TEST_WEBHOOK_SECRET": SECRET,
+    }
+    dossier = Path(sys.executable).with_name("dossier")
+    result = subprocess.run(
+        [str(dossier), "notify", "run", "--json"], env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)["sent"]) == 1
+    assert [r["valid"] for r in hook.received] == [True]
+
+    for key in ("DOSSIER_HOME", "DOSSIER_DATABASE_URL", "DOSSIER_WEBHOOK_URL"):
+        monkeypatch.setenv(key, env[key])
+    monkeypatch.setenv("DOSSIER_WEBHOOK_SECRET_ENV", "DOSSIER_TEST_WEBHOOK_SECRET")
+    assert notify_expiry.fn()["already_sent"] == 1
+    assert len(hook.received) == 1
