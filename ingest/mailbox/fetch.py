@@ -104,7 +104,12 @@ def file_message(
     raw: bytes, *, uid: str, mailbox: MailboxSettings, settings: Settings
 ) -> MessageOutcome:
     """Hand one message's acceptable attachments in to the intake (no IMAP: nothing marked)."""
-    read = read_message(raw, rules=mailbox, max_file_bytes=settings.max_file_mb * 1024 * 1024)
+    try:
+        read = read_message(raw, rules=mailbox, max_file_bytes=settings.max_file_mb * 1024 * 1024)
+    except Exception as e:  # noqa: BLE001 - a message the parser chokes on is refused, not retried
+        log.warning("mailbox %s message %s unreadable: %s", mailbox.name, uid, type(e).__name__)
+        refusal = Refusal("malformed", f"邮件无法解析（{type(e).__name__}）")
+        return MessageOutcome(uid, "refused", refusals=[asdict(refusal)])
     intake = Path(settings.intake_dir)  # type: ignore[arg-type]
     files = [_drop(a.name, a.data, read, intake=intake) for a in read.attachments]
     kind = "partial" if files and read.refusals else ("filed" if files else "refused")
