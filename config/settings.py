@@ -29,6 +29,7 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from config.clock import quiet_window
 from config.config_file import (
     config_file_candidates,
     default_home,
@@ -135,6 +136,8 @@ class Settings(BaseSettings):
     # Notifications (app/notify): a license, ID or contract ending in these many days (and on
     # the day) is announced once per threshold, by e-mail (SMTP) and/or a signed webhook.
     expiry_notice_days: list[int] = Field(default_factory=lambda: [30, 7, 0])
+    # "HH:MM-HH:MM" in China time (may span midnight): nothing is sent then, it waits
+    notify_quiet_hours: str | None = None
     notify_email_to: list[str] = Field(default_factory=list)
     smtp_host: str = ""  # empty: no e-mail
     smtp_port: int = Field(default=25, ge=1, le=65535)
@@ -176,6 +179,13 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute_path(cls, value: Path | None) -> Path | None:
         return None if value is None else _absolute(value)
+
+    @field_validator("notify_quiet_hours", mode="after")
+    @classmethod
+    def _quiet_hours(cls, value: str | None) -> str | None:
+        if value:
+            quiet_window(value)  # raises ValueError with the rule
+        return value or None
 
     @field_validator("database_url", mode="after")
     @classmethod

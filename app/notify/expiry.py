@@ -6,7 +6,8 @@ For every event (:func:`archive.expiry_events.expiry_events`) and every configur
 ``notification_sent`` already holds it: deliver, then record it in its own transaction. A
 delivery that fails is reported and not recorded, so the next run tries again; a crash between
 delivering and recording can repeat that one notification (the webhook's ``X-Dossier-Event``
-lets a receiver drop it).
+lets a receiver drop it). Inside ``notify_quiet_hours`` (China time) nothing is sent: the
+events wait for the first run after the window.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from app.context import AppContext
 from app.errors import NotificationError
 from app.notify.senders import post_webhook, send_email
 from archive.expiry_events import ExpiryEvent, expiry_events
+from config.clock import in_quiet_hours
 from models import repo
 
 
@@ -29,10 +31,12 @@ class NotifyReport:
     sent: list[dict[str, object]] = field(default_factory=list)
     already_sent: int = 0
     failed: list[dict[str, object]] = field(default_factory=list)
+    quiet_hours: bool = False  # inside notify_quiet_hours: nothing sent, all waits
 
     def as_dict(self) -> dict[str, object]:
         return {
             "events": self.events,
+            "quiet_hours": self.quiet_hours,
             "sent": self.sent,
             "already_sent": self.already_sent,
             "failed": self.failed,
@@ -48,6 +52,9 @@ def notify_expiring(ctx: AppContext, *, now: datetime | None = None) -> NotifyRe
     if settings.smtp_host:
         channels += [("email", address) for address in settings.notify_email_to]
     report = NotifyReport(events=len(events))
+    if in_quiet_hours(settings.notify_quiet_hours, now):
+        report.quiet_hours = True
+        return report
     for event in events:
         for channel, recipient in channels:
             with ctx.session() as session:

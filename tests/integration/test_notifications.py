@@ -246,3 +246,30 @@ def test_the_cli_and_the_flow_send_through_the_same_rule(
     monkeypatch.setenv("DOSSIER_WEBHOOK_SECRET_ENV", "DOSSIER_TEST_WEBHOOK_SECRET")
     assert notify_expiry.fn()["already_sent"] == 1
     assert len(hook.received) == 1
+
+
+def test_nothing_is_sent_in_quiet_hours_china_time(
+    engine: Engine, db_url: str, tmp_path: Path, webhook: tuple[str, Hook]
+) -> None:
+    from datetime import datetime
+
+    from config.clock import CHINA_TZ
+
+    night = datetime(2026, 12, 6, 23, 30, tzinfo=CHINA_TZ)  # 15:30 UTC
+    morning = datetime(2026, 12, 7, 9, 0, tzinfo=CHINA_TZ)  # 01:00 UTC
+    add_document(engine, 1, "id_card", "valid_to", date(2026, 12, 10))
+    url, hook = webhook
+    ctx = context(db_url, tmp_path, webhook_url=url, notify_quiet_hours="22:00-08:00")
+    quiet = notify_expiring(ctx, now=night)
+    assert (quiet.events, quiet.quiet_hours, quiet.sent) == (1, True, [])
+    assert hook.received == []
+    awake = notify_expiring(ctx, now=morning)
+    assert len(awake.sent) == 1 and hook.received[0]["body"]["days_left"] == 3
+
+
+def test_bad_quiet_hours_are_a_configuration_error(tmp_path: Path) -> None:
+    from config.errors import ConfigError
+
+    for bad in ("22:00", "25:00-08:00", "08:00-08:00"):
+        with pytest.raises(ConfigError):
+            load_settings(home=tmp_path, notify_quiet_hours=bad)
