@@ -139,6 +139,7 @@ class Settings(BaseSettings):
     # "HH:MM-HH:MM" in China time (may span midnight): nothing is sent then, it waits
     notify_quiet_hours: str | None = None
     notify_email_to: list[str] = Field(default_factory=list)
+    notify_digest: bool = False  # one e-mail per recipient and run listing every reminder
     smtp_host: str = ""  # empty: no e-mail
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_tls: Literal["off", "starttls", "tls"] = "starttls"

@@ -48,46 +48,70 @@ def notify_expiring(ctx: AppContext, *, now: datetime | None = None) -> NotifyRe
     settings = ctx.settings
     with ctx.session() as session:
         events = expiry_events(session, thresholds=settings.expiry_notice_days, now=now)
-    channels = [("webhook", settings.webhook_url)] if settings.webhook_url else []
-    if settings.smtp_host:
-        channels += [("email", address) for address in settings.notify_email_to]
     report = NotifyReport(events=len(events))
     if in_quiet_hours(settings.notify_quiet_hours, now):
         report.quiet_hours = True
         return report
-    for event in events:
-        for channel, recipient in channels:
-            with ctx.session() as session:
-                done = repo.notification_sent(
-                    session, event_key=event.key, channel=channel, recipient=recipient
-                )
-            if done:
-                report.already_sent += 1
-                continue
-            entry: dict[str, object] = {"event": event.key, "channel": channel}
-            try:
-                _deliver(ctx, event, channel, recipient)
-            except NotificationError as e:
-                report.failed.append({**entry, "error": e.message})
-                continue
-            with ctx.session() as session:
-                repo.record_notification(
-                    session,
-                    event_key=event.key,
-                    channel=channel,
-                    recipient=recipient,
-                    document_id=event.document_id,
-                )
-            report.sent.append(entry)
+    channels = [("webhook", settings.webhook_url)] if settings.webhook_url else []
+    if settings.smtp_host:
+        channels += [("email", address) for address in settings.notify_email_to]
+    for channel, recipient in channels:
+        pending = _pending(ctx, events, channel, recipient, report)
+        digest = channel == "email" and settings.notify_digest
+        for batch in [pending] if digest and pending else [[e] for e in pending]:
+            _send(ctx, batch, channel, recipient, report)
     return report
 
 
-def _deliver(ctx: AppContext, event: ExpiryEvent, channel: str, recipient: str) -> None:
+def _pending(
+    ctx: AppContext, events: list[ExpiryEvent], channel: str, recipient: str, report: NotifyReport
+) -> list[ExpiryEvent]:
+    """The events not yet sent to this recipient over this channel."""
+    pending = []
+    with ctx.session() as session:
+        for event in events:
+            if repo.notification_sent(
+                session, event_key=event.key, channel=channel, recipient=recipient
+            ):
+                report.already_sent += 1
+            else:
+                pending.append(event)
+    return pending
+
+
+def _send(
+    ctx: AppContext,
+    events: list[ExpiryEvent],
+    channel: str,
+    recipient: str,
+    report: NotifyReport,
+) -> None:
+    """Deliver, then record every event it carried (one transaction); a failure is reported."""
+    entries: list[dict[str, object]] = [{"event": e.key, "channel": channel} for e in events]
+    try:
+        _deliver(ctx, events, channel, recipient)
+    except NotificationError as e:
+        report.failed += [{**entry, "error": e.message} for entry in entries]
+        return
+    with ctx.session() as session:
+        for event in events:
+            repo.record_notification(
+                session,
+                event_key=event.key,
+                channel=channel,
+                recipient=recipient,
+                document_id=event.document_id,
+            )
+    report.sent += entries
+
+
+def _deliver(ctx: AppContext, events: list[ExpiryEvent], channel: str, recipient: str) -> None:
     if channel == "webhook":
+        [event] = events
         post_webhook(ctx.settings, event.as_dict(), event_key=event.key)
-    else:
-        subject, body = expiry_text(ctx, event)
-        send_email(ctx.settings, to=recipient, subject=subject, body=body)
+        return
+    subject, body = expiry_text(ctx, events[0]) if len(events) == 1 else digest_text(ctx, events)
+    send_email(ctx.settings, to=recipient, subject=subject, body=body)
 
 
 def expiry_text(ctx: AppContext, event: ExpiryEvent) -> tuple[str, str]:
@@ -113,4 +137,13 @@ def expiry_text(ctx: AppContext, event: ExpiryEvent) -> tuple[str, str]:
     return subject, body
 
 
-__all__ = ["NotifyReport", "expiry_text", "notify_expiring"]
+def digest_text(ctx: AppContext, events: list[ExpiryEvent]) -> tuple[str, str]:
+    """One e-mail listing several events (``notify_digest``), soonest first."""
+    lines = [expiry_text(ctx, e)[0].removeprefix("【资料到期提醒】") for e in events]
+    subject = f"【资料到期提醒】{len(events)} 份资料即将到期或已过期"
+    body = "\n".join(f"{n}. {line}" for n, line in enumerate(lines, start=1))
+    body += "\n\n请联系客户提供新的证件或执照，并上传到资料库。\n\n—— dossier 客户资料库\n"
+    return subject, body
+
+
+__all__ = ["NotifyReport", "digest_text", "expiry_text", "notify_expiring"]

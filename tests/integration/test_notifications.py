@@ -273,3 +273,20 @@ def test_bad_quiet_hours_are_a_configuration_error(tmp_path: Path) -> None:
     for bad in ("22:00", "25:00-08:00", "08:00-08:00"):
         with pytest.raises(ConfigError):
             load_settings(home=tmp_path, notify_quiet_hours=bad)
+
+
+def test_a_digest_gathers_the_reminders_into_one_email_per_recipient(
+    engine: Engine, db_url: str, tmp_path: Path, smtp: tuple[int, Inbox]
+) -> None:
+    today = china_date()
+    for n, days in enumerate((0, 6, 25), start=1):
+        add_document(engine, n, "id_card", "valid_to", today + timedelta(days=days))
+    overrides = {"smtp_host": "127.0.0.1", "smtp_port": smtp[0], "notify_digest": True}
+    ctx = context(db_url, tmp_path, notify_email_to=["a@example.com"], **overrides)
+    report = notify_expiring(ctx)
+    assert len(report.sent) == 3
+    [mail] = smtp[1].messages
+    assert "3 份资料" in mail["Subject"]
+    body = mail.get_content()
+    assert "1. " in body and "3. " in body and "还剩 25 天" in body
+    assert notify_expiring(ctx).already_sent == 3 and len(smtp[1].messages) == 1
