@@ -29,3 +29,13 @@ class BackupFailedError(DossierError):
 
     code = ErrorCode.STORAGE_UNAVAILABLE
     retryable = True
+
+
+class NotificationError(DossierError):
+    """A notification the SMTP server or the webhook endpoint did not accept (after retries).
+
+    It is not recorded as sent: the next run tries again.
+    """
+
+    code = ErrorCode.NOTIFICATION_FAILED
+    retryable = True

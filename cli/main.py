@@ -236,7 +236,19 @@ def _print_schedules(rows: list[dict[str, Any]], json_out: bool) -> None:
 
 def _register_sub_apps() -> None:
     """Commands that live in their own modules, imported explicitly (a broken one fails loudly)."""
-    from cli import check, customers, exchange, ingest, quarantine, relink, review, tokens, web
+    from cli import (
+        check,
+        customers,
+        exchange,
+        ingest,
+        mail,
+        notify,
+        quarantine,
+        relink,
+        review,
+        tokens,
+        web,
+    )
 
     ingest.register(app)
     check.register(app)
@@ -245,6 +257,8 @@ def _register_sub_apps() -> None:
     customers.register(app)
     tokens.register(app)
     exchange.register(app)
+    mail.register(app)
+    notify.register(app)
     for sub in (review.app, web.app):
         app.registered_commands.extend(sub.registered_commands)
         app.registered_groups.extend(sub.registered_groups)

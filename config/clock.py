@@ -6,7 +6,7 @@ every date the archive holds and needs no time-zone database on the machine.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 
@@ -14,3 +14,30 @@ CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 def china_date(moment: datetime | None = None) -> date:
     """The calendar date in China at ``moment`` (an aware datetime; now when None)."""
     return (moment or datetime.now(CHINA_TZ)).astimezone(CHINA_TZ).date()
+
+
+def quiet_window(spec: str) -> tuple[time, time]:
+    """``"HH:MM-HH:MM"`` as its start and end times (the window may span midnight).
+
+    Raises:
+        ValueError: Not two times joined by ``-``, or both the same.
+    """
+    try:
+        start_text, end_text = spec.split("-")
+        start, end = time.fromisoformat(start_text.strip()), time.fromisoformat(end_text.strip())
+    except ValueError as e:
+        raise ValueError("免打扰时段格式应为 HH:MM-HH:MM，如 22:00-08:00") from e
+    if start == end:
+        raise ValueError("免打扰时段的开始与结束不能相同")
+    return start, end
+
+
+def in_quiet_hours(spec: str | None, moment: datetime | None = None) -> bool:
+    """Whether ``moment`` (now when None) falls in the quiet window ``spec``, in China time."""
+    if not spec:
+        return False
+    start, end = quiet_window(spec)
+    now = (moment or datetime.now(CHINA_TZ)).astimezone(CHINA_TZ).time()
+    if start < end:
+        return start <= now < end
+    return now >= start or now < end

@@ -28,6 +28,8 @@ class ErrorCode(StrEnum):
     INTERNAL = "internal"
     # storage
     STORAGE_UNAVAILABLE = "storage_unavailable"
+    MAILBOX_UNAVAILABLE = "mailbox_unavailable"  # an IMAP server unreachable or refusing
+    NOTIFICATION_FAILED = "notification_failed"  # an SMTP server or webhook did not take it
     OBJECT_NOT_FOUND = "object_not_found"
     CHECKSUM_MISMATCH = "checksum_mismatch"
     INVALID_KEY = "invalid_key"
@@ -65,6 +67,7 @@ HTTP_STATUSES: dict[ErrorCode, int] = {
     ErrorCode.TOO_LARGE: 413,
     ErrorCode.DUPLICATE: 409,
     ErrorCode.STORAGE_UNAVAILABLE: 503,
+    ErrorCode.MAILBOX_UNAVAILABLE: 503,
     ErrorCode.DATABASE_UNAVAILABLE: 503,
     ErrorCode.OBJECT_NOT_FOUND: 404,
     ErrorCode.INVALID_KEY: 422,

@@ -29,6 +29,7 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from config.clock import quiet_window
 from config.config_file import (
     config_file_candidates,
     default_home,
@@ -36,6 +37,7 @@ from config.config_file import (
     read_config_file,
     settings_error,
 )
+from config.mail import MailboxSettings
 from config.taxonomy import Taxonomy, load_taxonomy
 
 __all__ = ["DATABASE_SCHEMES", "Settings", "config_file_candidates", "load_settings"]
@@ -135,6 +137,29 @@ class Settings(BaseSettings):
     reports_dir: Path | None = None  # default: <home>/reports (upkeep XLSX and JSON)
     tier_refresh_cron: str = "30 1 * * *"  # nightly value-tier refresh
 
+    # E-mail intake (config/mail.py): IMAP mailboxes read every mail_interval_seconds
+    mailboxes: list[MailboxSettings] = Field(default_factory=list)
+    mail_interval_seconds: int = Field(default=300, ge=10)
+    mail_timeout_seconds: float = Field(default=60.0, gt=0)
+
+    # Notifications (app/notify): a license, ID or contract ending in these many days (and on
+    # the day) is announced once per threshold, by e-mail (SMTP) and/or a signed webhook.
+    expiry_notice_days: list[int] = Field(default_factory=lambda: [30, 7, 0])
+    # "HH:MM-HH:MM" in China time (may span midnight): nothing is sent then, it waits
+    notify_quiet_hours: str | None = None
+    notify_email_to: list[str] = Field(default_factory=list)
+    notify_digest: bool = False  # one e-mail per recipient and run listing every reminder
+    smtp_host: str = ""  # empty: no e-mail
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_tls: Literal["off", "starttls", "tls"] = "starttls"
+    smtp_user: str | None = None
+    smtp_password_env: str | None = None  # name of the variable holding the SMTP password
+    smtp_from: str = "dossier@localhost"
+    webhook_url: str = ""  # empty: no webhook
+    webhook_secret_env: str | None = None  # HMAC-SHA256 key's variable; None: unsigned
+    webhook_attempts: int = Field(default=4, ge=1, le=10)
+    notify_timeout_seconds: float = Field(default=10.0, gt=0)
+
     # Customer file: value tiers (价值层级) from the annual amount in 元, and whether the level
     # (客户等级) follows the tier (models.customer_fields.DEFAULT_TIER_LEVELS) unless overridden.
     tier_high_min: Decimal = Field(default=Decimal("500000"), ge=0)
@@ -164,6 +189,13 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute_path(cls, value: Path | None) -> Path | None:
         return None if value is None else _absolute(value)
+
+    @field_validator("notify_quiet_hours", mode="after")
+    @classmethod
+    def _quiet_hours(cls, value: str | None) -> str | None:
+        if value:
+            quiet_window(value)  # raises ValueError with the rule
+        return value or None
 
     @field_validator("database_url", mode="after")
     @classmethod

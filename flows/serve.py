@@ -3,7 +3,8 @@
 Schedules need a real Prefect server (the temporary one refuses them, STACK-NOTES), so this
 starts ``prefect server start`` unless ``PREFECT_API_URL`` names a server, then serves the
 deployments: intake every ``ingest_interval_seconds``, the integrity check on ``integrity_cron``,
-the relink pass hourly (``RELINK_CRON``), and the scheduled upkeep: the value-tier refresh
+the relink pass hourly (``RELINK_CRON``), the e-mail intake every ``mail_interval_seconds``
+(when mailboxes are configured), and the scheduled upkeep: the value-tier refresh
 (``tier_refresh_cron``), the monthly upkeep report (``upkeep_cron``) and, when ``backup_dest`` is
 set, the weekly backup (``backup_cron``). Cron fields are read in ``schedule_timezone``
 (Asia/Shanghai by default); :func:`schedule_table` lists them all with their next run.
@@ -116,6 +117,8 @@ def schedule_table(settings: Settings, *, now: datetime | None = None) -> list[d
         {"deployment": "check-archive/nightly-check", "label": "归档完整性检查",
          "cron": settings.integrity_cron},
         {"deployment": "relink-pending/hourly-relink", "label": "补关联客户", "cron": RELINK_CRON},
+        {"deployment": "mail-intake/mail-intake", "label": "邮件收件",
+         "schedule": f"每 {settings.mail_interval_seconds} 秒", "cron": None},
         {"deployment": "refresh-tiers/nightly-tiers", "label": "价值层级重算",
          "cron": settings.tier_refresh_cron},
         {"deployment": "upkeep-report/monthly-upkeep", "label": "月度维护报告",
@@ -183,6 +186,7 @@ def serve_forever(settings: Settings) -> None:
 
         from flows.ingest import ingest_intake
         from flows.integrity import check_archive
+        from flows.mail import fetch_mail
         from flows.relink import relink_pending_flow
 
         serve(
@@ -207,4 +211,10 @@ def serve_forever(settings: Settings) -> None:
                 description="Link documents whose customer is now known (also after each intake).",
             ),
             *_upkeep_deployments(settings),
+            fetch_mail.to_deployment(
+                name="mail-intake",
+                interval=settings.mail_interval_seconds,
+                entrypoint_type=EntrypointType.MODULE_PATH,
+                description="Hand the attachments of new e-mail in to the intake.",
+            ),
         )

@@ -101,3 +101,13 @@ class QuarantineActionError(DossierError):
     """A quarantine action that does not fit this entry (e.g. re-queueing a symlink's record)."""
 
     code = ErrorCode.INVALID_TRANSITION
+
+
+class MailboxUnavailableError(DossierError):
+    """An IMAP server that cannot be reached, refuses the login or drops the connection.
+
+    Nothing of the message being read was marked: the next run reads it again.
+    """
+
+    code = ErrorCode.MAILBOX_UNAVAILABLE
+    retryable = True

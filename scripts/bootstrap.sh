@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything dossier needs on a Debian machine. Idempotent: safe to run again.
 #   - Debian packages: tesseract (chi_sim, eng, osd), CJK fonts, LibreOffice (headless),
-#     Chromium (browser tests), poppler-utils, jbig2dec, PostgreSQL when none is installed
+#     Chromium (browser tests), poppler-utils, jbig2dec, Dovecot IMAP (e-mail intake tests; run
+#     by the tests themselves, unprivileged), PostgreSQL when none is installed
 #   - .venv with dossier installed editable, pinned by constraints.txt
 # Uses apt-get as root, sudo otherwise.
 set -euo pipefail
@@ -12,6 +13,7 @@ APT_PACKAGES=(
   fonts-noto-cjk fonts-wqy-zenhei fonts-arphic-ukai
   libreoffice-writer-nogui libreoffice-calc-nogui
   chromium poppler-utils jbig2dec
+  dovecot-imapd
 )
 command -v pg_ctlcluster >/dev/null 2>&1 || command -v psql >/dev/null 2>&1 || APT_PACKAGES+=(postgresql)
 

@@ -234,7 +234,11 @@ def record_submitter(c: Claim) -> Claim:
 
 def hints_of(record: DropRecord) -> dict[str, str]:
     """The submitter's hints a drop sidecar carries (only those given)."""
-    given = {"customer_code": record.customer_code, "document_type": record.document_type}
+    given = {
+        "customer_code": record.customer_code,
+        "document_type": record.document_type,
+        "note": record.note,
+    }
     return {k: v for k, v in given.items() if v}
 
 
@@ -339,6 +343,7 @@ def return_to_intake(c: Claim) -> Path:
             utc_now(),
             customer_code=c.hints.get("customer_code"),
             document_type=c.hints.get("document_type"),
+            note=c.hints.get("note"),
         )
         dest = link_with_sidecar(c.path, original, record)
         c.path.unlink(missing_ok=True)

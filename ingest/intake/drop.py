@@ -61,6 +61,7 @@ def drop_file(
     submitted_by: str | None = None,
     customer_code: str | None = None,
     document_type: str | None = None,
+    note: str | None = None,
 ) -> Path:
     """Hand a file in: write it into ``folder`` (the intake or a sub-folder) under a free name.
 
@@ -72,6 +73,7 @@ def drop_file(
             carried by the claim into the document's ``submitted_by``.
         customer_code: The submitter's hint of the customer, kept in the sidecar.
         document_type: The submitter's hint of the document type, kept in the sidecar.
+        note: What came with the file (an e-mail's subject), kept in the sidecar.
 
     Returns:
         Where the file now is: ``name``, else ``<stem>-2<suffix>``, ``-3``, ...
@@ -93,6 +95,7 @@ def drop_file(
             dropped_at=utc_now(),
             customer_code=customer_code,
             document_type=document_type,
+            note=note,
         )
         final = link_with_sidecar(temp, wanted, record)
     finally:

@@ -28,7 +28,7 @@ log = logging.getLogger("ingest.intake")
 
 SIDECAR_PREFIX = ".dropped-"
 _REQUIRED = ("name", "sha256", "size", "submitted_by", "dropped_at")
-_HINTS = ("customer_code", "document_type")
+_HINTS = ("customer_code", "document_type", "note")
 _NO_HARD_LINKS = (errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK)
 
 
@@ -44,6 +44,7 @@ class DropRecord:
         dropped_at: ISO 8601 UTC time of the drop.
         customer_code: The customer the submitter says the file belongs to (a hint); None: none.
         document_type: The document type the submitter says it is (a hint); None: none.
+        note: What came with the file (an e-mail's subject); None: nothing.
     """
 
     name: str
@@ -53,6 +54,7 @@ class DropRecord:
     dropped_at: str
     customer_code: str | None = None
     document_type: str | None = None
+    note: str | None = None
 
 
 def sidecar_path(path: Path) -> Path:

@@ -64,6 +64,7 @@ from models.repo.integrity_runs import (
     list_integrity_findings,
     list_integrity_runs,
 )
+from models.repo.notifications import notification_sent, record_notification
 from models.repo.runs import finish_ingest_run, start_ingest_run
 from models.repo.sessions import (
     count_live_web_sessions,
@@ -150,6 +151,8 @@ __all__ = [
     "get_tag",
     "get_user",
     "list_api_tokens",
+    "notification_sent",
+    "record_notification",
     "list_audit_events",
     "list_contacts",
     "list_cooperations",
