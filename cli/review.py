@@ -136,7 +136,7 @@ def review_show(
         if as_json:
             emit_json(data)
             return
-        print_document_record(data, action_labels=review._ACTION_LABELS)  # noqa: SLF001
+        print_document_record(data, action_labels=review.ACTION_LABELS)
 
 
 def _print_document(session: Session, document: Any, as_json: bool, taxonomy: Taxonomy) -> None:

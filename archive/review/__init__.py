@@ -21,6 +21,7 @@ from archive.review.claims import DEFAULT_CLAIM_TTL_MINUTES, claim, decision, re
 from archive.review.decisions import approve, correct, refile, reject, relink
 from archive.review.queue import QueueItem, QueuePage, next_in_queue, review_queue
 from archive.review.transitions import (
+    ACTION_LABELS,
     LINK_REASONS,
     SOFT_REASONS,
     TRANSITIONS,
@@ -30,6 +31,7 @@ from archive.review.transitions import (
 from models.document import QUEUE_STATUSES
 
 __all__ = [
+    "ACTION_LABELS",
     "DEFAULT_CLAIM_TTL_MINUTES",
     "LINK_REASONS",
     "QUEUE_STATUSES",

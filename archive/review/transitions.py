@@ -32,7 +32,8 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     "release": {PENDING: PENDING, UPDATING: UPDATING},
 }
 
-_ACTION_LABELS = {
+#: Chinese names of the review actions (error messages, `dossier review show`).
+ACTION_LABELS = {
     "approve": "审核通过",
     "reject": "驳回",
     "correct": "更正",
@@ -52,7 +53,7 @@ def next_status(action: str, status: str) -> str:
     if target is None:
         label = load_taxonomy().document_status_label(status)
         raise InvalidTransitionError(
-            f"资料状态为“{label}”，不能{_ACTION_LABELS.get(action, action)}",
+            f"资料状态为“{label}”，不能{ACTION_LABELS.get(action, action)}",
             action=action,
             status=status,
         )
