@@ -75,7 +75,10 @@ def print_documents(records: list[dict[str, Any]]) -> None:
     for col in ("ID", "状态", "类型", "客户", "提交日期", "页数", "归档位置", "审核原因"):
         table.add_column(col)
     for r in records:
-        reasons = "、".join(x["label"] for x in r["review_reasons"] if x["code"] != "second_check")
+        # 二次核验 applies to nearly everything: name it only when it is the sole reason
+        labels = [x["label"] for x in r["review_reasons"] if x["code"] != "second_check"]
+        labels = labels or [x["label"] for x in r["review_reasons"]]
+        reasons = "、".join(labels)
         table.add_row(
             str(r["id"]),
             r["status_label"],
