@@ -244,6 +244,8 @@ def enable_user(session: Session, *, username: str, actor: str) -> User:
 def set_password(session: Session, *, username: str, password: str, actor: str) -> User:
     """Set a new password (audited ``user.set_password``; the password is never recorded).
 
+    The user's web sessions end with the old password (the detail counts them).
+
     Raises:
         NotFoundError: No such user.
         ValidationError: Password too short.
@@ -252,8 +254,14 @@ def set_password(session: Session, *, username: str, password: str, actor: str) 
     user.password_hash = _hasher.hash(_check_password(password))
     session.add(user)
     session.flush()
+    ended = repo.revoke_user_web_sessions(session, user_id=int(user.id or 0))
     repo.add_audit_event(
-        session, actor=actor, action="user.set_password", entity_type="user", entity_id=username
+        session,
+        actor=actor,
+        action="user.set_password",
+        entity_type="user",
+        entity_id=username,
+        detail=f"结束全部会话（{ended} 个）" if ended else None,
     )
     return user
 

@@ -123,6 +123,16 @@ def test_disabling_a_user_revokes_their_sessions(session: Session, people: dict[
     assert event.action == "user.disable" and event.detail == "结束全部会话（1 个）"
 
 
+def test_a_new_password_ends_the_users_sessions(session: Session, people: dict[str, int]) -> None:
+    bob, alice = _start(session, people["bob"]), _start(session, people["alice"])
+    users.set_password(session, username="bob", password="another-password-9", actor="boss")
+    session.commit()
+    assert repo.find_live_web_session(session, token=bob) is None
+    assert repo.find_live_web_session(session, token=alice) is not None
+    event = repo.list_audit_events(session, entity_type="user", entity_id="bob")[-1]
+    assert event.action == "user.set_password" and event.detail == "结束全部会话（1 个）"
+
+
 def test_sessions_older_than_the_absolute_limit_are_deleted(
     session: Session, people: dict[str, int]
 ) -> None:
