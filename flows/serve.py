@@ -4,7 +4,7 @@ Schedules need a real Prefect server (the temporary one refuses them, STACK-NOTE
 starts ``prefect server start`` unless ``PREFECT_API_URL`` names a server, then serves the
 deployments: intake every ``ingest_interval_seconds``, the integrity check on ``integrity_cron``,
 the relink pass hourly (``RELINK_CRON``), the e-mail intake every ``mail_interval_seconds``
-(when mailboxes are configured), and the scheduled upkeep: the value-tier refresh
+(when ``mailboxes`` are set), and the scheduled upkeep: the value-tier refresh
 (``tier_refresh_cron``), the monthly upkeep report (``upkeep_cron``) and, when ``backup_dest`` is
 set, the weekly backup (``backup_cron``). Cron fields are read in ``schedule_timezone``
 (Asia/Shanghai by default); :func:`schedule_table` lists them all with their next run.
@@ -13,6 +13,7 @@ set, the weekly backup (``backup_cron``). Cron fields are read in ``schedule_tim
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import signal
@@ -24,6 +25,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -105,69 +107,102 @@ def prefect_server(settings: Settings, *, port: int | None = None) -> Iterator[s
 RELINK_CRON = "17 * * * *"
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """One scheduled job of ``dossier serve``: the one list is :func:`schedules`."""
+
+    flow: str  #: "module:attribute" of the Prefect flow
+    name: str  #: the deployment's name
+    label: str  #: what a person reads (``serve --list``)
+    description: str
+    cron: str | None = None  #: read in ``schedule_timezone``
+    interval: int | None = None  #: seconds, when not a cron
+    off: str | None = None  #: why it is switched off (Chinese); None: it runs
+
+
+def schedules(settings: Settings) -> list[Schedule]:
+    """Every job ``dossier serve`` runs, with its schedule from the settings."""
+    no_backup = None if settings.backup_dest else "未启用（未设置 backup_dest）"
+    no_mail = None if settings.mailboxes else "未启用（未设置 mailboxes）"
+    return [
+        Schedule("flows.ingest:ingest_intake", "intake", "收件箱入库",
+                 "Ingest settled files from the intake folder.",
+                 interval=settings.ingest_interval_seconds),
+        Schedule("flows.integrity:check_archive", "nightly-check", "归档完整性检查",
+                 "Prove every archived document is present, intact and filed.",
+                 cron=settings.integrity_cron),
+        Schedule("flows.relink:relink_pending_flow", "hourly-relink", "补关联客户",
+                 "Link documents whose customer is now known (also after each intake).",
+                 cron=RELINK_CRON),
+        Schedule("flows.mail:fetch_mail", "mail-intake", "邮件收件",
+                 "Hand the attachments of new e-mail in to the intake.",
+                 interval=settings.mail_interval_seconds, off=no_mail),
+        Schedule("flows.tiers:refresh_tiers_flow", "nightly-tiers", "价值层级重算",
+                 "Recompute value tiers and levels.", cron=settings.tier_refresh_cron),
+        Schedule("flows.upkeep:upkeep_report_flow", "monthly-upkeep", "月度维护报告",
+                 "Write the monthly upkeep report (XLSX, JSON).", cron=settings.upkeep_cron),
+        Schedule("flows.backup:backup_archive", "weekly-backup", "定期备份",
+                 "Back up the instance; keep the newest N.", cron=settings.backup_cron,
+                 off=no_backup),
+    ]  # fmt: skip
+
+
+def _flow_of(schedule: Schedule) -> Any:
+    module, _, attribute = schedule.flow.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def deployments(settings: Settings) -> list[Any]:
+    """The Prefect deployments of the jobs that are switched on."""
+    from prefect.deployments.runner import EntrypointType
+    from prefect.schedules import Cron
+
+    out = []
+    for job in schedules(settings):
+        if job.off is not None:
+            continue
+        timing: dict[str, Any] = (
+            {"schedules": [Cron(job.cron, timezone=settings.schedule_timezone)]}
+            if job.cron
+            else {"interval": job.interval}
+        )
+        out.append(
+            _flow_of(job).to_deployment(
+                name=job.name,
+                description=job.description,
+                # by module path: loading flows/ingest.py as a script would put flows/ on
+                # sys.path, where "ingest" names that file instead of the ingest package
+                entrypoint_type=EntrypointType.MODULE_PATH,
+                **timing,
+            )
+        )
+    return out
+
+
 def schedule_table(settings: Settings, *, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Every deployment ``dossier serve`` runs: name, Chinese label, cron (or interval), time
+    """Every job ``dossier serve`` runs: deployment, Chinese label, cron (or interval), time
     zone and the next run in China time (None: switched off)."""
     from prefect.server.schemas.schedules import CronSchedule
 
     tz = settings.schedule_timezone
-    rows: list[dict[str, Any]] = [
-        {"deployment": "ingest_intake/intake", "label": "收件箱入库",
-         "schedule": f"每 {settings.ingest_interval_seconds} 秒", "cron": None},
-        {"deployment": "check-archive/nightly-check", "label": "归档完整性检查",
-         "cron": settings.integrity_cron},
-        {"deployment": "relink-pending/hourly-relink", "label": "补关联客户", "cron": RELINK_CRON},
-        {"deployment": "mail-intake/mail-intake", "label": "邮件收件",
-         "schedule": f"每 {settings.mail_interval_seconds} 秒", "cron": None},
-        {"deployment": "refresh-tiers/nightly-tiers", "label": "价值层级重算",
-         "cron": settings.tier_refresh_cron},
-        {"deployment": "upkeep-report/monthly-upkeep", "label": "月度维护报告",
-         "cron": settings.upkeep_cron},
-        {"deployment": "backup-archive/weekly-backup", "label": "定期备份",
-         "cron": settings.backup_cron if settings.backup_dest else None,
-         **({} if settings.backup_dest else {"schedule": "未启用（未设置 backup_dest）"})},
-    ]  # fmt: skip
     start = now or datetime.now(CHINA_TZ)
-    for row in rows:
-        row["timezone"] = tz if row["cron"] else None
-        row.setdefault("schedule", row["cron"])
-        row["next_run"] = None
-        if row["cron"]:
-            dates = CronSchedule(cron=row["cron"], timezone=tz).get_dates(1, start=start)
+    rows = []
+    for job in schedules(settings):
+        cron = job.cron if job.off is None else None
+        row: dict[str, Any] = {
+            "deployment": f"{_flow_of(job).name}/{job.name}",
+            "label": job.label,
+            "cron": cron,
+            "schedule": job.off or job.cron or f"每 {job.interval} 秒",
+            "timezone": tz if cron else None,
+            "next_run": None,
+        }
+        if cron:
+            dates = CronSchedule(cron=cron, timezone=tz).get_dates(1, start=start)
             [when] = asyncio.run(dates)  # the scheduler's own computation
             row["next_run"] = when.astimezone(CHINA_TZ).isoformat(timespec="minutes")
+        rows.append(row)
     return rows
-
-
-def _upkeep_deployments(settings: Settings) -> list[Any]:
-    """The scheduled upkeep: tier refresh (nightly), upkeep report (monthly), backup (weekly)."""
-    from prefect.deployments.runner import EntrypointType
-    from prefect.schedules import Cron
-
-    from flows.backup import backup_archive
-    from flows.tiers import refresh_tiers_flow
-    from flows.upkeep import upkeep_report_flow
-
-    def cron(expression: str) -> list[Any]:
-        return [Cron(expression, timezone=settings.schedule_timezone)]
-
-    module = EntrypointType.MODULE_PATH
-    out = [
-        refresh_tiers_flow.to_deployment(
-            name="nightly-tiers", schedules=cron(settings.tier_refresh_cron),
-            entrypoint_type=module, description="Recompute value tiers and levels.",
-        ),
-        upkeep_report_flow.to_deployment(
-            name="monthly-upkeep", schedules=cron(settings.upkeep_cron),
-            entrypoint_type=module, description="Write the monthly upkeep report (XLSX, JSON).",
-        ),
-    ]  # fmt: skip
-    if settings.backup_dest:
-        out.append(backup_archive.to_deployment(
-            name="weekly-backup", schedules=cron(settings.backup_cron),
-            entrypoint_type=module, description="Back up the instance; keep the newest N.",
-        ))  # fmt: skip
-    return out
 
 
 def serve_forever(settings: Settings) -> None:
@@ -181,40 +216,5 @@ def serve_forever(settings: Settings) -> None:
         os.environ["PREFECT_API_URL"] = api_url
         # Imported only now: Prefect reads PREFECT_API_URL when its client is first built.
         from prefect import serve
-        from prefect.deployments.runner import EntrypointType
-        from prefect.schedules import Cron
 
-        from flows.ingest import ingest_intake
-        from flows.integrity import check_archive
-        from flows.mail import fetch_mail
-        from flows.relink import relink_pending_flow
-
-        serve(
-            ingest_intake.to_deployment(
-                name="intake",
-                interval=settings.ingest_interval_seconds,
-                # by module path: loading flows/ingest.py as a script would put flows/ on
-                # sys.path, where "ingest" names that file instead of the ingest package
-                entrypoint_type=EntrypointType.MODULE_PATH,
-                description="Ingest settled files from the intake folder.",
-            ),
-            check_archive.to_deployment(
-                name="nightly-check",
-                schedules=[Cron(settings.integrity_cron, timezone=settings.schedule_timezone)],
-                entrypoint_type=EntrypointType.MODULE_PATH,
-                description="Prove every archived document is present, intact and filed.",
-            ),
-            relink_pending_flow.to_deployment(
-                name="hourly-relink",
-                schedules=[Cron(RELINK_CRON, timezone=settings.schedule_timezone)],
-                entrypoint_type=EntrypointType.MODULE_PATH,
-                description="Link documents whose customer is now known (also after each intake).",
-            ),
-            *_upkeep_deployments(settings),
-            fetch_mail.to_deployment(
-                name="mail-intake",
-                interval=settings.mail_interval_seconds,
-                entrypoint_type=EntrypointType.MODULE_PATH,
-                description="Hand the attachments of new e-mail in to the intake.",
-            ),
-        )
+        serve(*deployments(settings))

@@ -79,6 +79,8 @@ def test_serve_list_prints_every_schedule_in_china_time(tmp_home: Path) -> None:
     assert done.exit_code == 0, done.output
     rows = {r["deployment"]: r for r in json.loads(done.stdout)}
     assert rows["backup-archive/weekly-backup"]["next_run"] is None  # no backup_dest: off
+    assert rows["mail-intake/mail-intake"]["schedule"] == "未启用（未设置 mailboxes）"
+    assert rows["ingest_intake/intake"]["schedule"] == "每 60 秒"
     monthly = rows["upkeep-report/monthly-upkeep"]
     assert monthly["timezone"] == "Asia/Shanghai"
     assert monthly["next_run"].endswith("08:00+08:00") and monthly["next_run"][8:10] == "01"
@@ -88,14 +90,18 @@ def test_serve_list_prints_every_schedule_in_china_time(tmp_home: Path) -> None:
 
 def test_serve_builds_the_upkeep_deployments_on_china_time(tmp_home: Path) -> None:
     from config import load_settings
-    from flows.serve import _upkeep_deployments
+    from flows.serve import deployments
+
+    upkeep = {"nightly-tiers", "monthly-upkeep", "weekly-backup"}
 
     def crons(**values: object) -> dict[str, tuple[str, str]]:
-        deployments = _upkeep_deployments(load_settings(**values))
+        built = deployments(load_settings(**values))
         return {d.name: (d.schedules[0].schedule.cron, d.schedules[0].schedule.timezone)
-                for d in deployments}  # fmt: skip
+                for d in built if d.name in upkeep}  # fmt: skip
 
     assert crons() == {"nightly-tiers": ("30 1 * * *", "Asia/Shanghai"),
                        "monthly-upkeep": ("0 8 1 * *", "Asia/Shanghai")}  # fmt: skip
     with_backup = crons(backup_dest=str(tmp_home / "b"), schedule_timezone="Asia/Urumqi")
     assert with_backup["weekly-backup"] == ("0 3 * * 0", "Asia/Urumqi")
+    names = {d.name for d in deployments(load_settings())}  # what serve serves: the jobs on
+    assert names == {"intake", "nightly-check", "hourly-relink", "nightly-tiers", "monthly-upkeep"}
