@@ -292,7 +292,7 @@ def test_rate_limit_per_token(world: WebWorld, serve: Callable[..., str]) -> Non
         assert codes == [200, 200, 200, 429]
         limited = api.get("/documents")
         assert_error(limited, 429, "throttled")
-        assert 1 <= int(limited.headers["retry-after"]) <= 60
+        assert int(limited.headers["retry-after"]) in range(1, 61)  # seconds to the next window
     with client(base, two) as api:
         assert api.get("/documents").status_code == 200
 

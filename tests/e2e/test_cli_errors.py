@@ -46,7 +46,7 @@ def run(
 def assert_clean(result: subprocess.CompletedProcess[str], code: int) -> None:
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert "Traceback" not in result.stderr and "Traceback" not in result.stdout, result.stderr
-    assert 1 <= len(lines) <= 2, result.stderr
+    assert len(lines) in (1, 2), result.stderr
     assert result.returncode == code, (result.returncode, result.stderr)
 
 

@@ -4,6 +4,7 @@ client: UPDATE, DELETE, REPLACE / INSERT OR REPLACE, upsert, and the bare sqlite
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -11,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from models import repo
+from models.db import make_engine, upgrade_to_head
 
 ROW = "(:id, CURRENT_TIMESTAMP, 'mallory', 'forged', 'document', '1')"
 COLUMNS = "(id, at, actor, action, entity_type, entity_id)"
@@ -55,9 +57,10 @@ def test_no_statement_changes_an_audit_row(engine: Engine) -> None:
         assert _actors(engine) == before, statement
 
 
-def test_the_bare_sqlite3_module_cannot_replace_an_audit_row(engine: Engine) -> None:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("the sqlite3 module writes SQLite files only")
+def test_the_bare_sqlite3_module_cannot_replace_an_audit_row(tmp_path: Path) -> None:
+    """The sqlite3 module writes SQLite files only: this runs once, on its own SQLite file."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'audit.db'}")
+    upgrade_to_head(engine)
     event_id = _first_event(engine)
     before = _actors(engine)
     conn = sqlite3.connect(engine.url.database, isolation_level=None)
@@ -68,3 +71,4 @@ def test_the_bare_sqlite3_module_cannot_replace_an_audit_row(engine: Engine) -> 
     finally:
         conn.close()
     assert _actors(engine) == before
+    engine.dispose()
