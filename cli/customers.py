@@ -370,13 +370,7 @@ def customers_tag(
     json_out: JsonOpt = False,
 ) -> None:
     """Give a customer tags from the vocabulary (at most 5 in all)."""
-    with acting(user) as (_ctx, session, actor):
-        added = tags.tag_customer(session, actor, code, names)
-        current = [t.name for t in tags.customer_tags(session, actor, code)]
-    if json_out:
-        emit_json({"code": code.strip().upper(), "added": added, "tags": current})
-    else:
-        console.print(f"{code} 的标签：{'、'.join(current) or '无'}")
+    _change_tags(tags.tag_customer, "added", code, names, user, json_out)
 
 
 @customers_app.command("untag")
@@ -387,11 +381,18 @@ def customers_untag(
     json_out: JsonOpt = False,
 ) -> None:
     """Take tags off a customer."""
+    _change_tags(tags.untag_customer, "removed", code, names, user, json_out)
+
+
+def _change_tags(
+    change: Any, key: str, code: str, names: list[str], user: str | None, json_out: bool
+) -> None:
+    """Tag or untag (``change``), then print the customer's tags; ``key`` names what changed."""
     with acting(user) as (_ctx, session, actor):
-        removed = tags.untag_customer(session, actor, code, names)
+        changed = change(session, actor, code, names)
         current = [t.name for t in tags.customer_tags(session, actor, code)]
     if json_out:
-        emit_json({"code": code.strip().upper(), "removed": removed, "tags": current})
+        emit_json({"code": code.strip().upper(), key: changed, "tags": current})
     else:
         console.print(f"{code} 的标签：{'、'.join(current) or '无'}")
 
