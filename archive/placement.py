@@ -62,7 +62,7 @@ class ObjectNames:
 class ObjectMove:
     """An object moved (or to be moved) from ``old_key`` to ``new_key``."""
 
-    kind: str  # "pdf" or "original"
+    kind: str  # "pdf" or "original"; anything else (an orphan) changes no document column
     old_key: str
     new_key: str
     sha256: str
@@ -295,7 +295,7 @@ def plan_moves(
 
 def key_changes(moves: Sequence[ObjectMove]) -> dict[str, str]:
     """The document columns the moves change: ``{"pdf_key": new, "original_key": new}``."""
-    return {KEY_COLUMNS[m.kind]: m.new_key for m in moves}
+    return {KEY_COLUMNS[m.kind]: m.new_key for m in moves if m.kind in KEY_COLUMNS}
 
 
 def _copy_verified(store: ObjectStore, moves: Sequence[ObjectMove]) -> None:

@@ -8,7 +8,9 @@ import logging
 from collections.abc import Callable, Iterable
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
+from archive import placement
 from archive.integrity.findings import Finding, RepairAction
 from archive.integrity.keys import _move_back
 from archive.naming import first_free_key
@@ -16,11 +18,33 @@ from archive.storage.base import ObjectStore
 from config.errors import DossierError
 from models import repo
 from models.audit import SYSTEM_ACTOR
-from models.db import session_scope
 
 log = logging.getLogger(__name__)
 
 LOST_AND_FOUND_PREFIX = "lost+found"
+
+
+def _relocate(
+    *, engine: Engine, store: ObjectStore, old_key: str, new_key: str, sha256: str, audit: dict
+) -> None:
+    """Move an object no document column names, as every placement moves one (copy, verify,
+    audit and commit, then delete the old key)."""
+    with Session(engine) as session:
+        placement.move_objects(
+            session,
+            store,
+            [placement.ObjectMove("orphan", old_key, new_key, sha256)],
+            record=lambda _keys: repo.add_audit_event(
+                session,
+                actor=audit["actor"],
+                action=audit["action"],
+                entity_type=audit["entity_type"],
+                entity_id=audit["entity_id"],
+                before={"object_key": old_key},
+                after={"object_key": new_key},
+                detail=audit["detail"],
+            ),
+        )
 
 
 def _relink(
@@ -28,19 +52,20 @@ def _relink(
 ) -> RepairAction:
     """Put an orphan whose bytes match a record's missing object where the record expects it."""
     target = str(missing.object_key)
-    store.move(str(orphan.object_key), target)
-    store.verify(target, expected_sha256=missing.detail.get("sha256"))
-    with session_scope(engine) as session:
-        repo.add_audit_event(
-            session,
-            actor=actor,
-            action="integrity.relink",
-            entity_type="document",
-            entity_id=missing.document_id or "",
-            before={"object_key": orphan.object_key},
-            after={"object_key": target},
-            detail="孤立对象内容与缺失对象一致，已移回记录的位置",
-        )
+    _relocate(
+        engine=engine,
+        store=store,
+        old_key=str(orphan.object_key),
+        new_key=target,
+        sha256=str(missing.detail.get("sha256")),
+        audit={
+            "actor": actor,
+            "action": "integrity.relink",
+            "entity_type": "document",
+            "entity_id": missing.document_id or "",
+            "detail": "孤立对象内容与缺失对象一致，已移回记录的位置",
+        },
+    )
     return RepairAction(
         "relink",
         str(orphan.object_key),
@@ -58,18 +83,20 @@ def _to_lost_found(
     key = str(orphan.object_key)
     sha = store.sha256_of(key)
     target = first_free_key(f"{LOST_AND_FOUND_PREFIX}/{key}", taken=store.exists)
-    store.move(key, target)
-    with session_scope(engine) as session:
-        repo.add_audit_event(
-            session,
-            actor=actor,
-            action="integrity.lost_found",
-            entity_type="object",
-            entity_id=sha,
-            before={"object_key": key},
-            after={"object_key": target},
-            detail="无记录引用的对象已移入 lost+found",
-        )
+    _relocate(
+        engine=engine,
+        store=store,
+        old_key=key,
+        new_key=target,
+        sha256=sha,
+        audit={
+            "actor": actor,
+            "action": "integrity.lost_found",
+            "entity_type": "object",
+            "entity_id": sha,
+            "detail": "无记录引用的对象已移入 lost+found",
+        },
+    )
     return RepairAction("lost_found", key, target, None, True, f"已移入 {target}")
 
 
