@@ -92,10 +92,10 @@ CUSTOMER_FIELDS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def field_options(
-    fields: Sequence[tuple[str, str, str]],
+def with_options(
+    params: Sequence[inspect.Parameter],
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Give a command one ``str | None`` option per field; it receives them as ``**values``."""
+    """Give a command the keyword-only ``params`` as options; it receives them as ``**values``."""
 
     def decorate(func: Callable[..., None]) -> Callable[..., None]:
         signature = inspect.signature(func)
@@ -105,7 +105,18 @@ def field_options(
             for p in signature.parameters.values()
             if p.kind != p.VAR_KEYWORD
         ]
-        extra = [
+        func.__signature__ = signature.replace(parameters=[*own, *params])  # type: ignore[attr-defined]
+        return func
+
+    return decorate
+
+
+def field_options(
+    fields: Sequence[tuple[str, str, str]],
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command one ``str | None`` option per field; it receives them as ``**values``."""
+    return with_options(
+        [
             inspect.Parameter(
                 name,
                 inspect.Parameter.KEYWORD_ONLY,
@@ -114,10 +125,61 @@ def field_options(
             )
             for name, flag, text in fields
         ]
-        func.__signature__ = signature.replace(parameters=[*own, *extra])  # type: ignore[attr-defined]
-        return func
+    )
 
-    return decorate
+
+#: The customer list's filters (parameter, type, default, option): ``customers list`` and
+#: ``customers export`` take the same ones (:func:`customer_filter` reads them).
+LIST_FILTERS: tuple[tuple[str, Any, Any, Any], ...] = (
+    ("tag", list[str] | None, None, typer.Option("--tag", help="标签（可重复，须全部符合）")),
+    ("status", str | None, None, typer.Option("--status", help="客户状态")),
+    ("customer_type", str | None, None, typer.Option("--type", help="客户类型")),
+    ("industry", str | None, None, typer.Option("--industry", help="所属行业")),
+    ("level", str | None, None, typer.Option("--level", help="客户等级")),
+    ("tier", str | None, None, typer.Option("--tier", help="价值层级：高价值/中价值/普通")),
+    ("region", str | None, None, typer.Option("--region", help="区域")),
+    ("owner", str | None, None, typer.Option("--owner", help="负责人用户名")),
+    (
+        "complete",
+        bool | None,
+        None,
+        typer.Option("--complete/--incomplete", help="必备资料齐全/缺少"),
+    ),
+    ("expiring", bool, False, typer.Option("--expiring", help="有已过期或即将过期的资料")),
+    (
+        "search",
+        str | None,
+        None,
+        typer.Option("--search", help="名称、编号、信用代码、联系人、电话或联系人姓名包含"),
+    ),
+)
+
+filter_options = with_options(
+    [
+        inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, opt]
+        )
+        for name, kind, default, opt in LIST_FILTERS
+    ]
+)
+
+
+def customer_filter(ctx: AppContext, session: Session, values: dict[str, Any]) -> CustomerFilter:
+    """The :class:`CustomerFilter` the :data:`LIST_FILTERS` options given describe."""
+    tiers = {t: t for t, _ in tier_thresholds(ctx.settings)}
+    return CustomerFilter(
+        tags=tuple(values.get("tag") or ()),
+        status=choose("--status", values.get("status"), ctx.taxonomy.customer_statuses),
+        customer_type=choose("--type", values.get("customer_type"), customer_types(ctx.taxonomy)),
+        industry=values.get("industry"),
+        level=values.get("level"),
+        value_tier=choose("--tier", values.get("tier"), tiers),
+        region=values.get("region"),
+        owner_id=owner_id(session, values.get("owner")),
+        text=values.get("search"),
+        complete=values.get("complete"),
+        expiring=bool(values.get("expiring")),
+    )
 
 
 # --- plumbing ---------------------------------------------------------------------------------
@@ -295,43 +357,18 @@ def customers_show(
 
 
 @customers_app.command("list")
+@filter_options
 def customers_list(
-    tag: TagOpt = None,
-    status: Annotated[str | None, typer.Option(help="客户状态")] = None,
-    customer_type: Annotated[str | None, typer.Option("--type", help="客户类型")] = None,
-    industry: Annotated[str | None, typer.Option(help="所属行业")] = None,
-    level: Annotated[str | None, typer.Option(help="客户等级")] = None,
-    tier: Annotated[str | None, typer.Option(help="价值层级：高价值/中价值/普通")] = None,
-    region: Annotated[str | None, typer.Option(help="区域")] = None,
-    owner: Annotated[str | None, typer.Option(help="负责人用户名")] = None,
-    complete: Annotated[
-        bool | None, typer.Option("--complete/--incomplete", help="必备资料齐全/缺少")
-    ] = None,
-    expiring: Annotated[bool, typer.Option("--expiring", help="有已过期或即将过期的资料")] = False,
-    search: Annotated[
-        str | None, typer.Option(help="名称、编号、信用代码、联系人、电话或联系人姓名包含")
-    ] = None,
     sort: Annotated[str, typer.Option(help="排序列，前加 - 为倒序")] = "code",
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
     offset: Annotated[int, typer.Option(min=0)] = 0,
     user: UserOpt = None,
     json_out: JsonOpt = False,
+    **values: Any,
 ) -> None:
     """List the customers the user may see; ``--tag`` may repeat (all must match)."""
     with acting(user) as (ctx, session, actor):
-        filters = CustomerFilter(
-            tags=tag or (),
-            status=choose("--status", status, ctx.taxonomy.customer_statuses),
-            customer_type=choose("--type", customer_type, customer_types(ctx.taxonomy)),
-            industry=industry,
-            level=level,
-            value_tier=choose("--tier", tier, {t: t for t, _ in tier_thresholds(ctx.settings)}),
-            region=region,
-            owner_id=owner_id(session, owner),
-            text=search,
-            complete=complete,
-            expiring=expiring,
-        )
+        filters = customer_filter(ctx, session, values)
         rows, total = list_customers(
             session,
             actor,

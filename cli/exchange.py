@@ -8,54 +8,35 @@ customer commands act as ``--user`` (or the trusted operator), like the rest of
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from archive.customer_query import CustomerFilter
 from archive.exchange.export import export_customers
 from archive.exchange.importing import import_file
 from archive.exchange.template import write_rejects, write_template
-from archive.tiers import tier_thresholds
-from cli.customers import TagOpt, UserOpt, acting, customers_app, owner_id
-from cli.output import JsonOpt, choose, console, customer_types, emit_json, err
+from cli.customers import UserOpt, acting, customer_filter, customers_app, filter_options
+from cli.output import JsonOpt, console, emit_json, err
 
 OutputOpt = Annotated[Path, typer.Option("--output", "-o", help="输出文件")]
 
 
 @customers_app.command("export")
+@filter_options
 def customers_export(
     output: OutputOpt,
     fmt: Annotated[str, typer.Option("--format", help="xlsx 或 csv")] = "xlsx",
     full: Annotated[
         bool, typer.Option("--full", help="导出完整联系方式、证件号码与邮箱（仅管理员，记录审计）")
     ] = False,
-    tag: TagOpt = None,
-    status: Annotated[str | None, typer.Option(help="客户状态")] = None,
-    customer_type: Annotated[str | None, typer.Option("--type", help="客户类型")] = None,
-    industry: Annotated[str | None, typer.Option(help="所属行业")] = None,
-    level: Annotated[str | None, typer.Option(help="客户等级")] = None,
-    tier: Annotated[str | None, typer.Option(help="价值层级")] = None,
-    region: Annotated[str | None, typer.Option(help="区域")] = None,
-    owner: Annotated[str | None, typer.Option(help="负责人用户名")] = None,
-    search: Annotated[str | None, typer.Option(help="名称、编号、信用代码或联系人包含")] = None,
     user: UserOpt = None,
     json_out: JsonOpt = False,
+    **values: Any,
 ) -> None:
     """Export the customer list (the list's filters); phone, ID and e-mail masked by default."""
     with acting(user) as (ctx, session, actor):
-        filters = CustomerFilter(
-            tags=tuple(tag or ()),
-            status=choose("--status", status, ctx.taxonomy.customer_statuses),
-            customer_type=choose("--type", customer_type, customer_types(ctx.taxonomy)),
-            industry=industry,
-            level=level,
-            value_tier=choose("--tier", tier, {t: t for t, _ in tier_thresholds(ctx.settings)}),
-            region=region,
-            owner_id=owner_id(session, owner),
-            text=search,
-        )
+        filters = customer_filter(ctx, session, values)
         summary = export_customers(
             session, ctx.settings, actor, filters, fmt=fmt, output=output, full=full
         )
