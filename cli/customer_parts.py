@@ -13,7 +13,7 @@ import typer
 from app.records import contact_record, cooperation_record, customer_record, follow_up_record
 from archive import contacts, cooperations, followups
 from cli.customers import CodeArg, UserOpt, acting, check_unmask, field_options
-from cli.output import MAX_ID, FullOpt, JsonOpt, console, emit_json
+from cli.output import MAX_ID, FullOpt, JsonOpt, LimitOpt, console, emit_json
 
 contacts_app = typer.Typer(help="联系人 (contacts)", no_args_is_help=True)
 followups_app = typer.Typer(help="跟进记录 (follow-ups)", no_args_is_help=True)
@@ -108,9 +108,11 @@ def contacts_list(
 @field_options(CONTACT_FIELDS)
 def contacts_edit(
     contact_id: IdArg,
-    primary: Annotated[bool | None, typer.Option("--primary/--not-primary")] = None,
+    primary: Annotated[
+        bool | None, typer.Option("--primary/--not-primary", help="是否主要联系人")
+    ] = None,
     decision_maker: Annotated[
-        bool | None, typer.Option("--decision-maker/--not-decision-maker")
+        bool | None, typer.Option("--decision-maker/--not-decision-maker", help="是否决策人")
     ] = None,
     other_phone: PhonesOpt = None,
     user: UserOpt = None,
@@ -185,7 +187,7 @@ def followups_add(
 @followups_app.command("list")
 def followups_list(
     code: CodeArg,
-    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+    limit: LimitOpt = 100,
     user: UserOpt = None,
     json_out: JsonOpt = False,
 ) -> None:

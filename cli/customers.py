@@ -40,6 +40,8 @@ from archive.tiers import refresh_tiers, tier_thresholds
 from cli.output import (
     FullOpt,
     JsonOpt,
+    LimitOpt,
+    OffsetOpt,
     choose,
     cli_actor,
     console,
@@ -360,8 +362,8 @@ def customers_show(
 @filter_options
 def customers_list(
     sort: Annotated[str, typer.Option(help="排序列，前加 - 为倒序")] = "code",
-    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
-    offset: Annotated[int, typer.Option(min=0)] = 0,
+    limit: LimitOpt = 100,
+    offset: OffsetOpt = 0,
     user: UserOpt = None,
     json_out: JsonOpt = False,
     **values: Any,

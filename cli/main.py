@@ -27,10 +27,13 @@ from typer.core import TyperGroup
 import flows  # noqa: F401  (switches Prefect telemetry off before anything imports prefect)
 from app.context import app_context
 from app.records import document_record, record_unmasked
+from cli import help_text
 from cli.output import (
     DocumentIdArg,
     FullOpt,
     JsonOpt,
+    LimitOpt,
+    OffsetOpt,
     choose,
     cli_actor,
     console,
@@ -47,7 +50,7 @@ from models.db import session_scope
 _debug = {"on": bool(os.environ.get("DOSSIER_DEBUG"))}
 
 
-class _Boundary(TyperGroup):
+class _Boundary(help_text.ChineseHelpOption, TyperGroup):
     """The root group: an error that leaves a command becomes one stderr line and an exit code."""
 
     def invoke(self, ctx: typer.Context) -> Any:
@@ -112,12 +115,14 @@ def init(json_out: JsonOpt = False) -> None:
 @documents_app.command("list")
 def documents_list(
     status: Annotated[
-        str | None, typer.Option(help="pending_review/archived/updating/rejected/superseded")
+        str | None, typer.Option(help="资料状态：代码或中文，如 pending_review 或 待审核")
     ] = None,
     customer: Annotated[str | None, typer.Option(help="客户编号")] = None,
-    document_type: Annotated[str | None, typer.Option("--type")] = None,
-    limit: Annotated[int, typer.Option()] = 100,
-    offset: Annotated[int, typer.Option()] = 0,
+    document_type: Annotated[
+        str | None, typer.Option("--type", help="资料类型：代码或中文，如 id_card 或 身份证")
+    ] = None,
+    limit: LimitOpt = 100,
+    offset: OffsetOpt = 0,
     json_out: JsonOpt = False,
 ) -> None:
     """List documents."""
@@ -156,7 +161,7 @@ def _customer_of(session, document):  # type: ignore[no-untyped-def]
 @documents_app.command("show")
 def documents_show(
     document_id: DocumentIdArg,
-    text: Annotated[bool, typer.Option("--text", help="Include the OCR text.")] = False,
+    text: Annotated[bool, typer.Option("--text", help="同时显示 OCR 识别文本")] = False,
     full: FullOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -265,6 +270,7 @@ def _register_sub_apps() -> None:
 
 
 _register_sub_apps()
+help_text.apply(app)
 
 
 # ---- the one error boundary ----------------------------------------------------------------

@@ -23,6 +23,8 @@ MAX_ID = 2_147_483_647
 DocumentIdArg = Annotated[int, typer.Argument(min=1, max=MAX_ID, help="资料 ID")]
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="输出 JSON（机器可读）")]
+LimitOpt = Annotated[int, typer.Option(min=1, max=10_000, help="最多列出条数")]
+OffsetOpt = Annotated[int, typer.Option(min=0, help="跳过前若干条（翻页）")]
 FullOpt = Annotated[bool, typer.Option("--full", help="显示完整证件号码与电话（记入审计日志）")]
 
 

@@ -11,11 +11,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.output import cli_actor, console, emit_json
+from cli.output import JsonOpt, cli_actor, console, emit_json
 
 app = typer.Typer(help="隔离区：查看、重新处理、丢弃 (quarantine)", no_args_is_help=True)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON.")]
 RefArg = Annotated[str, typer.Argument(help="隔离条目，如 unsupported/20261206/a.json（见 list）")]
 
 

@@ -26,6 +26,8 @@ from cli.output import (
     DocumentIdArg,
     FullOpt,
     JsonOpt,
+    LimitOpt,
+    OffsetOpt,
     choose,
     cli_actor,
     customer_types,
@@ -75,8 +77,8 @@ def review_list(
     document_type: Annotated[str | None, typer.Option("--type", help="资料类型代码")] = None,
     customer_type: Annotated[str | None, typer.Option(help="客户类型代码")] = None,
     owner: Annotated[str | None, typer.Option(help="负责人用户名")] = None,
-    limit: int = 50,
-    offset: int = 0,
+    limit: LimitOpt = 50,
+    offset: OffsetOpt = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """List the review queue (anomalies first, then oldest)."""
@@ -198,7 +200,7 @@ def review_reject(
 @review_app.command("relink")
 def review_relink(
     document_id: DocumentIdArg,
-    customer_code: str,
+    customer_code: Annotated[str, typer.Argument(help="客户编号")],
     user: UserOpt,
     as_json: JsonOpt = False,
 ) -> None:
@@ -219,7 +221,9 @@ def review_relink(
 def review_claim(
     document_id: DocumentIdArg,
     user: UserOpt,
-    minutes: int = review.DEFAULT_CLAIM_TTL_MINUTES,
+    minutes: Annotated[
+        int, typer.Option(min=1, help="认领有效分钟数")
+    ] = review.DEFAULT_CLAIM_TTL_MINUTES,
     as_json: JsonOpt = False,
 ) -> None:
     """Claim a document so no other reviewer works on it."""
@@ -349,7 +353,7 @@ def _audit_row(event: AuditEvent) -> dict[str, Any]:
 def audit(
     document: Annotated[int | None, typer.Option("--document", help="资料编号")] = None,
     user: Annotated[str | None, typer.Option("--user", help="操作人用户名")] = None,
-    limit: int = 100,
+    limit: LimitOpt = 100,
     as_json: JsonOpt = False,
 ) -> None:
     """Show the audit trail, newest first, for a document and/or an actor."""
