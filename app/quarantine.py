@@ -130,7 +130,8 @@ def discard(session: Session, *, settings: Settings, ref: str, actor: str, reaso
         raise ValidationError("丢弃原因：不能为空", field="reason", reason="required")
     entry = find_entry(settings.quarantine_dir or "", ref)
     before = row_of(entry).as_dict()
-    discard_entry(entry)
+    # The event is flushed before the file goes (the caller commits): a database that cannot
+    # take it stops the discard, so no file leaves without its audit record.
     repo.add_audit_event(
         session,
         actor=actor,
@@ -140,3 +141,4 @@ def discard(session: Session, *, settings: Settings, ref: str, actor: str, reaso
         before=before,
         detail=reason.strip(),
     )
+    discard_entry(entry)

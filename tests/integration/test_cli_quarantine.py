@@ -117,3 +117,23 @@ def test_ingest_table_shows_chinese_types_statuses_and_reasons(home: Settings) -
     assert home.taxonomy.reason_label("expired") in out
     assert "不支持的文件格式：无法识别的文件内容" in out
     assert "business_license" not in out and "pending_review" not in out
+
+
+def test_discard_keeps_the_file_when_the_audit_cannot_be_written(home: Settings) -> None:
+    """The audit event is written before the file goes: a database that refuses it stops the
+    discard, and the quarantined file is still there."""
+    _quarantined(home, "c.pdf", b"%PDF-1.4 keep me", "sam")
+    (entry,) = json.loads(run_ok("quarantine", "list", "--json"))["entries"]
+    engine = make_engine(home.database_url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_event "
+                "BEGIN SELECT RAISE(ABORT, 'audit refused'); END"
+            )
+    finally:
+        engine.dispose()
+    refused = run("quarantine", "discard", entry["ref"], "--reason", "重复扫描")
+    assert refused.exit_code != 0
+    quarantined = [p for p in Path(home.quarantine_dir or "").rglob("c.pdf")]
+    assert [p.read_bytes() for p in quarantined] == [b"%PDF-1.4 keep me"]
