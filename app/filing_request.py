@@ -1,10 +1,20 @@
 """How a claimed, normalized file becomes a :class:`archive.filing.FilingRequest`: its
 submission date (提交日期 = the day it was handed in, China time), its claim's stable token, the
-owner of a customer it creates, and the processing facts kept in each document's ``_meta``."""
+owner of a customer it creates, and the processing facts kept in each document's ``_meta``.
+
+The submitter's hints (web and API uploads: a customer code and a document type, kept in the
+drop sidecar) are honoured here, the one place for every channel: the type is taken for pages
+no classification rule recognised (:func:`hinted_params`, fields then extracted for that type,
+``_meta.type_from_hint``), and the customer for a document whose content links to no existing
+customer (``FilingRequest.customer_hint``; filing notes ``_linked_by_hint``; a license naming a
+company not known yet still creates it). What the content says wins over a hint; the document
+page shows a hint that disagrees.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -12,8 +22,9 @@ from sqlmodel import Session
 
 from archive.filing import DocumentPart, FilingRequest
 from config.clock import china_date
+from config.taxonomy import Taxonomy
 from ingest import intake
-from ingest.pipeline import NormalizedFile
+from ingest.pipeline import NormalizedFile, PipelineParams
 from models import repo
 from models.user import Role
 
@@ -40,6 +51,16 @@ def new_customer_owner(session: Session, submitted_by: str | None) -> int | None
     return user.id if user is not None and user.role == Role.SALES else None
 
 
+def hinted_params(
+    params: PipelineParams, claim: intake.Claim, taxonomy: Taxonomy
+) -> PipelineParams:
+    """The pipeline's parameters for this claim: with its document type hint, when a known one."""
+    kind = (claim.hints or {}).get("document_type")
+    if not kind or kind not in {t.code for t in taxonomy.document_types}:
+        return params
+    return replace(params, type_hint=kind)
+
+
 def filing_request(
     claim: intake.Claim, normalized: NormalizedFile, *, run_id: str, owner_id: int | None
 ) -> FilingRequest:
@@ -60,7 +81,10 @@ def filing_request(
                 ocr_confidence=p.ocr_confidence,
                 fields={
                     **p.fields,
-                    "_meta": filing_meta(normalized, p.pages, p.type_confidence, claim.hints),
+                    "_meta": {
+                        **filing_meta(normalized, p.pages, p.type_confidence, claim.hints),
+                        **({"type_from_hint": True} if p.type_from_hint else {}),
+                    },
                 },
                 reasons=p.reasons,
                 pages=p.pages,
@@ -71,6 +95,7 @@ def filing_request(
         claim_id=claim_token(claim),
         submitted_by=claim.submitted_by or SYSTEM_SUBMITTER,
         new_customer_owner_id=owner_id,
+        customer_hint=(claim.hints or {}).get("customer_code") or None,
     )
 
 

@@ -33,6 +33,7 @@ from sqlmodel import Session, select
 from app.filing_request import (
     claim_token,
     filing_request,
+    hinted_params,
     new_customer_owner,
 )
 from archive.document_customer import sync_documents
@@ -147,7 +148,7 @@ def process_claim(claim: intake.Claim, *, services: IngestServices) -> Outcome:
         normalized: NormalizedFile = services.pool.run(
             normalize_file,
             claim.path,
-            params=services.pipeline_params(),
+            params=hinted_params(services.pipeline_params(), claim, services.settings.taxonomy),
             work_dir=claim.claim_dir / "out",
         )
         filed = _file(claim, normalized, services=services)

@@ -80,7 +80,8 @@ class DocumentOverview:
         return sum(1 for item in self.checklist if item.document is not None)
 
 
-def _present_types(session: Session, ids: Sequence[int]) -> set[tuple[int, str]]:
+def present_types(session: Session, ids: Sequence[int]) -> set[tuple[int, str]]:
+    """(customer id, document type) for every type each customer has a live document of."""
     if not ids:
         return set()
     found = session.exec(
@@ -108,7 +109,7 @@ def document_summaries(
 ) -> dict[int, DocumentSummary]:
     """Per customer id: required documents present, expired and expiring ones."""
     ids = [c.id for c in customers if c.id is not None]
-    present = _present_types(session, ids)
+    present = present_types(session, ids)
     documents: Sequence[Document] = []
     if ids:
         documents = session.exec(

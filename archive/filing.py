@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -19,7 +19,13 @@ from sqlmodel import Session, select
 
 from archive.dedupe import find_near_duplicate, text_fingerprint
 from archive.errors import DuplicateOriginalError
-from archive.linking import LinkResult, compare_customer_fields, find_customer, normalize_name
+from archive.linking import (
+    CUSTOMER_FIELDS_BY_TYPE,
+    LinkResult,
+    compare_customer_fields,
+    find_customer,
+    normalize_name,
+)
 from archive.placement import ObjectNames, free_key, object_names, store_object
 from archive.storage.base import ObjectStore
 from config.errors import DossierError
@@ -69,6 +75,9 @@ class FilingRequest:
     submitted_by: str = "system"
     #: Owner of a customer this file creates (a sales uploader's own new customer); None: none.
     new_customer_owner_id: int | None = None
+    #: The submitter's customer code (an upload's hint): the customer of a part whose content
+    #: links to no existing customer (not of a license naming a company of its own).
+    customer_hint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,10 +126,20 @@ def _resolve_customer(
     bundle: Sequence[Customer],
     actor: str,
     owner_id: int | None = None,
+    hint: str | None = None,
 ) -> tuple[Customer | None, LinkResult, bool]:
     link = find_customer(
         session, document_type=part.document_type, fields=part.fields, bundle=bundle
     )
+    # The submitter's customer, when the content names no known one; never for a license or
+    # form naming a company not known yet: that company is created (a hint cannot fill
+    # another customer's fields from it), and the document page shows the differing hint.
+    own = link.create is not None and part.document_type in CUSTOMER_FIELDS_BY_TYPE
+    usable = hint and link.customer is None and not own
+    hinted = repo.get_customer(session, code=hint) if usable else None
+    if hinted is not None:
+        reasons = tuple(r for r in link.reasons if r not in ("unlinked", "ambiguous_customer"))
+        return hinted, replace(link, customer=hinted, matched_by="hint", reasons=reasons), False
     if link.customer is not None or link.create is None:
         return link.customer, link, False
     data = {**link.create, "owner_id": owner_id} if owner_id is not None else dict(link.create)
@@ -204,6 +223,8 @@ def _review(
     notes: dict[str, object] = {}
     if link.candidates:
         notes["_candidates"] = list(link.candidates)
+    if link.matched_by == "hint" and customer is not None:
+        notes["_linked_by_hint"] = customer.code
     if customer is None and "unlinked" not in reasons and "ambiguous_customer" not in reasons:
         reasons.append("unlinked")
     if customer is not None and part.document_type == "business_license":
@@ -251,6 +272,7 @@ def _file_part(ctx: _FileContext, part: DocumentPart) -> FiledDocument:
         bundle=ctx.bundle,
         actor=ctx.actor,
         owner_id=ctx.request.new_customer_owner_id,
+        hint=ctx.request.customer_hint,
     )
     if customer is not None and part.document_type != "id_card" and _new_in(ctx.bundle, customer):
         ctx.bundle.append(customer)

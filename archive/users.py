@@ -28,6 +28,7 @@ from models import repo
 from models.db import utcnow
 from models.errors import ConflictError, NotFoundError, ValidationError
 from models.user import ROLE_VALUES, LoginAttempt, User
+from models.validation import validate_email
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,12 @@ def _check_password(password: str) -> str:
     return password
 
 
+def _clean_email(email: str | None) -> str | None:
+    """A user's e-mail address, checked; blank means none."""
+    text = (email or "").strip()
+    return validate_email(text, "email") if text else None
+
+
 def _require_user(session: Session, username: str) -> User:
     user = repo.get_user(session, username=username)
     if user is None:
@@ -81,6 +88,7 @@ def _public(user: User) -> dict[str, object]:
         "display_name": user.display_name,
         "role": user.role,
         "is_active": user.is_active,
+        "email": user.email,
     }
 
 
@@ -94,6 +102,7 @@ def create_user(
     password: str,
     role: str,
     display_name: str | None = None,
+    email: str | None = None,
     actor: str,
 ) -> User:
     """Create a user who can sign in (audited as ``user.create``, without the password).
@@ -104,6 +113,7 @@ def create_user(
         password: At least 8 characters; stored only as an argon2id hash.
         role: ``sales``, ``reviewer`` or ``admin``.
         display_name: Name shown to people (defaults to the username).
+        email: Where notifications to the user go (optional; checked).
         actor: Who creates the user (username, or e.g. ``cli:root``).
 
     Raises:
@@ -113,6 +123,7 @@ def create_user(
     name = _clean_username(username)
     _check_role(role)
     _check_password(password)
+    address = _clean_email(email)
     if repo.get_user(session, username=name) is not None:
         raise ConflictError(f"用户名 {name} 已存在", field="username", existing=name)
     user = User(
@@ -120,6 +131,7 @@ def create_user(
         role=role,
         display_name=(display_name or "").strip() or name,
         password_hash=_hasher.hash(password),
+        email=address,
     )
     session.add(user)
     session.flush()
@@ -173,6 +185,23 @@ def set_role(session: Session, *, username: str, role: str, actor: str) -> User:
     user = _require_user(session, username)
     return _change_user(
         session, user=user, changes={"role": _check_role(role)}, actor=actor, action="user.set_role"
+    )
+
+
+def set_email(session: Session, *, username: str, email: str | None, actor: str) -> User:
+    """Set (or, with a blank, clear) where a user's notifications go (audited ``user.set_email``).
+
+    Raises:
+        NotFoundError: No such user.
+        ValidationError: Not an e-mail address (reason ``email_format``).
+    """
+    user = _require_user(session, username)
+    return _change_user(
+        session,
+        user=user,
+        changes={"email": _clean_email(email)},
+        actor=actor,
+        action="user.set_email",
     )
 
 

@@ -257,6 +257,7 @@ def users_add(
     username: str,
     role: Annotated[str, typer.Option(help="sales / reviewer / admin")] = "sales",
     display_name: Annotated[str | None, typer.Option(help="显示名称")] = None,
+    email: Annotated[str | None, typer.Option(help="电子邮箱（接收通知）")] = None,
     password: Annotated[
         str,
         typer.Option(
@@ -277,6 +278,7 @@ def users_add(
             password=password,
             role=role,
             display_name=display_name,
+            email=email,
             actor=cli_actor(),
         )
         _print_user(user, as_json, ctx.taxonomy, "已添加")
@@ -300,9 +302,8 @@ def users_list(as_json: JsonOpt = False) -> None:
             return
         for u in rows:
             state = "启用" if u.is_active else "停用"
-            typer.echo(
-                f"{u.username}\t{ctx.taxonomy.roles.get(u.role, u.role)}\t{u.display_name}\t{state}"
-            )
+            role = ctx.taxonomy.roles.get(u.role, u.role)
+            typer.echo(f"{u.username}\t{role}\t{u.display_name}\t{state}\t{u.email or ''}")
 
 
 @users_app.command("set-role")
@@ -310,6 +311,18 @@ def users_set_role(username: str, role: str, as_json: JsonOpt = False) -> None:
     """Change a user's role."""
     with open_context() as (ctx, session):
         user = users.set_role(session, username=username, role=role, actor=cli_actor())
+        _print_user(user, as_json, ctx.taxonomy, "已更新")
+
+
+@users_app.command("set-email")
+def users_set_email(
+    username: str,
+    email: Annotated[str, typer.Argument(help='电子邮箱；空字符串 "" 表示清除')],
+    as_json: JsonOpt = False,
+) -> None:
+    """Set where a user's notifications go (an empty address clears it)."""
+    with open_context() as (ctx, session):
+        user = users.set_email(session, username=username, email=email, actor=cli_actor())
         _print_user(user, as_json, ctx.taxonomy, "已更新")
 
 

@@ -136,6 +136,7 @@ class Settings(BaseSettings):
     upkeep_cron: str = "0 8 1 * *"  # monthly upkeep report, the 1st at 08:00
     reports_dir: Path | None = None  # default: <home>/reports (upkeep XLSX and JSON)
     tier_refresh_cron: str = "30 1 * * *"  # nightly value-tier refresh
+    notify_cron: str = "5 * * * *"  # notifications, hourly (a daily digest: "0 9 * * *")
 
     # E-mail intake (config/mail.py): IMAP mailboxes read every mail_interval_seconds
     mailboxes: list[MailboxSettings] = Field(default_factory=list)
@@ -159,6 +160,11 @@ class Settings(BaseSettings):
     webhook_secret_env: str | None = None  # HMAC-SHA256 key's variable; None: unsigned
     webhook_attempts: int = Field(default=4, ge=1, le=10)
     notify_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Beyond expiry: rejections, quarantined files and critical integrity runs of the last N
+    # days are announced (older ones were before notifications existed); a customer still
+    # missing a required document N days after it was created (0: never) reminds its owner.
+    notify_lookback_days: int = Field(default=7, ge=1)
+    checklist_notice_days: int = Field(default=14, ge=0)
 
     # Customer file: value tiers (价值层级) from the annual amount in 元, and whether the level
     # (客户等级) follows the tier (models.customer_fields.DEFAULT_TIER_LEVELS) unless overridden.

@@ -81,6 +81,8 @@ class PipelineParams:
     expiry_warning_days: int = 30
     today: date | None = None
     ocr_engine: str = "cascade"
+    #: The submitter's document type (an upload's hint): taken for pages no rule recognised.
+    type_hint: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineParams:
@@ -134,6 +136,7 @@ class NormalizedPart:
     fields: dict[str, dict]
     reasons: tuple[str, ...]
     side: str | None = None
+    type_from_hint: bool = False  # the type is the submitter's hint (no rule recognised it)
 
 
 @dataclass(frozen=True)
@@ -326,7 +329,11 @@ def _build_parts(
         group_documents(classifications, content_pages=[p.index for p in content])
     ):
         part_pages = [by_index[i] for i in sorted(indexes)]
-        parts.append(_part(doc, part_pages, doc_type, conf, side, pages, params, work_dir, n))
+        hinted = doc_type == OTHER and params.type_hint is not None
+        if hinted:
+            doc_type = params.type_hint or OTHER
+        part = _part(doc, part_pages, doc_type, conf, side, pages, params, work_dir, n)
+        parts.append(replace(part, type_from_hint=True) if hinted else part)
     return parts
 
 

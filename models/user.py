@@ -40,6 +40,8 @@ class User(SQLModel, table=True):
     password_hash: str | None = Field(default=None, max_length=255)
     is_active: bool = Field(default=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    #: Where notifications to this user go (migration 0015); None: nothing by e-mail.
+    email: str | None = Field(default=None, max_length=254)
 
 
 class UserPublic(SQLModel):
@@ -51,6 +53,7 @@ class UserPublic(SQLModel):
     role: str
     is_active: bool
     created_at: datetime
+    email: str | None = None
 
 
 # --- sign-in attempts (migration 0002, review service H1) -------------------------------------

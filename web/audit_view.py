@@ -46,6 +46,8 @@ ACTION_LABELS = {
     "user.enable": "启用用户",
     "user.set_role": "修改角色",
     "user.set_password": "修改密码",
+    "user.set_email": "修改邮箱",
+    "notification.send": "发送通知",
     "user.login": "登录",
     "user.login_failed": "登录失败",
     "user.login_throttled": "登录受限",
@@ -84,6 +86,7 @@ ENTITY_LABELS = {
     "integrity_run": "完整性检查",
     "integrity": "完整性修复",
     "quarantine": "隔离文件",
+    "notification": "通知",
 }
 VERB_LABELS = {
     "create": "新建",
@@ -356,7 +359,8 @@ def changes(event: AuditEvent, taxonomy: Taxonomy) -> list[dict[str, Any]]:
 
 def _target(event: AuditEvent) -> dict[str, str | None]:
     kind, ident = event.entity_type, event.entity_id
-    url = {"document": f"/documents/{ident}", "customer": f"/customers/{ident}"}.get(kind)
+    url = {"document": f"/documents/{ident}", "customer": f"/customers/{ident}",
+           "notification": "/notifications"}.get(kind)  # fmt: skip
     prefix = "#" if kind == "document" else ""
     return {"label": ENTITY_LABELS.get(kind, "对象"), "id": f"{prefix}{ident}", "url": url}
 

@@ -64,7 +64,12 @@ from models.repo.integrity_runs import (
     list_integrity_findings,
     list_integrity_runs,
 )
-from models.repo.notifications import notification_sent, record_notification
+from models.repo.notifications import (
+    list_notifications,
+    notification_sent,
+    notification_subjects,
+    record_notification,
+)
 from models.repo.runs import finish_ingest_run, start_ingest_run
 from models.repo.sessions import (
     count_live_web_sessions,
@@ -153,6 +158,8 @@ __all__ = [
     "list_api_tokens",
     "notification_sent",
     "record_notification",
+    "list_notifications",
+    "notification_subjects",
     "list_audit_events",
     "list_contacts",
     "list_cooperations",

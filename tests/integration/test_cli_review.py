@@ -247,3 +247,30 @@ def test_review_show_masks_id_numbers_unless_full_which_is_audited(
             assert [e.actor for e in events] == ["rita"]
     finally:
         engine.dispose()
+
+
+def test_users_email_set_checked_cleared_and_audited(home: Settings) -> None:
+    added = run_ok(
+        "users", "add", "eve", "--email", "Eve@Example.COM", "--json",
+        input=f"{PASSWORD}\n{PASSWORD}\n",
+    )  # fmt: skip
+    assert json.loads(added[added.index("{") :])["email"] == "Eve@example.com"  # after the prompt
+    assert json.loads(run_ok("users", "set-email", "sam", "sam@example.com", "--json"))[
+        "email"
+    ] == "sam@example.com"
+    assert "sam@example.com" in run_ok("users", "list")
+    bad = run("users", "set-email", "sam", "not-an-address")
+    assert bad.exit_code != 0 and "电子邮箱格式错误" in bad.stderr
+    assert json.loads(run_ok("users", "list", "--json"))[-1]["email"] == "sam@example.com"
+    assert json.loads(run_ok("users", "set-email", "sam", "", "--json"))["email"] is None
+    engine = make_engine(home.database_url)
+    try:
+        with Session(engine) as session:
+            events = repo.list_audit_events(session, entity_type="user", entity_id="sam")
+            changes = [(e.before, e.after) for e in events if e.action == "user.set_email"]
+    finally:
+        engine.dispose()
+    assert changes == [
+        ({"email": None}, {"email": "sam@example.com"}),
+        ({"email": "sam@example.com"}, {"email": None}),
+    ]

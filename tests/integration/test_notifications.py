@@ -219,7 +219,7 @@ def test_the_cli_and_the_flow_send_through_the_same_rule(
     import subprocess
     import sys
 
-    from flows.notify import notify_expiry
+    from flows.notify import send_notifications
 
     add_document(engine, 1, "id_card", "valid_to", china_date() + timedelta(days=7))
     url, hook = webhook
@@ -244,7 +244,7 @@ def test_the_cli_and_the_flow_send_through_the_same_rule(
     for key in ("DOSSIER_HOME", "DOSSIER_DATABASE_URL", "DOSSIER_WEBHOOK_URL"):
         monkeypatch.setenv(key, env[key])
     monkeypatch.setenv("DOSSIER_WEBHOOK_SECRET_ENV", "DOSSIER_TEST_WEBHOOK_SECRET")
-    assert notify_expiry.fn()["already_sent"] == 1
+    assert send_notifications.fn()["already_sent"] == 1
     assert len(hook.received) == 1
 
 

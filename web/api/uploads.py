@@ -10,8 +10,8 @@ status follows the file through the intake: ``queued`` (in the intake), ``proces
 A file the intake cannot read is refused (415) before anything is written, by the intake's own
 detection (:func:`app.uploads.refuse_unreadable`, as the web form). The optional customer and
 document type are checked (a customer the user may not see is 404) and travel with the file
-(:func:`app.uploads.hand_in`); the intake decides type and customer from the content, and the
-document page shows a hint that disagrees.
+(:func:`app.uploads.hand_in`); the intake applies them where the content says nothing else
+(:mod:`app.filing_request`), and the document page shows a hint that disagrees.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from starlette.datastructures import UploadFile
 
 from app import uploads
 from app.records import document_record
-from archive.customers import get_visible
 from archive.naming import sanitize_component
 from archive.permissions import Action, can, can_view_document, require
 from config.settings import Settings
@@ -119,14 +118,14 @@ def upload_record(db: Session, settings: Settings, row: ApiUpload, user: User) -
 
 
 def _hints(db: Session, settings: Settings, user: User, form: Any) -> tuple[str | None, str | None]:
-    """The optional customer and document type, checked."""
-    customer = str(form.get("customer") or "").strip() or None
-    if customer is not None:
-        customer = get_visible(db, user, customer).code
-    dtype = str(form.get("document_type") or "").strip() or None
-    if dtype is not None and dtype not in {t.code for t in settings.taxonomy.document_types}:
-        raise ValidationError(f"资料类型 {dtype} 不存在", field="document_type", reason="option")
-    return customer, dtype
+    """The optional customer and document type, checked as the upload form checks them."""
+    return uploads.check_hints(
+        db,
+        user=user,
+        taxonomy=settings.taxonomy,
+        customer_code=str(form.get("customer") or ""),
+        document_type=str(form.get("document_type") or ""),
+    )
 
 
 def _key(value: str | None) -> str | None:

@@ -69,12 +69,21 @@ def _manage(request: Request, db: Session, work: Any, done: str) -> Response:
 def add_user(request: Request, db: DbSession, user: CurrentUser,
              username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
              role: Annotated[str, Form()] = "sales",
-             display_name: Annotated[str, Form()] = "") -> Response:
+             display_name: Annotated[str, Form()] = "",
+             email: Annotated[str, Form()] = "") -> Response:
     require(user, Action.MANAGE_USERS)
     return _manage(request, db, lambda: user_service.create_user(
         db, username=username, password=password, role=role,
-        display_name=display_name or None, actor=user.username,
+        display_name=display_name or None, email=email or None, actor=user.username,
     ), f"已新增用户 {username.strip()}")
+
+
+@router.post("/users/{username}/email")
+def set_email(request: Request, username: str, db: DbSession, user: CurrentUser,
+              email: Annotated[str, Form()] = "") -> Response:
+    require(user, Action.MANAGE_USERS)
+    return _manage(request, db, lambda: user_service.set_email(
+        db, username=username, email=email, actor=user.username), f"已修改 {username} 的邮箱")
 
 
 @router.post("/users/{username}/role")
