@@ -20,7 +20,15 @@ Case sets (``--set``): ``standard`` (default, 112 documents: every type in ``KIN
 under each of ``DEGRADATIONS``, seeds 11 and 12, plus watermarked ID photocopies, seeds 21-23);
 ``extra`` (15 documents: customer forms filled in by hand, seeds 31-33, and seed 31 also with
 noise and photographed by a phone; every type in ``KINDS`` photographed by a phone, seeds 31
-and 32); ``all`` (standard then extra). ``--limit`` picks a spread from the chosen set.
+and 32); ``layouts`` (28 documents, issue 12: the current license with its code under the label
+beside a QR block and the ruled form with ``*`` labels, two pairs a row, tick boxes and
+handwritten cells, ``LAYOUT_CASES`` x ``LAYOUT_SEEDS``); ``all`` (the three). ``--limit`` picks a
+spread from the chosen set.
+
+Besides the key fields, every printed field is compared (``ALL_FIELDS``; outcomes in
+``OUTCOMES``: a value holding its neighbour's text without a review reason is ``swallowed``).
+``--links SEEDS`` adds the order-independence check and unlinked rate of
+:mod:`bench.linkorder`.
 """
 
 from __future__ import annotations
@@ -35,14 +43,14 @@ import time
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
 from archive.filing import decide_status
 from bench.samples import generate, write_sample
 from config import load_settings
-from ingest.fields import compact
+from ingest.fields import compact, format_amount, parse_amount
 from ingest.pipeline import NormalizedFile, PipelineParams, normalize_file
 from models.validation import id_number_is_valid, uscc_is_valid
 
@@ -64,10 +72,22 @@ HANDWRITTEN_DEGRADATIONS: tuple[tuple[str, ...], ...] = (
     ("handwritten", "noise"), ("handwritten", "phone_photo"),
 )
 PHONE_PHOTO_SEEDS = (31, 32)
-CASE_SETS = ("standard", "extra", "all")
+#: The layouts of issue 12 (bench/layouts.py): the current license (code under its label
+#: beside a QR block, labels above values, the address followed by a date) and the ruled form
+#: (``*`` labels, two pairs a row, tick boxes, values by hand in their cells); seeds 41 and 44
+#: give a company's form, 43 and 45 an individual's.
+LAYOUT_SEEDS = (41, 43, 44, 45)
+LAYOUT_CASES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("business_license_qr", ()), ("business_license_qr", ("noise",)),
+    ("business_license_qr", ("skew",)), ("customer_form_cells", ()),
+    ("customer_form_cells", ("handwritten",)), ("customer_form_cells", ("handwritten", "noise")),
+    ("customer_form_cells", ("skew",)),
+)
+CASE_SETS = ("standard", "extra", "layouts", "all")
 EXPECTED_TYPE = {"business_license": "business_license", "id_card": "id_card",
                  "bank_permit": "bank_permit", "customer_form": "customer_form",
-                 "contract": "contract"}
+                 "contract": "contract", "business_license_qr": "business_license",
+                 "customer_form_cells": "customer_form"}
 #: Truth key -> extracted field key, per kind: the fields compared exactly.
 KEY_FIELDS = {
     "business_license": {"uscc": "uscc", "name": "name",
@@ -79,6 +99,9 @@ KEY_FIELDS = {
     "contract": {"contract_number": "contract_number", "party_a": "party_a",
                  "party_b": "party_b"},
 }
+KEY_FIELDS["business_license_qr"] = KEY_FIELDS["business_license"]
+KEY_FIELDS["customer_form_cells"] = {**KEY_FIELDS["customer_form"], "id_number": "id_number",
+                                     "customer_type": "customer_type"}
 CODE_FIELDS = ("uscc", "id_number")
 TODAY = date(2026, 11, 1)
 
@@ -109,6 +132,7 @@ class Result:
     bad_code_archived: bool
     reasons: list[str]
     ocr_seconds: float = 0.0  # of ``seconds``: page preparation, OCR and code re-reads
+    every_field: dict[str, str] = field(default_factory=dict)  # :func:`field_outcomes`
 
 
 def cases(limit: int | None = None, case_set: str = "standard") -> list[Case]:
@@ -125,6 +149,8 @@ def cases(limit: int | None = None, case_set: str = "standard") -> list[Case]:
         out += [Case("id_card", s, d) for s in ID_COPY_SEEDS for d in ID_COPY_DEGRADATIONS]
     if case_set in ("extra", "all"):
         out += extra_cases()
+    if case_set in ("layouts", "all"):
+        out += [Case(k, s, d) for s in LAYOUT_SEEDS for k, d in LAYOUT_CASES]
     if limit is not None and limit < len(out):
         out = [out[i * len(out) // limit] for i in range(limit)]
     return out
@@ -194,7 +220,116 @@ def score(case: Case, truth: dict, normalized: NormalizedFile, *, engine: str) -
         pages=normalized.page_count, bad_code_archived=any(
             _bad_code_archived(p.fields, p.reasons, truth) for p in normalized.parts),
         reasons=sorted({r for p in normalized.parts for r in p.reasons}),
+        every_field=field_outcomes(case.kind, truth, fields),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Every field (issue 12): exactness per field, swallowed neighbours, codes missed
+# ---------------------------------------------------------------------------------------------
+
+_LICENSE_FIELDS = {
+    "uscc": "uscc", "name": "name", "company_type": "company_type",
+    "legal_representative": "legal_representative", "registered_capital": "registered_capital",
+    "established": "established_date", "term_start": "term_start", "term_end": "term_end",
+    "address": "address", "business_scope": "business_scope",
+}
+_FORM_FIELDS = {
+    "name": "customer_name", "customer_type": "customer_type", "uscc": "uscc",
+    "legal_representative": "legal_representative", "contact": "contact_person",
+    "phone": "phone", "email": "email", "address": "address", "industry": "industry",
+    "source": "source_channel", "filled_date": "filled_date",
+}
+#: Truth key -> extracted field key, per kind: every field a document of the kind prints.
+ALL_FIELDS: dict[str, dict[str, str]] = {
+    "business_license": _LICENSE_FIELDS,
+    "business_license_qr": {**_LICENSE_FIELDS, "issue_date": "issue_date"},
+    "id_card": {"name": "name", "gender": "gender", "ethnicity": "ethnicity",
+                "birth_date": "birth_date", "address": "address", "id_number": "id_number",
+                "issuer": "issuing_authority", "valid_from": "valid_from", "valid_to": "valid_to"},
+    "bank_permit": {"approval_number": "approval_number", "serial_number": "serial_number",
+                    "depositor_name": "depositor_name",
+                    "legal_representative": "legal_representative", "bank": "bank_name",
+                    "account_number": "account_number", "issue_date": "issue_date"},
+    "customer_form": _FORM_FIELDS,
+    "customer_form_cells": {**_FORM_FIELDS, "id_number": "id_number"},
+    "contract": {"contract_number": "contract_number", "title": "contract_name",
+                 "party_a": "party_a", "party_b": "party_b", "signed_date": "signed_date",
+                 "amount": "amount"},
+}
+#: Outcomes of one field: read exactly; nothing read though printed; a value read where none is
+#: printed; the printed value plus its neighbour's text, not flagged; wrong but flagged for
+#: review; wrong and not flagged.
+OUTCOMES = ("exact", "missed", "extra", "swallowed", "wrong_flagged", "wrong")
+_AMOUNT_FIELDS = ("registered_capital", "amount")
+
+
+def _expected(truth_key: str, value: object) -> str:
+    """A printed truth value in the form extraction gives it."""
+    if value is None:
+        return "长期" if truth_key == "term_end" else ""
+    if truth_key in _AMOUNT_FIELDS:
+        parsed = parse_amount(str(value))
+        return format_amount(parsed[0]) if parsed else _norm(value)
+    return _norm(value)
+
+
+def field_outcomes(kind: str, truth: dict, fields: dict) -> dict[str, str]:
+    """Each printed field's outcome (one of ``OUTCOMES``) for one document."""
+    out = {}
+    for truth_key, field_key in ALL_FIELDS.get(kind, {}).items():
+        if truth_key not in truth["fields"]:
+            continue
+        expected = _expected(truth_key, truth["fields"][truth_key])
+        found = fields.get(field_key, {})
+        got = _norm(found.get("value"))
+        if got == expected:
+            out[truth_key] = "exact"
+        elif not got:
+            out[truth_key] = "missed"
+        elif not expected:
+            out[truth_key] = "extra"
+        elif found.get("reasons"):
+            out[truth_key] = "wrong_flagged"
+        elif expected in got:
+            out[truth_key] = "swallowed"
+        else:
+            out[truth_key] = "wrong"
+    return out
+
+
+def field_rows(results: Sequence[Result]) -> list[dict]:
+    """Per engine and field: how often each outcome occurred, exact rate first."""
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for r in results:
+        for name, outcome in r.every_field.items():
+            groups[(r.engine, name)].append(outcome)
+    rows = []
+    for (engine, name), outcomes in sorted(groups.items()):
+        row = {"engine": engine, "field": name,
+               "exact": _rate([o == "exact" for o in outcomes])}
+        row.update({o: outcomes.count(o) for o in OUTCOMES[1:]})
+        rows.append(row)
+    return rows
+
+
+def field_summary(results: Sequence[Result]) -> list[dict]:
+    """Per engine: every field exact, codes missed while a valid one was printed, swallowed
+    values not flagged (the issue-12 targets: >= 98%, 0, 0)."""
+    rows = []
+    for engine in sorted({r.engine for r in results if r.every_field}):
+        rs = [r for r in results if r.engine == engine]
+        every = [o for r in rs for o in r.every_field.values()]
+        codes = [o for r in rs for k, o in r.every_field.items() if k in CODE_FIELDS]
+        rows.append({
+            "engine": engine, "fields": len(every),
+            "every_field_exact": _rate([o == "exact" for o in every]),
+            "codes_missed": sum(o not in ("exact", "extra") for o in codes),
+            "swallowed_unflagged": every.count("swallowed"),
+            "wrong_unflagged": every.count("wrong"),
+            "extra_values": every.count("extra"),
+        })
+    return rows
 
 
 def _bad_code_archived(fields: dict, reasons: Sequence[str], truth: dict) -> bool:
@@ -312,11 +447,13 @@ def markdown_table(rows: Sequence[dict]) -> str:
 
 
 def report(results: Sequence[Result]) -> str:
-    """All tables: overall, per type, per degradation."""
+    """All tables: overall, per type, per degradation, every field."""
     return "\n\n".join([
         "### Overall\n\n" + markdown_table(summarize(results)),
         "### Per document type\n\n" + markdown_table(summarize(results, by="kind")),
         "### Per degradation\n\n" + markdown_table(summarize(results, by="degradation")),
+        "### Every field\n\n" + markdown_table(field_summary(results)),
+        "### Per field\n\n" + markdown_table(field_rows(results)),
     ])
 
 
@@ -330,6 +467,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=None,
                         help="only cases with these degradation labels, e.g. rotate90,rotate270")
     parser.add_argument("--out", type=Path, default=None, help="also write results as JSON")
+    parser.add_argument("--links", default=None, metavar="SEEDS",
+                        help="also the order-independence check (bench.linkorder) on these "
+                             "seeds, e.g. 61,62, with the last engine given")
     parser.add_argument("--report", type=Path, nargs="*", default=None,
                         help="only print the tables for earlier --out JSON files")
     args = parser.parse_args(argv)
@@ -353,7 +493,17 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text(json.dumps([asdict(r) for r in results], ensure_ascii=False,
                                        indent=1), encoding="utf-8")
     print(report(results))
+    if args.links:
+        print("\n### Links in either order\n\n" + link_report(args.links, engines[-1]))
     return 0
+
+
+def link_report(seeds: str, engine: str) -> str:
+    """The order-independence check and unlinked rate (:mod:`bench.linkorder`)."""
+    from bench import linkorder  # noqa: PLC0415 - only with --links
+
+    return linkorder.markdown(linkorder.check([int(s) for s in seeds.split(",")],
+                                              engine_name=engine))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import logging
 import math
 import random
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache
@@ -47,6 +47,9 @@ KINDS = (
     "customer_form",
     "contract",
     "blank",
+    # the layouts of bench/layouts.py (issue 12): code under its label, tick boxes, cells
+    "business_license_qr",
+    "customer_form_cells",
 )
 DEGRADATIONS = (
     "noise",
@@ -66,7 +69,7 @@ DEGRADATIONS = (
 )
 #: Render-time options (drawn while the page is composed, not applied afterwards) and the kinds
 #: that have them.
-RENDER_OPTIONS = {"handwritten": ("customer_form",)}
+RENDER_OPTIONS = {"handwritten": ("customer_form", "customer_form_cells")}
 FORMATS = ("jpeg", "png", "tiff", "bmp", "webp", "pdf")
 
 _FONT_CANDIDATES = (
@@ -177,6 +180,7 @@ def generate(
     seed: int,
     degradation: str | Sequence[str] | None = None,
     dpi: int = 300,
+    identity: Mapping[str, str] | None = None,
 ) -> Sample:
     """Draw one synthetic document page.
 
@@ -185,6 +189,8 @@ def generate(
         seed: Any integer; the same kind, seed, degradation and dpi give the same pixels.
         degradation: None, one name from ``DEGRADATIONS`` or several.
         dpi: Rendering resolution (the ``lowres`` degradation then halves it to 150).
+        identity: Values that make documents of one customer agree (an ID card's ``name``;
+            see :mod:`bench.layouts` for the others); the rest still comes from the seed.
 
     Returns:
         The page and its ground truth.
@@ -202,9 +208,10 @@ def generate(
         if option in degradations and kind not in kinds:
             raise ValueError(f"{option!r} applies to {kinds} only, not {kind!r}")
     rng = random.Random(f"{kind}:{seed}")
-    canvas = _Canvas(dpi=dpi, landscape=kind == "business_license", degradations=degradations,
-                     hand_rng=random.Random(f"hand:{kind}:{seed}"))
-    fields, lines = _RENDERERS[kind](canvas, rng)
+    canvas = _Canvas(dpi=dpi, landscape=kind.startswith("business_license"),
+                     degradations=degradations, hand_rng=random.Random(f"hand:{kind}:{seed}"))
+    canvas.identity = dict(identity or {})
+    fields, lines = _renderer(kind)(canvas, rng)
     truth = {
         "kind": kind,
         "seed": seed,
@@ -411,6 +418,7 @@ class _Canvas:
         self.seal_spots: list[tuple[int, int]] = []  # centres where 'seal_over_text' may go
         self.degradations = frozenset(degradations)
         self.hand_rng = hand_rng or random.Random(0)
+        self.identity: dict[str, str] = {}  # values the documents of one customer share
 
     @property
     def handwritten(self) -> bool:
@@ -702,6 +710,7 @@ def _person(rng: random.Random) -> dict:
 
 def _id_card(canvas: _Canvas, rng: random.Random) -> tuple[dict, list[str]]:
     person = _person(rng)
+    person["name"] = canvas.identity.get("name", person["name"])
     s = 1.45
     x = (canvas.width - 856 * s) / 2
     lines = _id_front(canvas, x, 350, s, person)
@@ -835,6 +844,14 @@ def _contract(canvas: _Canvas, rng: random.Random) -> tuple[dict, list[str]]:
 
 def _blank(canvas: _Canvas, rng: random.Random) -> tuple[dict, list[str]]:
     return {}, []
+
+
+def _renderer(kind: str):  # noqa: ANN202 - a renderer: (canvas, rng) -> (fields, lines)
+    if kind in _RENDERERS:
+        return _RENDERERS[kind]
+    from bench.layouts import RENDERERS  # noqa: PLC0415 - bench.layouts draws with this module
+
+    return RENDERERS[kind]
 
 
 _RENDERERS = {

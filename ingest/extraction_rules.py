@@ -65,6 +65,7 @@ class ExtractionRules:
     stops: Mapping[str, tuple[str, ...]]
     required: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     printed_date: Mapping[str, str] = field(default_factory=dict)
+    geometry_first: frozenset[str] = frozenset()  # types whose values go by page geometry
 
 
 def _field_rule(raw: Mapping[str, object], where: str) -> FieldRule:
@@ -114,7 +115,10 @@ def load_extraction_rules(path: Path | None = None) -> ExtractionRules:
     required = {k: tuple(str(x) for x in v) for k, v in data.get("extract_required", {}).items()}
     printed = {k: str(v) for k, v in data.get("extract_printed_date", {}).items()}
     _check_keys(fields, required, printed, where)
-    return ExtractionRules(fields=fields, stops=stops, required=required, printed_date=printed)
+    first = frozenset(str(t) for t in data.get("extract_layout", {}).get("geometry_first", ()))
+    return ExtractionRules(
+        fields=fields, stops=stops, required=required, printed_date=printed, geometry_first=first
+    )
 
 
 def _check_keys(
@@ -130,6 +134,14 @@ def _check_keys(
         outputs = {o for rule in fields.get(doc_type, ()) for o in rule.outputs}
         if key not in outputs:
             raise ConfigurationError(f"{where} [{table}] {doc_type}: no field {key!r}")
+
+
+def option_texts(*, rules: ExtractionRules | None = None) -> tuple[str, ...]:
+    """Every option an ``option`` field may take, over all document types (their tick boxes
+    are read from the page image before the page's type is known)."""
+    rules = rules or load_extraction_rules()
+    found = (o for rs in rules.fields.values() for r in rs if r.kind == "option" for o in r.options)
+    return tuple(dict.fromkeys(found))
 
 
 def field_labels(document_type: str, *, rules: ExtractionRules | None = None) -> dict[str, str]:

@@ -15,24 +15,25 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
-from PIL import Image
-
 from config import Settings
 from ingest import pdfout
 from ingest.cards import isolate_cards
-from ingest.classify import OTHER, Classification, classify, classify_pages, group_pages
-from ingest.extract import cross_check_id, extract_fields
-from ingest.fields import Field, correct_code
+from ingest.classify import OTHER, Classification, classify_pages, group_pages
+from ingest.extract import extract_fields
+from ingest.extract.geometry import PageLayout, boxes_from_words
+from ingest.extraction_rules import option_texts
+from ingest.fields import Field
 from ingest.loading import Limits, LoadedDocument, load_document
-from ingest.ocr.base import OcrEngine, OcrParams, OcrResult, code_region_after_label
+from ingest.ocr.base import OcrEngine, OcrParams
 from ingest.ocr.engines import shared_engine
 from ingest.preprocess import normalize_mode, normalize_resolution, prepare_page
-from models.validation import USCC_CHARSET, id_number_is_valid, uscc_is_valid
+from ingest.rereads import apply_rereads, reread_key_codes
+from ingest.ticks import read_ticks
 
 log = logging.getLogger("dossier.ingest")
 
@@ -53,22 +54,6 @@ _FIELD_REASON_MAP = {
     "uscc_candidates_mismatch": "code_conflict",
     "id_candidates_mismatch": "code_conflict",
 }
-
-#: Key fields re-read from the page image when the text gives no valid value:
-#: field -> (document types whose text is checked, labels next to the value, check, alphabet).
-_KEY_CODES: dict[str, tuple[frozenset[str], tuple[str, ...], Callable[[str], bool], str]] = {
-    "uscc": (frozenset({"business_license", "customer_form"}),
-             ("统一社会信用代码", "社会信用代码", "信用代码"), uscc_is_valid, USCC_CHARSET),
-    "id_number": (frozenset({"id_card", "customer_form"}),
-                  ("公民身份号码", "身份证号码", "公民身份号", "身份证号", "证件号码"),
-                  id_number_is_valid, "0123456789X"),
-}
-#: Field reasons that call for a re-read of the value region.
-_REREAD_WHEN = frozenset({"missing", "uscc_check_digit", "id_check_digit", "uscc_corrected",
-                          "id_corrected", "uscc_format", "id_format", "id_birth_date"})
-CONF_REREAD = 0.9
-CONF_REREAD_CORRECTED = 0.6
-
 
 @dataclass(frozen=True)
 class PipelineParams:
@@ -119,6 +104,7 @@ class PageResult:
     rereads: tuple[tuple[str, str, bool], ...] = ()  # (field, valid code, corrected) re-read
     cards: int = 0  # ID cards found on a copy; OCR read only inside them
     photo: bool = False  # a phone photo: the sheet was cut out and flattened
+    layout: PageLayout | None = field(default=None, repr=False)  # OCR boxes and tick boxes
 
 
 @dataclass(frozen=True)
@@ -203,7 +189,10 @@ def _process_pages(
             params.ocr, turned=(prepared.rotated_by, -prepared.skew_degrees), regions=cards.cards))
         card_count = len(cards.cards)
         del cards
-        rereads = reread_key_codes(prepared.image, ocr, engine=engine, today=params.today)
+        boxes = boxes_from_words(ocr.words)
+        layout = PageLayout(boxes, read_ticks(prepared.image, boxes, option_texts()))
+        rereads = reread_key_codes(prepared.image, ocr, engine=engine, today=params.today,
+                                   layout=layout)
         ocr_seconds += time.monotonic() - t0
         page_pdf = work_dir / f"page-{info.index:04d}.pdf"
         pdfout.build_searchable_pdf(
@@ -221,65 +210,10 @@ def _process_pages(
                 rereads=rereads,
                 cards=card_count,
                 photo=prepared.flattened,
+                layout=layout,
             )
         )
     return results, ocr_seconds
-
-
-def reread_key_codes(
-    image: Image.Image, ocr: OcrResult, *, engine: OcrEngine, today: date | None = None
-) -> tuple[tuple[str, str, bool], ...]:
-    """Re-read the USCC / ID number next to its label when the page text gives no valid one.
-
-    The page is classified on its own; for a type that carries the code, the code is extracted
-    from the text; when it is missing or fails its check digit (even if an OCR-confusion
-    correction would repair it), the value region right of the label is read again with the
-    engine's ``reread_code`` (tesseract ``eng --psm 7`` with a whitelist, red channel, a larger
-    scale; a cascade then tries its other readers). Only readings that validate are returned,
-    directly or after an OCR-confusion correction with exactly one valid candidate.
-
-    Returns:
-        ``(field, code, corrected)`` triples, e.g. ``(("uscc", "91330106MA2...", False),)``;
-        empty when nothing was needed or nothing validated.
-    """
-    reread = getattr(engine, "reread_code", None)
-    if reread is None or not ocr.words:
-        return ()
-    doc_type = classify(ocr.text).document_type
-    found: list[tuple[str, str, bool]] = []
-    for name, (types, labels, check, alphabet) in _KEY_CODES.items():
-        if doc_type not in types:
-            continue
-        current = extract_fields(doc_type, ocr.text, today=today).get(name)
-        if current is not None and not _needs_reread(current):
-            continue
-        read = _reread_one(image, ocr, labels=labels, check=check, alphabet=alphabet,
-                           reread=reread)
-        if read:
-            found.append((name, *read))
-    return tuple(found)
-
-
-def _needs_reread(f: Field) -> bool:
-    """Missing (optional fields carry no reason then), invalid or only confusion-corrected."""
-    return f.value is None or bool(_REREAD_WHEN.intersection(f.reasons))
-
-
-def _reread_one(image: Image.Image, ocr: OcrResult, *, labels: Sequence[str],
-                check: Callable[[str], bool], alphabet: str,
-                reread: Callable[..., str]) -> tuple[str, bool] | None:
-    """The re-read code and whether it needed an OCR-confusion correction, or None."""
-    for label in labels:
-        region = code_region_after_label(ocr.words, label, image_width=image.width)
-        if region is None:
-            continue
-        code = reread(image, region, validate=lambda v: check(v[:18]))[:18]
-        if check(code):
-            return code, False
-        corrected, changed = correct_code(code, check, alphabet=alphabet)
-        log.debug("key code re-read after %s: %s", label, "corrected" if changed else "invalid")
-        return (corrected, True) if corrected and changed else None
-    return None
 
 
 def group_documents(
@@ -402,6 +336,7 @@ def _extract(
             side=None,
             today=params.today,
             warning_days=params.expiry_warning_days,
+            layout=page.layout,
         )
         for name, f in found.items():
             current = merged.get(name)
@@ -411,31 +346,8 @@ def _extract(
                 or (current.reasons and f.value is not None and not f.reasons)
             ):
                 merged[name] = f
-    _apply_rereads(merged, part_pages)
+    apply_rereads(merged, [(n, p.rereads) for n, p in enumerate(part_pages, start=1)])
     return merged
-
-
-def _apply_rereads(merged: dict[str, Field], part_pages: list[PageResult]) -> None:
-    """Replace a missing or invalid key code by a validated re-read of the page image.
-
-    The field gets the reason ``reread`` (informational: the code was read twice, the second
-    time from the value region alone). A re-read that validated only after an OCR-confusion
-    correction also gets ``uscc_corrected`` / ``id_corrected``, which keeps the document in
-    review; so does a value the text gave only after such a correction, unless the re-read
-    validated without one.
-    """
-    for number, page in enumerate(part_pages, start=1):
-        for name, code, corrected in page.rereads:
-            current = merged.get(name)
-            if current is None or not _needs_reread(current):
-                continue
-            kept = [r for r in current.reasons if r not in _REREAD_WHEN]
-            prefix = "uscc" if name == "uscc" else "id"
-            extra = [f"{prefix}_corrected"] if corrected else []
-            confidence = CONF_REREAD_CORRECTED if corrected else CONF_REREAD
-            merged[name] = Field(code, confidence, number, [*kept, "reread", *extra], raw=code)
-    if "id_number" in merged and any(r[0] == "id_number" for p in part_pages for r in p.rereads):
-        cross_check_id(merged)
 
 
 def _field_dict(f: Field) -> dict:

@@ -25,8 +25,10 @@ from ingest.extract.convert import (
     convert,
     make_field,
 )
+from ingest.extract.geometry import Cell, PageLayout, cells_of, placed_values
 from ingest.extract.parties import read_parties
 from ingest.extract.segments import (
+    TYPED_START,
     Segment,
     clean,
     is_empty_cell,
@@ -46,27 +48,54 @@ class _Page:
     labels: tuple[str, ...]  # every label and stop of the document type
     ctx: Context
     cut_dates: list[str] = field(default_factory=list)  # dates cut off other values
+    cells: list[Cell] = field(default_factory=list)  # the page's boxes split at labels
+    ticked: dict[str, bool] = field(default_factory=dict)  # option -> its box is ticked
+    geometry_first: bool = False  # a form: a value placed beside its label beats text order
 
     @property
     def joined(self) -> str:
         return "\n".join(self.lines)
 
 
+def _accept(rule: FieldRule, text: str, page: _Page) -> tuple[str, tuple[str, ...]] | None:
+    """A value text after its cuts, with their reasons; None when nothing fit is left."""
+    trimmed = trim(rule, text, page.labels)
+    value = trimmed.value
+    if not value or is_empty_cell(rule, value):
+        return None
+    if rule.value_regex is not None and not rule.value_regex.fullmatch(value):
+        return None
+    if trimmed.date:
+        page.cut_dates.append(trimmed.date)
+    return value, trimmed.reasons
+
+
 def _labelled_values(rule: FieldRule, page: _Page) -> list[tuple[str, tuple[str, ...]]]:
-    """The rule's values after its labels, each with the reasons of its cuts."""
-    out: list[tuple[str, tuple[str, ...]]] = []
-    for segment in page.segments:
-        if segment.rule is not rule:
+    """The rule's values after its labels in reading order, each with the reasons of its cuts."""
+    found = (_accept(rule, segment_value(rule, s), page) for s in page.segments if s.rule is rule)
+    return [v for v in found if v is not None]
+
+
+def _placed_values(rule: FieldRule, page: _Page) -> list[tuple[str, tuple[str, ...]]]:
+    """The rule's values beside or under their labels on the page (:mod:`.geometry`)."""
+    typed = TYPED_START.get(rule.kind)
+    out = []
+    for text in placed_values(rule, page.cells):
+        value = clean(text, symbols=rule.kind != "option")
+        if typed is not None and not typed.match(value):
             continue
-        trimmed = trim(rule, segment_value(rule, segment), page.labels)
-        value = trimmed.value
-        if not value or is_empty_cell(rule, value):
-            continue
-        if rule.value_regex is None or rule.value_regex.fullmatch(value):
-            out.append((value, trimmed.reasons))
-            if trimmed.date:
-                page.cut_dates.append(trimmed.date)
+        accepted = _accept(rule, value, page)
+        if accepted is not None:
+            out.append(accepted)
     return out
+
+
+def _values(rule: FieldRule, page: _Page) -> list[tuple[str, tuple[str, ...]]]:
+    """Labelled values: from the text order, or by geometry when the text has none (on a
+    form, geometry first: its cells say which value is whose)."""
+    if page.geometry_first:
+        return _placed_values(rule, page) or _labelled_values(rule, page)
+    return _labelled_values(rule, page) or _placed_values(rule, page)
 
 
 def _pattern_value(rule: FieldRule, joined: str) -> str | None:
@@ -86,7 +115,7 @@ def _with_reasons(found: dict[str, Field], key: str, reasons: tuple[str, ...]) -
 
 
 def _read_code(rule: FieldRule, page: _Page) -> dict[str, Field]:
-    values = _labelled_values(rule, page)
+    values = _values(rule, page)
     labelled = None
     if values:
         labelled = convert(rule, values[0][0], CONF_LABELLED, page.ctx)[rule.field]
@@ -97,10 +126,28 @@ def _read_code(rule: FieldRule, page: _Page) -> dict[str, Field]:
     return {rule.field: found} if found else {}
 
 
+def _read_option(rule: FieldRule, page: _Page) -> dict[str, Field] | None:
+    """An option decided by its tick boxes on the image: the one ticked option; no value when
+    every option's box is empty; None (read the text) when no box is ticked and not every
+    option's box was found."""
+    seen = [o for o in rule.options if o in page.ticked]
+    if not seen:
+        return None
+    ticked = [o for o in seen if page.ticked[o]]
+    if len(ticked) == 1:
+        return {rule.field: make_field(ticked[0], CONF_LABELLED, page.ctx, raw=ticked[0])}
+    if not ticked:  # every box empty: nothing chosen; some boxes not found: ask the text
+        return {} if len(seen) == len(rule.options) else None
+    text = " ".join(ticked)
+    return {rule.field: make_field(text, CONF_DOUBTFUL, page.ctx, ["option_unknown"], raw=text)}
+
+
 def _read_rule(rule: FieldRule, page: _Page) -> dict[str, Field]:
     if rule.kind in CODE_KINDS:
         return _read_code(rule, page)
-    values = _labelled_values(rule, page)
+    if rule.kind == "option" and (ticked := _read_option(rule, page)) is not None:
+        return ticked
+    values = _values(rule, page)
     if values:
         value, reasons = values[0]
         found = convert(rule, value, CONF_LABELLED, page.ctx)
@@ -182,6 +229,24 @@ def _require(
             result[key] = replace(f, reasons=[*f.reasons, "missing"])
 
 
+def _page(
+    document_type: str,
+    lines: list[str],
+    type_rules: tuple[FieldRule, ...],
+    rules: ExtractionRules,
+    ctx: Context,
+    layout: PageLayout | None,
+) -> _Page:
+    """The page split at its labels: the text lines, and the layout's boxes when given."""
+    pattern, by_label = label_index(type_rules, rules.stops.get(document_type, ()))
+    page = _Page(lines, split_segments(lines, pattern, by_label), tuple(by_label), ctx)
+    if layout is not None:
+        page.cells = cells_of(layout.boxes, pattern, by_label)
+        page.ticked = dict(layout.ticked())
+        page.geometry_first = document_type in rules.geometry_first
+    return page
+
+
 def extract_fields(
     document_type: str,
     text: str,
@@ -191,8 +256,9 @@ def extract_fields(
     today: date | None = None,
     warning_days: int = 30,
     rules: ExtractionRules | None = None,
+    layout: PageLayout | None = None,
 ) -> dict[str, Field]:
-    """Read the fields of one document from its OCR text.
+    """Read the fields of one document from its OCR text (and, given, the page's layout).
 
     Args:
         document_type: A taxonomy code (``business_license``, ``id_card``...). Types without
@@ -204,6 +270,8 @@ def extract_fields(
         today: Reference day for expiry and ID birth-date plausibility (default: today).
         warning_days: Window in which an end date counts as ``expiring``.
         rules: Extraction rules; defaults to the bundled config/understanding.toml.
+        layout: The OCR boxes and tick boxes of the page (:class:`PageLayout`): values placed
+            beside or under their labels, and options decided by their ticked box.
 
     Returns:
         Field key -> :class:`Field`, one entry per configured field (missing ones have value
@@ -219,8 +287,7 @@ def extract_fields(
     if not type_rules:
         return {}
     lines = compact_lines(text)
-    pattern, by_label = label_index(type_rules, rules.stops.get(document_type, ()))
-    page_text = _Page(lines, split_segments(lines, pattern, by_label), tuple(by_label), ctx)
+    page_text = _page(document_type, lines, type_rules, rules, ctx, layout)
     result: dict[str, Field] = {}
     for rule in type_rules:
         for key, found in _read_rule(rule, page_text).items():

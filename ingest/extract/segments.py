@@ -48,7 +48,7 @@ def label_index(
 
 # What a value of a typed kind starts with: a short label inside a line counts when the text
 # after it reads as its kind ("地址 … 邮箱 tian@example.com", "… 电话 131-7618-6762").
-_TYPED_START = {
+TYPED_START = {
     "email": re.compile(r"[A-Za-z0-9._%+\-]+@"),
     "phone": re.compile(r"(?:\+?86)?\(?0?\d{2,3}\)?-?\d{3,4}-?\d{4}"),
     "date": re.compile(r"(?:19|20)\d{2}[年.\-/]"),
@@ -65,7 +65,7 @@ def _accepted(rule: FieldRule | None, line: str, start: int, end: int) -> bool:
     position = rule.position if rule else "auto"
     if position == "anywhere" or at_start or before_colon or marked:
         return True
-    typed = _TYPED_START.get(rule.kind) if rule else None
+    typed = TYPED_START.get(rule.kind) if rule else None
     if position == "auto" and typed is not None and typed.match(line, end):
         return True
     return position == "auto" and end - start >= 4
@@ -79,6 +79,21 @@ def _continuation_target(line_segments: list[Segment]) -> Segment:
     return multiline[0] if multiline else line_segments[-1]
 
 
+def label_hits(
+    line: str, pattern: re.Pattern[str], by_label: dict[str, FieldRule | None]
+) -> list[tuple[int, int, FieldRule | None]]:
+    """Where labels stand in one line: ``(start, end, rule)``, rule None for a stop label or
+    the required-field mark of a label this type does not read (the value before it ends)."""
+    hits = [
+        (m.start(), m.end(), by_label[m.group(0).casefold()])
+        for m in pattern.finditer(line)
+        if _accepted(by_label[m.group(0).casefold()], line, m.start(), m.end())
+    ]
+    if not hits and _UNKNOWN_LABEL_LINE.match(line):
+        return [(0, 0, None)]  # a field we do not read starts here: the value before ends
+    return hits
+
+
 def split_segments(
     lines: list[str], pattern: re.Pattern[str], by_label: dict[str, FieldRule | None]
 ) -> list[Segment]:
@@ -86,13 +101,7 @@ def split_segments(
     segments: list[Segment] = []
     target: Segment | None = None
     for line in lines:
-        hits = [
-            (m.start(), m.end(), by_label[m.group(0).casefold()])
-            for m in pattern.finditer(line)
-            if _accepted(by_label[m.group(0).casefold()], line, m.start(), m.end())
-        ]
-        if not hits and _UNKNOWN_LABEL_LINE.match(line):
-            hits = [(0, 0, None)]  # a field we do not read starts here: the value before ends
+        hits = label_hits(line, pattern, by_label)
         head_end = hits[0][0] if hits else len(line)
         if target is not None and line[:head_end]:
             target.pieces.append(line[:head_end])
@@ -155,7 +164,7 @@ def segment_value(rule: FieldRule, segment: Segment) -> str:
     # Value on the label's line, or (label and value on separate lines) on the next one. A
     # cell on the label's line holding only noise is empty: the next line is another field.
     value = next((p for p in pieces[:2] if p), "")
-    typed = _TYPED_START.get(rule.kind)
+    typed = TYPED_START.get(rule.kind)
     if typed is not None and value and not typed.match(value):
         # A row of labels above a row of values: the typed value may be a line further down.
         value = next((p for p in pieces[:3] if typed.match(p)), value)

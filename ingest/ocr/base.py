@@ -7,8 +7,8 @@ Engines that can re-read an identifier in a region also offer ``reread_code``
 (:class:`CodeReader`). The engines: :mod:`ingest.ocr.tesseract`, :mod:`ingest.ocr.rapid`, and
 the per-stage composition in :mod:`ingest.ocr.engines`.
 
-Also here, because every engine's output goes through them: :func:`normalize_ocr_text` and
-:func:`code_region_after_label`.
+Also here, because every engine's output goes through them: :func:`normalize_ocr_text`,
+:func:`code_region_after_label` and :func:`code_region_below_label`.
 """
 
 from __future__ import annotations
@@ -113,17 +113,11 @@ class CodeReader(Protocol):
     ) -> str: ...
 
 
-def code_region_after_label(
-    words: Sequence[Word], label: str, *, image_width: int, pad: int = 12
-) -> tuple[int, int, int, int] | None:
-    """The region to the right of a label (e.g. 统一社会信用代码) on its text line.
+def _label_words(words: Sequence[Word], label: str) -> tuple[list[Word], list[Word]] | None:
+    """The words printing ``label`` and all the words of its line, or None.
 
     Tesseract may split a Chinese label into single characters: the words of each line are
     joined without spaces to find it.
-
-    Returns:
-        (left, top, right, bottom) from the label's right edge to the line's last word (at least
-        a third of the page further), or None when the label was not found.
     """
     lines: dict[tuple[int, int, int], list[Word]] = {}
     for w in words:
@@ -134,18 +128,55 @@ def code_region_after_label(
             joined += w.text
             owners += [i] * len(w.text)
         pos = joined.find(label)
-        if pos < 0:
-            continue
-        label_words = line_words[owners[pos]:owners[pos + len(label) - 1] + 1]
-        last_label_word = label_words[-1]
-        # The label's own height bounds the value: other words on a line may be seal debris.
-        height = max(w.height for w in label_words)
-        top = min(w.top for w in label_words) - pad - height // 4
-        bottom = max(w.top + w.height for w in label_words) + pad + height // 4
-        left = last_label_word.left + last_label_word.width + pad // 2
-        right = max([w.left + w.width for w in line_words] + [left + image_width // 3]) + pad
-        return (max(0, left), max(0, top), min(image_width, right), bottom)
+        if pos >= 0:
+            return line_words[owners[pos]:owners[pos + len(label) - 1] + 1], line_words
     return None
+
+
+def code_region_after_label(
+    words: Sequence[Word], label: str, *, image_width: int, pad: int = 12
+) -> tuple[int, int, int, int] | None:
+    """The region to the right of a label (e.g. 统一社会信用代码) on its text line.
+
+    Returns:
+        (left, top, right, bottom) from the label's right edge to the line's last word (at least
+        a third of the page further), or None when the label was not found.
+    """
+    found = _label_words(words, label)
+    if found is None:
+        return None
+    label_words, line_words = found
+    last_label_word = label_words[-1]
+    # The label's own height bounds the value: other words on a line may be seal debris.
+    height = max(w.height for w in label_words)
+    top = min(w.top for w in label_words) - pad - height // 4
+    bottom = max(w.top + w.height for w in label_words) + pad + height // 4
+    left = last_label_word.left + last_label_word.width + pad // 2
+    right = max([w.left + w.width for w in line_words] + [left + image_width // 3]) + pad
+    return (max(0, left), max(0, top), min(image_width, right), bottom)
+
+
+def code_region_below_label(
+    words: Sequence[Word], label: str, *, image_width: int, image_height: int, pad: int = 12
+) -> tuple[int, int, int, int] | None:
+    """The region under a label: one text line high, from the label's left edge (a little
+    before) over the label's width or a third of the page, whichever is wider.
+
+    The current license prints the USCC like this, under 统一社会信用代码 beside the QR code.
+
+    Returns:
+        (left, top, right, bottom), or None when the label was not found.
+    """
+    found = _label_words(words, label)
+    if found is None:
+        return None
+    label_words, _ = found
+    height = max(w.height for w in label_words)
+    left = min(w.left for w in label_words) - pad - height // 2
+    right = max(max(w.left + w.width for w in label_words), left + image_width // 3) + pad
+    top = max(w.top + w.height for w in label_words) + pad // 2
+    bottom = top + round(1.6 * height) + pad
+    return (max(0, left), top, min(image_width, right), min(image_height, bottom))
 
 
 # ---------------------------------------------------------------------------------------------
