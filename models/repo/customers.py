@@ -18,6 +18,7 @@ from models.customer import (
     CustomerCreate,
     CustomerStatus,
     CustomerUpdate,
+    customer_audit_fields,
     validate_customer_values,
 )
 from models.db import utcnow
@@ -29,27 +30,7 @@ from models.validation import field_label
 
 CUSTOMER_CODE_PREFIX = "CUS"
 
-CUSTOMER_AUDIT_FIELDS = (
-    "code",
-    "name",
-    "customer_type",
-    "uscc",
-    "id_number",
-    "legal_representative",
-    "established_date",
-    "contact_person",
-    "phone",
-    "email",
-    "address",
-    "industry",
-    "scale",
-    "region",
-    "source_channel",
-    "level",
-    "status",
-    "owner_id",
-    "notes",
-)
+CUSTOMER_AUDIT_FIELDS = customer_audit_fields()
 
 
 def _bump_counter(session: Session, period: str) -> int:
