@@ -31,6 +31,7 @@ from models.repo.contacts import (
 )
 from models.repo.cooperations import (
     add_cooperation,
+    delete_cooperation,
     get_cooperation,
     list_cooperations,
     set_customer_derived,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from config.taxonomy import Taxonomy
@@ -104,6 +105,26 @@ def update_cooperation(
             after=snapshot(record, changed),
         )
     return record
+
+
+def delete_cooperation(session: Session, *, record: Cooperation, actor: str) -> None:
+    """Remove a cooperation record; the audit event keeps every field it had."""
+    customer = session.get(Customer, record.customer_id)
+    before = {
+        "customer": customer.code if customer else None,
+        **snapshot(record, COOPERATION_FIELDS),
+    }
+    with atomic(session):
+        session.execute(sa.delete(Cooperation).where(col(Cooperation.id) == record.id))
+        add_audit_event(
+            session,
+            actor=actor,
+            action="cooperation.delete",
+            entity_type="cooperation",
+            entity_id=record.id or "",
+            before=before,
+        )
+    session.expunge(record)
 
 
 def get_cooperation(session: Session, *, cooperation_id: int) -> Cooperation | None:
