@@ -82,6 +82,9 @@ class Customer(SQLModel, table=True):
     __tablename__ = "customer"
     __table_args__ = (
         sa.CheckConstraint("status IN ('prospect', 'interested', 'won', 'lost')", name="status"),
+        # The list's sort orders (migration 0016; its trigram search indexes are PostgreSQL's).
+        sa.Index("ix_customer_updated_at_id", "updated_at", "id"),
+        sa.Index("ix_customer_cumulative_amount_id", "cumulative_amount", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -66,6 +66,15 @@ from models.repo.integrity_runs import (
     list_integrity_runs,
 )
 from models.repo.notifications import notification_sent, record_notification
+from models.repo.options import (
+    add_option,
+    count_holders,
+    held_values,
+    option_items,
+    options_in_effect,
+    rename_option,
+    set_option_retired,
+)
 from models.repo.runs import finish_ingest_run, start_ingest_run
 from models.repo.sessions import (
     count_live_web_sessions,
@@ -185,4 +194,13 @@ __all__ = [
     "update_cooperation",
     "update_customer",
     "update_document",
+    # Appended (issue 15: cooperation records removed, option lists edited by admins).
+    "delete_cooperation",
+    "add_option",
+    "count_holders",
+    "held_values",
+    "option_items",
+    "options_in_effect",
+    "rename_option",
+    "set_option_retired",
 ]

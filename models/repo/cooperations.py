@@ -19,6 +19,7 @@ from models.customer import Customer
 from models.db import utcnow
 from models.repo.audit import add_audit_event
 from models.repo.base import atomic, snapshot
+from models.repo.options import held_values, options_in_effect
 
 #: Customer fields :func:`set_customer_derived` may write.
 DERIVED_WRITABLE = (
@@ -47,7 +48,7 @@ def add_cooperation(
     Raises:
         ValidationError: Missing name, a bad date or amount, an unknown status, dates out of order.
     """
-    values = validate_cooperation_values(data, taxonomy=taxonomy)
+    values = validate_cooperation_values(data, taxonomy=options_in_effect(session, taxonomy))
     check_cooperation_order(values)
     with atomic(session):
         record = Cooperation(
@@ -82,6 +83,7 @@ def update_cooperation(
     Raises:
         ValidationError: A changed value breaks a rule (nothing is written).
     """
+    taxonomy = options_in_effect(session, taxonomy, keep=held_values(record))
     values = validate_cooperation_values(changes, taxonomy=taxonomy, partial=True)
     merged = {name: getattr(record, name) for name in COOPERATION_FIELDS} | values
     check_cooperation_order(merged)

@@ -14,6 +14,7 @@ def register_routes(app: FastAPI) -> None:
         customers,
         documents,
         exchange,
+        options,
         quarantine,
         queue,
         reports,
@@ -35,5 +36,6 @@ def register_routes(app: FastAPI) -> None:
         quarantine,
         admin,
         tags,
+        options,
     ):
         app.include_router(module.router)

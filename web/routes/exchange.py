@@ -24,6 +24,7 @@ from archive.exchange.importing import import_file
 from archive.exchange.template import write_rejects, write_template
 from archive.permissions import Action, require
 from config.errors import http_status
+from models import repo
 from web.deps import Context, CurrentUser, DbSession
 from web.errors import UploadTooLargeError
 from web.exchange_view import (
@@ -72,10 +73,10 @@ async def export(request: Request, db: DbSession, user: CurrentUser, ctx: Contex
 
 
 @router.get("/customers/import/template")
-def template(user: CurrentUser, ctx: Context) -> Response:
+def template(db: DbSession, user: CurrentUser, ctx: Context) -> Response:
     folder = temp_folder(ctx.settings)
     output = folder / "template.xlsx"
-    write_template(output, ctx.taxonomy)
+    write_template(output, repo.options_in_effect(db, ctx.taxonomy))  # lists as admins edit them
     return download(output, "客户导入模板.xlsx", cleanup=folder)
 
 
