@@ -1,4 +1,4 @@
-"""Cooperation records (合作记录) of a customer: add, edit, list; totals follow (issue 15).
+"""Cooperation records (合作记录) of a customer: add, edit, remove, list; totals follow (issue 15).
 
 Plain functions taking ``session``, ``settings`` and ``actor``; the caller commits. Sales users
 reach only their own customers' records (others: :class:`NotFoundError`). Every change
@@ -56,6 +56,36 @@ def add_cooperation(
     return record, customer
 
 
+def _visible_record(
+    session: Session, actor: User, cooperation_id: int, *, lock: bool = True
+) -> tuple[Cooperation, Customer]:
+    """The record and its customer (locked for a change) if ``actor`` may see the customer."""
+    record = repo.get_cooperation(session, cooperation_id=cooperation_id)
+    customer = session.get(Customer, record.customer_id) if record is not None else None
+    if record is None or customer is None:
+        raise NotFoundError(f"合作记录 #{cooperation_id} 不存在", cooperation_id=cooperation_id)
+    try:
+        get_visible(session, actor, customer.code)
+    except NotFoundError as e:
+        raise NotFoundError(
+            f"合作记录 #{cooperation_id} 不存在", cooperation_id=cooperation_id
+        ) from e
+    if not lock:
+        return record, customer
+    return record, lock_row(session, Customer, customer.id)  # type: ignore[arg-type]
+
+
+def get_cooperation(
+    session: Session, actor: User, cooperation_id: int
+) -> tuple[Cooperation, Customer]:
+    """A cooperation record and its customer, if ``actor`` may see the customer.
+
+    Raises:
+        NotFoundError: No such record, or its customer is not visible to ``actor``.
+    """
+    return _visible_record(session, actor, cooperation_id, lock=False)
+
+
 def edit_cooperation(
     session: Session,
     settings: Settings,
@@ -69,21 +99,41 @@ def edit_cooperation(
         NotFoundError: No such record, or its customer is not visible to ``actor``.
         ValidationError: A value breaks a rule (nothing is written).
     """
-    record = repo.get_cooperation(session, cooperation_id=cooperation_id)
-    customer = session.get(Customer, record.customer_id) if record is not None else None
-    if record is None or customer is None:
-        raise NotFoundError(f"合作记录 #{cooperation_id} 不存在", cooperation_id=cooperation_id)
-    try:
-        get_visible(session, actor, customer.code)
-    except NotFoundError as e:
-        raise NotFoundError(
-            f"合作记录 #{cooperation_id} 不存在", cooperation_id=cooperation_id
-        ) from e
-    customer = lock_row(session, Customer, customer.id)  # type: ignore[arg-type]
+    record, customer = _visible_record(session, actor, cooperation_id)
     record = repo.update_cooperation(
         session, record=record, changes=changes, actor=actor.username, taxonomy=settings.taxonomy
     )
     refresh_customer(
-        session, settings, customer, actor=actor.username, detail=f"合作记录 #{record.id}"
+        session,
+        settings,
+        customer,
+        actor=actor.username,
+        detail=f"合作记录 #{record.id}",
+        records_changed=True,
+    )
+    return record, customer
+
+
+def remove_cooperation(
+    session: Session, settings: Settings, actor: User, cooperation_id: int
+) -> tuple[Cooperation, Customer]:
+    """Remove a cooperation record, then refresh the totals: 累计合作金额, 首次合作时间 and
+    最近合作日期 follow the remaining records (cleared when none is left) unless set by hand.
+
+    Returns:
+        The record as it was and the customer with its new totals.
+
+    Raises:
+        NotFoundError: No such record, or its customer is not visible to ``actor``.
+    """
+    record, customer = _visible_record(session, actor, cooperation_id)
+    repo.delete_cooperation(session, record=record, actor=actor.username)
+    refresh_customer(
+        session,
+        settings,
+        customer,
+        actor=actor.username,
+        detail=f"删除合作记录 #{cooperation_id}",
+        records_changed=True,
     )
     return record, customer

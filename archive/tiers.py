@@ -90,18 +90,24 @@ def refresh_customer(
     actor: str,
     detail: str | None = None,
     bump_version: bool = True,
+    records_changed: bool = False,
 ) -> list[str]:
     """Recompute the derived fields of ``customer`` and write the changed ones (audited).
+
+    ``records_changed``: a record was edited or removed, so totals not set by hand follow the
+    records even when no signed record is left (they are cleared, not kept).
 
     Returns:
         The names of the fields that changed.
     """
+    manual = set(customer.manual_fields or ())
     values = derived_values(
         session,
         settings,
         customer,
-        manual=set(customer.manual_fields or ()),
+        manual=manual,
         level_reason=customer.level_reason,
+        released=frozenset(DERIVED_FIELDS) - manual if records_changed else frozenset(),
     )
     return repo.set_customer_derived(
         session,

@@ -250,6 +250,27 @@ def cooperations_edit(
         console.print(f"已保存合作记录 #{out['id']}")
 
 
+@cooperations_app.command("remove")
+def cooperations_remove(
+    cooperation_id: IdArg, user: UserOpt = None, json_out: JsonOpt = False
+) -> None:
+    """Remove a cooperation record; the totals follow the remaining records (audited)."""
+    with acting(user) as (ctx, session, actor):
+        record, customer = cooperations.remove_cooperation(
+            session, ctx.settings, actor, cooperation_id
+        )
+        out = {"id": cooperation_id, "name": record.name, "removed": True} | {
+            "customer": customer_record(customer, taxonomy=ctx.taxonomy)
+        }
+    if json_out:
+        emit_json(out)
+    else:
+        c = out["customer"]
+        console.print(
+            f"已删除合作记录 #{cooperation_id} {record.name}；累计 {c['cumulative_amount'] or 0} 元"
+        )
+
+
 @cooperations_app.command("list")
 def cooperations_list(code: CodeArg, user: UserOpt = None, json_out: JsonOpt = False) -> None:
     """List a customer's cooperation records, newest signed first."""

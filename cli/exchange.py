@@ -18,6 +18,8 @@ from archive.exchange.importing import import_file
 from archive.exchange.template import write_rejects, write_template
 from cli.customers import UserOpt, acting, customer_filter, customers_app, filter_options
 from cli.output import JsonOpt, console, emit_json, err
+from config.errors import DossierError
+from models import repo
 
 OutputOpt = Annotated[Path, typer.Option("--output", "-o", help="输出文件")]
 
@@ -109,7 +111,15 @@ def customers_template(output: OutputOpt) -> None:
     from app.context import app_context
 
     ctx = app_context(check_schema=False)
-    write_template(output, ctx.taxonomy)
+    taxonomy = ctx.taxonomy  # no database yet: the taxonomy file's option lists
+    try:
+        ctx.require_current_schema()
+    except DossierError:
+        pass
+    else:
+        with ctx.session() as session:  # the option lists as admins edited them
+            taxonomy = repo.options_in_effect(session, ctx.taxonomy)
+    write_template(output, taxonomy)
     console.print(f"导入模板已写入 {output}")
 
 

@@ -34,7 +34,12 @@ from sqlmodel import Field, SQLModel
 
 from config.taxonomy import Taxonomy, load_taxonomy
 from models.contact import Contact, ContactCreate  # noqa: F401  (re-exported; moved there)
-from models.customer_fields import check_cooperation_dates, extra_field_checks, half_width_date
+from models.customer_fields import (
+    GROUPS,
+    check_cooperation_dates,
+    extra_field_checks,
+    half_width_date,
+)
 from models.db import UTCDateTime, utcnow
 from models.user import User  # noqa: F401  (owner_id's foreign key target)
 from models.validation import (
@@ -77,6 +82,9 @@ class Customer(SQLModel, table=True):
     __tablename__ = "customer"
     __table_args__ = (
         sa.CheckConstraint("status IN ('prospect', 'interested', 'won', 'lost')", name="status"),
+        # The list's sort orders (migration 0016; its trigram search indexes are PostgreSQL's).
+        sa.Index("ix_customer_updated_at_id", "updated_at", "id"),
+        sa.Index("ix_customer_cumulative_amount_id", "cumulative_amount", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -336,6 +344,24 @@ class CustomerCreate(BaseModel):
             raise _fail(name, "unknown_field", "不是客户档案的字段")
         cleaned, _ = validate_customer_values(data, taxonomy=_context_taxonomy(info))
         return cleaned
+
+
+#: Columns that record when and by whom, not what the customer is (kept on every event anyway).
+_RECORD_KEEPING = frozenset({"updated_at", "created_at", "created_by", "updated_by", "version"})
+#: What follows from cooperation records and the level override (``archive.tiers``).
+_DERIVED_STATE = ("annual_amount", "value_tier", "manual_fields", "level_reason")
+
+
+def customer_audit_fields() -> tuple[str, ...]:
+    """The fields an audit snapshot of a whole customer holds (create, merge): the code, every
+    field of every group of the standard (``GROUPS``), every field a person may enter
+    (``CustomerCreate``) and the derived state, each once. A field added to a group or to the
+    input model is audited without touching this list."""
+    names = ["code"]
+    names += [f for fields in GROUPS.values() for f in fields if f not in _RECORD_KEEPING]
+    names += list(CustomerCreate.model_fields)
+    names += _DERIVED_STATE
+    return tuple(dict.fromkeys(names))
 
 
 class CustomerUpdate(BaseModel):

@@ -211,6 +211,7 @@ def load_all_tables() -> sa.MetaData:
     import models.document  # noqa: F401
     import models.followup  # noqa: F401
     import models.notification  # noqa: F401
+    import models.option_item  # noqa: F401
     import models.runs  # noqa: F401
     import models.tag  # noqa: F401
     import models.user  # noqa: F401

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_
 from sqlmodel import Session, col, select
 
+from archive.option_lists import EDITABLE_LISTS
 from config.taxonomy import Taxonomy
 from models.audit import SYSTEM_ACTOR, AuditEvent
 from models.customer import Customer
@@ -72,6 +73,10 @@ ACTION_LABELS = {
     "integrity.relink": "完整性修复：重新关联",
     "integrity.move_back": "完整性修复：移回原位",
     "integrity.lost_found": "完整性修复：移入待认领区",
+    "option.add": "添加选项",
+    "option.rename": "选项改名",
+    "option.retire": "停用选项",
+    "option.restore": "恢复选项",
 }
 #: For an action not listed above: its entity and verb, e.g. ``contact.create`` -> 新建联系人.
 ENTITY_LABELS = {
@@ -87,6 +92,7 @@ ENTITY_LABELS = {
     "integrity": "完整性修复",
     "quarantine": "隔离文件",
     "notification": "通知",
+    "option": "选项",
 }
 VERB_LABELS = {
     "create": "新建",
@@ -138,6 +144,10 @@ COLUMN_LABELS = {
     "updated_by": "修改人",
     "code": "客户编号",
     "customer_type": "客户类型",
+    "list": "选项列表",
+    "value": "选项",
+    "records_changed": "随之更新的记录数",
+    "is_retired": "已停用",
 }
 EMPTY = "（空）"
 
@@ -252,6 +262,8 @@ def _show(key: str, value: Any, *, entity: str, taxonomy: Taxonomy) -> str:
         return next((t.label for t in taxonomy.customer_types if t.code == value), str(value))
     if key == "role":
         return taxonomy.roles.get(str(value), str(value))
+    if key == "list":
+        return EDITABLE_LISTS.get(str(value), str(value))
     if key == "review_reasons" and isinstance(value, list):
         return "、".join(reason_label(taxonomy, str(r)) for r in value)
     if isinstance(value, list):

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from app.context import AppContext
 from archive.customer_documents import document_overview
+from models import repo
 from models.customer import Customer
 from models.user import User
 from web.customer_form import display_groups
@@ -42,9 +43,11 @@ def customer_response(
     )
     form = form or SectionForm(key="")
 
+    offered = repo.options_in_effect(db, taxonomy)  # the option lists as admins edited them
+
     def form_inputs(part: str, key: str, values: dict | None = None) -> list[dict]:
         shown = form.values if form.key == key else (values or {})
-        return inputs(part, taxonomy, shown)
+        return inputs(part, offered, shown)
 
     return render(
         request,

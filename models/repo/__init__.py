@@ -31,6 +31,7 @@ from models.repo.contacts import (
 )
 from models.repo.cooperations import (
     add_cooperation,
+    delete_cooperation,
     get_cooperation,
     list_cooperations,
     set_customer_derived,
@@ -69,6 +70,15 @@ from models.repo.notifications import (
     notification_sent,
     notification_subjects,
     record_notification,
+)
+from models.repo.options import (
+    add_option,
+    count_holders,
+    held_values,
+    option_items,
+    options_in_effect,
+    rename_option,
+    set_option_retired,
 )
 from models.repo.runs import finish_ingest_run, start_ingest_run
 from models.repo.sessions import (
@@ -191,6 +201,15 @@ __all__ = [
     "update_cooperation",
     "update_customer",
     "update_document",
+    # Appended (issue 15: cooperation records removed, option lists edited by admins).
+    "delete_cooperation",
+    "add_option",
+    "count_holders",
+    "held_values",
+    "option_items",
+    "options_in_effect",
+    "rename_option",
+    "set_option_retired",
 ]
 
 # Bulk import (issue 17): appended to ease merging.

@@ -15,6 +15,7 @@ from models.db import utcnow
 from models.errors import NotFoundError
 from models.repo.audit import add_audit_event
 from models.repo.base import atomic, snapshot
+from models.repo.options import held_values, options_in_effect
 
 
 def _customer(session: Session, code: str) -> Customer:
@@ -64,6 +65,7 @@ def add_contact(
         ValidationError: Missing name, invalid phone, e-mail, WeChat or option.
     """
     if not isinstance(data, ContactCreate):
+        taxonomy = options_in_effect(session, taxonomy)
         data = ContactCreate.model_validate(dict(data), context={"taxonomy": taxonomy})
     customer = _customer(session, customer_code)
     values = data.model_dump()
@@ -107,6 +109,7 @@ def update_contact(
     Raises:
         ValidationError: A changed value breaks a rule (nothing is written).
     """
+    taxonomy = options_in_effect(session, taxonomy, keep=held_values(contact))
     values = validate_contact_values(changes, taxonomy=taxonomy, partial=True)
     if "phones" in values and values["phones"] is None:
         values["phones"] = []

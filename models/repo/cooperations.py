@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from config.taxonomy import Taxonomy
@@ -18,6 +19,7 @@ from models.customer import Customer
 from models.db import utcnow
 from models.repo.audit import add_audit_event
 from models.repo.base import atomic, snapshot
+from models.repo.options import held_values, options_in_effect
 
 #: Customer fields :func:`set_customer_derived` may write.
 DERIVED_WRITABLE = (
@@ -46,7 +48,7 @@ def add_cooperation(
     Raises:
         ValidationError: Missing name, a bad date or amount, an unknown status, dates out of order.
     """
-    values = validate_cooperation_values(data, taxonomy=taxonomy)
+    values = validate_cooperation_values(data, taxonomy=options_in_effect(session, taxonomy))
     check_cooperation_order(values)
     with atomic(session):
         record = Cooperation(
@@ -81,6 +83,7 @@ def update_cooperation(
     Raises:
         ValidationError: A changed value breaks a rule (nothing is written).
     """
+    taxonomy = options_in_effect(session, taxonomy, keep=held_values(record))
     values = validate_cooperation_values(changes, taxonomy=taxonomy, partial=True)
     merged = {name: getattr(record, name) for name in COOPERATION_FIELDS} | values
     check_cooperation_order(merged)
@@ -104,6 +107,26 @@ def update_cooperation(
             after=snapshot(record, changed),
         )
     return record
+
+
+def delete_cooperation(session: Session, *, record: Cooperation, actor: str) -> None:
+    """Remove a cooperation record; the audit event keeps every field it had."""
+    customer = session.get(Customer, record.customer_id)
+    before = {
+        "customer": customer.code if customer else None,
+        **snapshot(record, COOPERATION_FIELDS),
+    }
+    with atomic(session):
+        session.execute(sa.delete(Cooperation).where(col(Cooperation.id) == record.id))
+        add_audit_event(
+            session,
+            actor=actor,
+            action="cooperation.delete",
+            entity_type="cooperation",
+            entity_id=record.id or "",
+            before=before,
+        )
+    session.expunge(record)
 
 
 def get_cooperation(session: Session, *, cooperation_id: int) -> Cooperation | None:

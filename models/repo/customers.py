@@ -20,6 +20,7 @@ from models.customer import (
     CustomerCreate,
     CustomerStatus,
     CustomerUpdate,
+    customer_audit_fields,
     name_keys,
     validate_customer_values,
 )
@@ -27,32 +28,13 @@ from models.db import utcnow
 from models.errors import ConflictError, NotFoundError, ValidationError
 from models.repo.audit import add_audit_event, add_audit_events
 from models.repo.base import atomic, dialect, snapshot
+from models.repo.options import held_values, options_in_effect
 from models.user import User
 from models.validation import field_label
 
 CUSTOMER_CODE_PREFIX = "CUS"
 
-CUSTOMER_AUDIT_FIELDS = (
-    "code",
-    "name",
-    "customer_type",
-    "uscc",
-    "id_number",
-    "legal_representative",
-    "established_date",
-    "contact_person",
-    "phone",
-    "email",
-    "address",
-    "industry",
-    "scale",
-    "region",
-    "source_channel",
-    "level",
-    "status",
-    "owner_id",
-    "notes",
-)
+CUSTOMER_AUDIT_FIELDS = customer_audit_fields()
 
 
 def _bump_counter(session: Session, period: str, by: int = 1) -> int:
@@ -185,6 +167,7 @@ def create_customer(
         ConflictError: The USCC or ID number belongs to another customer.
     """
     if not isinstance(data, CustomerCreate):
+        taxonomy = options_in_effect(session, taxonomy)
         data = CustomerCreate.model_validate(dict(data), context={"taxonomy": taxonomy})
     return _insert_customer(session, values=data.model_dump(), actor=actor, now=now, detail=None)
 
@@ -267,6 +250,7 @@ def create_customer_from_document(
         ValidationError: Name or customer type missing or invalid.
         ConflictError: The USCC or ID number belongs to another customer.
     """
+    taxonomy = options_in_effect(session, taxonomy)
     values, dropped = validate_customer_values(data, taxonomy=taxonomy, from_document=True)
     known = set(CustomerCreate.model_fields)
     values = {k: v for k, v in values.items() if k in known}
@@ -378,7 +362,7 @@ def update_customer(
     new_values = _updated_values(
         customer,
         changes.model_dump(exclude_unset=True),
-        taxonomy=taxonomy,
+        taxonomy=options_in_effect(session, taxonomy, keep=held_values(customer)),
         from_document=from_document,
     )
     changed = [n for n, v in new_values.items() if getattr(customer, n) != v]

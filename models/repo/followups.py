@@ -12,6 +12,7 @@ from models.customer import Customer
 from models.followup import FOLLOW_UP_LABELS, FollowUp, validate_follow_up_values
 from models.repo.audit import add_audit_event
 from models.repo.base import atomic, snapshot
+from models.repo.options import options_in_effect
 
 
 def add_follow_up(
@@ -27,7 +28,7 @@ def add_follow_up(
     Raises:
         ValidationError: Missing content, a bad time or date, an unknown channel or status.
     """
-    values = validate_follow_up_values(data, taxonomy=taxonomy)
+    values = validate_follow_up_values(data, taxonomy=options_in_effect(session, taxonomy))
     values["followed_by"] = values.get("followed_by") or actor
     with atomic(session):
         entry = FollowUp(customer_id=customer.id, created_by=actor, **values)  # type: ignore[arg-type]

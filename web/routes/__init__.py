@@ -15,6 +15,7 @@ def register_routes(app: FastAPI) -> None:
         documents,
         exchange,
         notifications,
+        options,
         quarantine,
         queue,
         reports,
@@ -37,5 +38,6 @@ def register_routes(app: FastAPI) -> None:
         admin,
         tags,
         notifications,
+        options,
     ):
         app.include_router(module.router)

@@ -172,6 +172,61 @@ async def add_cooperation(
     )
 
 
+def _cooperation_of(db: Session, user: User, code: str, cooperation_id: int) -> int:
+    """``cooperation_id`` if it is a record of customer ``code`` visible to ``user`` (else 404)."""
+    if not 1 <= cooperation_id <= MAX_ID:
+        raise NotFoundError(f"合作记录 #{cooperation_id} 不存在", cooperation_id=cooperation_id)
+    _record, customer = cooperations.get_cooperation(db, user, cooperation_id)
+    if customer.code != code.strip().upper():
+        raise NotFoundError(f"合作记录 #{cooperation_id} 不存在", cooperation_id=cooperation_id)
+    return cooperation_id
+
+
+@router.post("/customers/{code}/cooperations/{cooperation_id}")
+async def edit_cooperation(
+    request: Request,
+    code: str,
+    cooperation_id: int,
+    db: DbSession,
+    user: CurrentUser,
+    ctx: Context,
+) -> Response:
+    cooperation_id = _cooperation_of(db, user, code, cooperation_id)
+    values = submitted("cooperation", await request.form())
+
+    def work(customer: Customer) -> str:
+        record, _customer = cooperations.edit_cooperation(
+            db, ctx.settings, user, cooperation_id, values
+        )
+        return f"已保存合作记录 {record.name}"
+
+    form = SectionForm(f"cooperation-{cooperation_id}", values)
+    return _apply(
+        request, db=db, user=user, ctx=ctx, code=code, form=form, work=work, anchor="cooperations"
+    )
+
+
+@router.post("/customers/{code}/cooperations/{cooperation_id}/remove")
+def remove_cooperation(
+    request: Request,
+    code: str,
+    cooperation_id: int,
+    db: DbSession,
+    user: CurrentUser,
+    ctx: Context,
+) -> Response:
+    cooperation_id = _cooperation_of(db, user, code, cooperation_id)
+
+    def work(customer: Customer) -> str:
+        record, _customer = cooperations.remove_cooperation(db, ctx.settings, user, cooperation_id)
+        return f"已删除合作记录 {record.name}"
+
+    form = SectionForm(f"cooperation-{cooperation_id}")
+    return _apply(
+        request, db=db, user=user, ctx=ctx, code=code, form=form, work=work, anchor="cooperations"
+    )
+
+
 # --- tags and level ---------------------------------------------------------------------------
 
 

@@ -196,6 +196,8 @@ def customers_page(request: Request, db: DbSession, user: CurrentUser, ctx: Cont
         tiers=[name for name, _ in tier_thresholds(ctx.settings)],
         all_tags=[t.name for t, _ in list_tags(db, include_retired=True)],
         sort_labels=SORT_LABELS,
+        # The filters offer retired options too: old records still hold them.
+        taxonomy=repo.options_in_effect(db, ctx.taxonomy, include_retired=True),
         default_sort=DEFAULT_SORT,
         page_url=page_url,
         export_query=urlencode(params, doseq=True),
@@ -232,7 +234,7 @@ def _form_page(
         names=form_field_names(editing=editing, owner_editable=owner_editable, customer=customer),
         values=values,
         errors=errors or {},
-        taxonomy=ctx.taxonomy,
+        taxonomy=repo.options_in_effect(db, ctx.taxonomy),
         owners=_users(db),
         masked=masked,
     )
@@ -263,7 +265,8 @@ async def create_customer(
     values = submitted_values(form, names)
     data, errors = service_values(values)
     owner = {} if sees_everything(user) else {"owner_id": user.id}  # as the service does
-    errors = {**collect_errors({**data, **owner}, ctx.taxonomy), **errors}
+    offered = repo.options_in_effect(db, ctx.taxonomy)
+    errors = {**collect_errors({**data, **owner}, offered), **errors}
     if not errors:
         try:
             customer, similar = service.create_customer(db, ctx.settings, user, data)
@@ -328,7 +331,8 @@ async def edit_customer(
     customer = service.get_visible(db, user, code)
     values, kept = _changes(form, user=user, customer=customer)
     changes, errors = service_values(kept)
-    errors = {**collect_errors({**stored_values(customer), **changes}, ctx.taxonomy), **errors}
+    in_effect = repo.options_in_effect(db, ctx.taxonomy, keep=repo.held_values(customer))
+    errors = {**collect_errors({**stored_values(customer), **changes}, in_effect), **errors}
     version = _number(str(form.get("version") or ""), 0) or 0
     if not errors:
         try:

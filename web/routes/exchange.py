@@ -21,6 +21,7 @@ from archive.exchange.dossier_zip import write_dossier
 from archive.exchange.export import FORMATS, export_customers
 from archive.exchange.template import write_template
 from archive.permissions import Action, require
+from models import repo
 from web import import_jobs
 from web.deps import Context, CurrentUser, DbSession
 from web.errors import UploadTooLargeError
@@ -70,10 +71,10 @@ async def export(request: Request, db: DbSession, user: CurrentUser, ctx: Contex
 
 
 @router.get("/customers/import/template")
-def template(user: CurrentUser, ctx: Context) -> Response:
+def template(db: DbSession, user: CurrentUser, ctx: Context) -> Response:
     folder = temp_folder(ctx.settings)
     output = folder / "template.xlsx"
-    write_template(output, ctx.taxonomy)
+    write_template(output, repo.options_in_effect(db, ctx.taxonomy))  # lists as admins edit them
     return download(output, "客户导入模板.xlsx", cleanup=folder)
 
 
