@@ -1,7 +1,7 @@
 """The customer list at scale, and option lists edited by admins (issue 15).
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-06
 
 - Search (``archive.customer_query.text_condition``: a substring of the name key, code, USCC,
