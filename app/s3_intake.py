@@ -24,10 +24,12 @@ fault (S3 or the database unreachable) releases the claim for the next pass.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -129,6 +131,7 @@ def pull_s3_intake(
             return None
         store = store_from_settings(settings, url=settings.intake_s3_url)
     puller = _Puller(settings=settings, engine=engine, store=store, worker=worker)
+    puller.sweep_downloads()
     report = PullReport()
     try:
         listed = [i for i in store.iter_objects() if not i.key.endswith("/")]
@@ -207,6 +210,19 @@ class _Puller:
                 outcomes.append(self.advance(row))
         return outcomes
 
+    @property
+    def downloads(self) -> Path:
+        return Path(self.settings.work_dir) / "s3-intake"  # type: ignore[arg-type]
+
+    def sweep_downloads(self) -> None:
+        """Remove partial downloads a killed worker left, once older than the claim timeout
+        (a download of a live worker on this machine is younger: its claim would be stale)."""
+        limit = time.time() - self.settings.intake_s3_claim_timeout_seconds
+        for temp in self.downloads.glob("*.part"):
+            with contextlib.suppress(FileNotFoundError):
+                if temp.stat().st_mtime < limit:
+                    temp.unlink()
+
     # -- the steps -------------------------------------------------------------------------
 
     def _download(self, row: IntakePull) -> PullOutcome:
@@ -217,9 +233,8 @@ class _Puller:
                 f"{self.settings.max_file_mb} MB，已留在 S3 收件前缀中"
             )
             return self._close(row, "refused", reason=reason)
-        work = Path(self.settings.work_dir) / "s3-intake"  # type: ignore[arg-type]
-        work.mkdir(parents=True, exist_ok=True)
-        temp = work / f"{uuid.uuid4().hex}.part"
+        self.downloads.mkdir(parents=True, exist_ok=True)
+        temp = self.downloads / f"{uuid.uuid4().hex}.part"
         try:
             try:
                 with self.store.open(row.object_key) as stream:

@@ -9,7 +9,12 @@ with a Chinese reason and never crash the pass.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -29,7 +34,7 @@ from ingest.intake import drop_file
 from ingest.intake.sidecar import read_sidecar
 from models.document import Document
 from models.intake_pull import IntakePull
-from tests.fixtures.ingest import TEST_SETTINGS, drop_sample, open_services
+from tests.fixtures.ingest import REPO_ROOT, TEST_SETTINGS, drop_sample, open_services
 from tests.fixtures.s3 import TEST_REGION, make_test_s3_store
 
 PREFIX = "intake"
@@ -396,3 +401,99 @@ def test_pulled_scans_are_filed_exactly_once_across_two_workers(
     assert _visible(a) == {} and _visible(b) == {}
     report = run_checks(engine=engine, store=archive, taxonomy=b.taxonomy, options=CheckOptions())
     assert [f.kind for f in report.findings if f.severity == "critical"] == []
+
+
+# ---- a worker process that really dies ------------------------------------------------------
+
+_DOOMED_WORKER = """
+import json, os, sys
+from sqlalchemy import event
+from app.s3_intake import pull_s3_intake
+from archive.storage import store_from_settings
+from config import load_settings
+from models.db import make_engine
+
+config = json.loads(sys.argv[1])
+settings = load_settings(**config["settings"])
+settings.ensure_dirs()
+engine = make_engine(settings.database_url)
+store = store_from_settings(settings, url=settings.intake_s3_url)
+if config["crash"] == "before_delete":  # the bytes are handed in and recorded, not deleted
+    store.delete = lambda key: os._exit(86)
+else:  # handed in, dying before the row says so
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def die(conn, cursor, statement, params, context, executemany):
+        if statement.startswith("UPDATE intake_pull") and "'pulled'" in repr(params):
+            os._exit(86)
+
+pull_s3_intake(settings=settings, engine=engine, worker="doomed", store=store)
+"""
+
+
+@pytest.mark.parametrize("crash", ["before_delete", "before_pulled"])
+def test_a_killed_worker_is_adopted_nothing_lost_nothing_pulled_twice(
+    crash: str,
+    db_url: str,
+    engine: Engine,
+    worker_settings: Callable[..., Settings],
+    s3_client: Any,
+    bucket: str,
+    s3_endpoint_url: str,
+    tmp_path: Path,
+) -> None:
+    objects = {f"page-{n}.pdf": f"page {n}".encode() for n in range(3)}
+    for name, data in objects.items():
+        _put(s3_client, bucket, name, data)
+    config = {
+        "crash": crash,
+        "settings": {
+            "home": str(tmp_path / "doomed"),
+            "database_url": db_url,
+            "intake_s3_url": f"s3://{bucket}/{PREFIX}/",
+            "s3_endpoint_url": s3_endpoint_url,
+            "s3_region": TEST_REGION,
+        },
+    }
+    child = subprocess.run(
+        [sys.executable, "-c", _DOOMED_WORKER, json.dumps(config)],
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == 86, child.stderr[-2000:]
+    doomed = worker_settings("doomed")
+    (row,) = _rows(engine)  # it died on its first object
+    assert row.state == ("pulled" if crash == "before_delete" else "claimed")
+    assert len(_left_in_s3(s3_client, bucket)) == 3
+    assert list(_visible(doomed).values()) == [objects[row.object_key]]
+
+    live = worker_settings("live", intake_s3_claim_timeout_seconds=0.5)
+    time.sleep(1.0)  # the dead worker's heartbeat is now older than the timeout
+    counts = _pull(live, engine, "live").counts()
+    assert _left_in_s3(s3_client, bucket) == []
+    assert {r.state for r in _rows(engine)} == {"done"} and len(_rows(engine)) == 3
+    landed = Counter([*_visible(doomed), *_visible(live)])
+    assert set(landed) == set(objects)
+    assert list((Path(live.work_dir) / "s3-intake").iterdir()) == []  # type: ignore[arg-type]
+    if crash == "before_delete":  # handed in already: only deleted, never pulled again
+        assert counts == {"finished": 1, "pulled": 2}
+        assert set(landed.values()) == {1}
+    else:  # pulled again: the intake's duplicate check files the two copies once
+        assert counts == {"pulled": 3}
+        assert landed[row.object_key] == 2
+
+
+def test_partial_downloads_of_a_killed_worker_are_swept(
+    engine: Engine, worker_settings: Callable[..., Settings]
+) -> None:
+    settings = worker_settings("a", intake_s3_claim_timeout_seconds=60)
+    downloads = Path(settings.work_dir) / "s3-intake"  # type: ignore[arg-type]
+    downloads.mkdir(parents=True)
+    old, fresh = downloads / "old.part", downloads / "fresh.part"
+    old.write_bytes(b"half a scan")
+    fresh.write_bytes(b"another worker on this machine, still downloading")
+    os.utime(old, (time.time() - 120, time.time() - 120))
+    _pull(settings, engine, "a")
+    assert sorted(p.name for p in downloads.iterdir()) == ["fresh.part"]
