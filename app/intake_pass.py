@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from sqlalchemy.engine import Engine
@@ -36,6 +37,7 @@ from app.filing_request import (
     hinted_params,
     new_customer_owner,
 )
+from app.s3_intake import PullReport, pull_s3_intake, pulled_paths, worker_name
 from archive.document_customer import sync_documents
 from archive.filing import FiledDocument, file_document
 from archive.relink import relink_pending
@@ -288,8 +290,11 @@ def _quarantined(
 # ---- a whole pass --------------------------------------------------------------------------
 
 
-def gather_claims(*, services: IngestServices, settle: bool = True) -> list[intake.Claim]:
-    """Adopt claims left by crashed runs, then claim every settled intake file."""
+def gather_claims(
+    *, services: IngestServices, settle: bool = True, pulled: Iterable[Path] = ()
+) -> list[intake.Claim]:
+    """Adopt claims left by crashed runs, then claim every settled intake file, and the files
+    just ``pulled`` from the S3 intake at once (dropped whole: nothing to settle)."""
     s = services.settings
     claims = intake.recover_stale_claims(
         work_dir=s.work_dir,
@@ -302,6 +307,9 @@ def gather_claims(*, services: IngestServices, settle: bool = True) -> list[inta
         if settle
         else list(intake.find_candidates(s.intake_dir))
     )
+    fresh = set(pulled) - {c.path for c in candidates}
+    if fresh:
+        candidates += [c for c in intake.find_candidates(s.intake_dir) if c.path in fresh]
     for candidate in candidates:
         try:
             claims.append(intake.claim(candidate, work_dir=s.work_dir, run_id=services.run_id))
@@ -348,14 +356,18 @@ class RunReport:
     outcomes: tuple[Outcome, ...]
     counts: dict[str, int]
     relink: dict[str, object] | None = None
+    s3_intake: dict[str, object] | None = None  # the S3 intake's pull (app.s3_intake)
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        record: dict[str, object] = {
             "run_id": self.run_id,
             "counts": self.counts,
             "files": [o.as_dict() for o in self.outcomes],
             "relink": self.relink,
         }
+        if self.s3_intake is not None:
+            record["s3_intake"] = self.s3_intake
+        return record
 
 
 def after_pass(services: IngestServices, outcomes: Sequence[Outcome]) -> dict[str, object] | None:
@@ -415,8 +427,12 @@ def run_pass(
     outcomes: list[Outcome] = []
     status = "succeeded"
     relinked: dict[str, object] | None = None
+    pull: PullReport | None = None
     try:
-        claims = gather_claims(services=services, settle=settle)
+        pull = pull_s3_intake(
+            settings=services.settings, engine=services.engine, worker=worker_name(services.run_id)
+        )
+        claims = gather_claims(services=services, settle=settle, pulled=pulled_paths(pull))
         if on_claims:
             on_claims(len(claims))
 
@@ -436,4 +452,6 @@ def run_pass(
         with Session(services.engine) as session:
             repo.finish_ingest_run(session, run_id=services.run_id, status=status, counts=counts)
             session.commit()
-    return RunReport(services.run_id, tuple(outcomes), counts, relinked)
+    return RunReport(
+        services.run_id, tuple(outcomes), counts, relinked, pull.as_dict() if pull else None
+    )

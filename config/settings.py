@@ -120,6 +120,13 @@ class Settings(BaseSettings):
     ocr_min_confidence: float = 60.0
     ocr_text_layer_font: Path | None = None  # default: tesseract's pdf.ttf, found once
 
+    # Shared S3 intake (app/s3_intake.py): every pass first pulls the objects under this prefix
+    # (s3://bucket/prefix/, the store's endpoint and credentials) into the local intake, each
+    # object by exactly one worker; a claim whose worker stopped beating is adopted after the
+    # timeout. Empty: no S3 intake.
+    intake_s3_url: str = ""
+    intake_s3_claim_timeout_seconds: float = Field(default=900.0, gt=0)
+
     # Checks and maintenance
     expiry_warning_days: int = 30
     review_stale_days: int = 7

@@ -36,5 +36,5 @@ def watch_intake(*, run_once: Callable[[], object], stop_after: float | None = N
         ):
             changed = bool(changes)  # an empty set means the timeout passed
             break
-        if changed or pending:
+        if changed or pending or settings.intake_s3_url:  # the S3 intake is polled each minute
             run_once()

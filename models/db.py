@@ -210,6 +210,7 @@ def load_all_tables() -> sa.MetaData:
     import models.customer  # noqa: F401
     import models.document  # noqa: F401
     import models.followup  # noqa: F401
+    import models.intake_pull  # noqa: F401
     import models.notification  # noqa: F401
     import models.option_item  # noqa: F401
     import models.runs  # noqa: F401

@@ -16,10 +16,11 @@ if TYPE_CHECKING:
 __all__ = ["LocalObjectStore", "ObjectInfo", "ObjectStore", "make_store", "store_from_settings"]
 
 
-def store_from_settings(settings: Settings) -> ObjectStore:
-    """The store ``settings`` name, with their S3 endpoint, region, timeouts and attempts."""
+def store_from_settings(settings: Settings, *, url: str | None = None) -> ObjectStore:
+    """The store ``settings`` name (or ``url``, e.g. the S3 intake prefix), with their S3
+    endpoint, region, timeouts and attempts."""
     return make_store(
-        storage_url=settings.storage_url,
+        storage_url=url or settings.storage_url,
         s3_endpoint_url=settings.s3_endpoint_url,
         s3_region=settings.s3_region,
         s3_connect_timeout_seconds=settings.s3_connect_timeout_seconds,

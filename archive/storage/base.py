@@ -36,7 +36,8 @@ class ObjectInfo:
     """What a store knows about one object.
 
     ``sha256``, ``content_type`` and ``metadata`` come from ``head``; listings
-    (``iter_objects``) fill only key, size and last_modified and leave the others unknown.
+    (``iter_objects``) fill only key, size and last_modified and leave the others unknown;
+    an S3 listing also fills ``etag`` (which changes whenever the object is written again).
     """
 
     key: str
@@ -45,6 +46,7 @@ class ObjectInfo:
     sha256: str | None = None
     content_type: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    etag: str | None = None
 
 
 def check_sha256(value: str | None) -> str | None:

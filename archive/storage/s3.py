@@ -355,6 +355,7 @@ class S3ObjectStore(ObjectStore):
                         key=self._relative(obj["Key"]),
                         size=int(obj["Size"]),
                         last_modified=obj["LastModified"],
+                        etag=str(obj.get("ETag") or "").strip('"') or None,
                     )
 
     # -- copy, delete ------------------------------------------------------------------------

@@ -60,6 +60,13 @@ from models.repo.documents import (
     update_document,
 )
 from models.repo.followups import add_follow_up, list_follow_ups
+from models.repo.intake_pulls import (
+    adopt_intake_pull,
+    advance_intake_pull,
+    claim_intake_pull,
+    release_intake_pull,
+    stale_intake_pulls,
+)
 from models.repo.integrity_runs import (
     get_integrity_run,
     list_integrity_findings,
@@ -210,6 +217,12 @@ __all__ = [
     "options_in_effect",
     "rename_option",
     "set_option_retired",
+    # the shared S3 intake
+    "adopt_intake_pull",
+    "advance_intake_pull",
+    "claim_intake_pull",
+    "release_intake_pull",
+    "stale_intake_pulls",
 ]
 
 # Bulk import (issue 17): appended to ease merging.

@@ -1,0 +1,499 @@
+"""The shared S3 intake (app.s3_intake): several workers, one S3 prefix, each object once.
+
+Real S3 protocol (the moto server), real databases (SQLite and PostgreSQL), real intake folders:
+two workers race over one prefix; a worker that died at each step is adopted; names the store
+refuses, objects too large and objects deleted between the listing and the download are reported
+with a Chinese reason and never crash the pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from app.intake_pass import run_pass
+from app.s3_intake import PullReport, intake_name, object_version, pull_s3_intake
+from archive.integrity import CheckOptions, run_checks
+from archive.storage import LocalObjectStore, ObjectInfo, ObjectStore
+from config import Settings, load_settings
+from ingest.intake import drop_file
+from ingest.intake.sidecar import read_sidecar
+from models.document import Document
+from models.intake_pull import IntakePull
+from tests.fixtures.ingest import REPO_ROOT, TEST_SETTINGS, drop_sample, open_services
+from tests.fixtures.s3 import TEST_REGION, make_test_s3_store
+
+PREFIX = "intake"
+LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def bucket(s3_bucket: str, s3_endpoint_url: str) -> str:
+    return s3_bucket
+
+
+@pytest.fixture
+def worker_settings(
+    tmp_path: Path, db_url: str, bucket: str, s3_endpoint_url: str
+) -> Callable[..., Settings]:
+    """Settings of one worker: its own home (intake, work folder), the shared DB and prefix."""
+
+    def build(name: str, **overrides: Any) -> Settings:
+        settings = load_settings(
+            home=tmp_path / name,
+            database_url=db_url,
+            intake_s3_url=f"s3://{bucket}/{PREFIX}/",
+            s3_endpoint_url=s3_endpoint_url,
+            s3_region=TEST_REGION,
+            **overrides,
+        )
+        settings.ensure_dirs()
+        return settings
+
+    return build
+
+
+@pytest.fixture
+def prefix_store(s3_endpoint_url: str, bucket: str) -> ObjectStore:
+    return make_test_s3_store(endpoint_url=s3_endpoint_url, bucket=bucket, prefix=PREFIX)
+
+
+def _put(s3_client: Any, bucket: str, key: str, data: bytes) -> None:
+    s3_client.put_object(Bucket=bucket, Key=f"{PREFIX}/{key}", Body=data)
+
+
+def _left_in_s3(s3_client: Any, bucket: str) -> list[str]:
+    listing = s3_client.list_objects_v2(Bucket=bucket, Prefix=f"{PREFIX}/")
+    return sorted(o["Key"] for o in listing.get("Contents", ()))
+
+
+def _visible(settings: Settings) -> dict[str, bytes]:
+    folder = Path(settings.intake_dir)  # type: ignore[arg-type]
+    return {p.name: p.read_bytes() for p in folder.iterdir() if not p.name.startswith(".")}
+
+
+def _rows(engine: Engine) -> list[IntakePull]:
+    with Session(engine) as session:
+        return list(session.exec(select(IntakePull)).all())
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _pull(settings: Settings, engine: Engine, worker: str, **kw: Any) -> PullReport:
+    report = pull_s3_intake(settings=settings, engine=engine, worker=worker, **kw)
+    assert report is not None
+    return report
+
+
+# ---- two workers, one prefix ----------------------------------------------------------------
+
+
+def test_two_workers_pull_each_object_exactly_once(
+    engine: Engine, worker_settings: Callable[..., Settings], s3_client: Any, bucket: str
+) -> None:
+    objects = {f"scan-{n:02d}.pdf": f"scan {n} ".encode() * (50 + n) for n in range(40)}
+    for name, data in objects.items():
+        _put(s3_client, bucket, name, data)
+    workers = [worker_settings("a"), worker_settings("b")]
+    start = threading.Barrier(len(workers))
+    reports: dict[str, PullReport] = {}
+    errors: list[BaseException] = []
+
+    def run(name: str, settings: Settings) -> None:
+        try:
+            start.wait()
+            reports[name] = _pull(settings, engine, name)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(f"w{i}", s)) for i, s in enumerate(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors
+    landed = [_visible(s) for s in workers]
+    names = Counter(n for files in landed for n in files)
+    assert set(names) == set(objects) and set(names.values()) == {1}  # each once, somewhere
+    for files in landed:
+        for name, data in files.items():
+            assert data == objects[name]
+    pulled = {w: r.counts().get("pulled", 0) for w, r in reports.items()}
+    assert sum(pulled.values()) == 40, pulled
+    assert _left_in_s3(s3_client, bucket) == []
+    rows = _rows(engine)
+    assert len(rows) == 40 and {r.state for r in rows} == {"done"}
+    assert {r.sha256 for r in rows} == {_sha(d) for d in objects.values()}
+    # each file carries its submitter into the intake: the object's key
+    for settings in workers:
+        for name, data in _visible(settings).items():
+            record = read_sidecar(Path(settings.intake_dir) / name, sha256=_sha(data))  # type: ignore[arg-type]
+            assert record is not None and record.submitted_by == f"s3:{name}"
+
+
+def test_a_second_pass_finds_nothing_to_do(
+    engine: Engine, worker_settings: Callable[..., Settings], s3_client: Any, bucket: str
+) -> None:
+    _put(s3_client, bucket, "one.pdf", b"one")
+    settings = worker_settings("a")
+    assert _pull(settings, engine, "w").counts() == {"pulled": 1}
+    assert _pull(settings, engine, "w").counts() == {}
+
+
+def test_no_s3_intake_configured_pulls_nothing(tmp_path: Path, engine: Engine) -> None:
+    settings = load_settings(home=tmp_path / "plain")
+    assert pull_s3_intake(settings=settings, engine=engine, worker="w") is None
+
+
+# ---- a worker that died ---------------------------------------------------------------------
+
+
+def _dead_row(engine: Engine, info: ObjectInfo, *, state: str, **values: Any) -> None:
+    with Session(engine) as session:
+        session.add(
+            IntakePull(
+                object_key=info.key,
+                version=object_version(info),
+                size=info.size,
+                state=state,
+                worker="dead-host:4242:0123456789ab",
+                lease="0" * 32,
+                claimed_at=LONG_AGO,
+                heartbeat_at=LONG_AGO,
+                **values,
+            )
+        )
+        session.commit()
+
+
+def _listed(store: ObjectStore, key: str) -> ObjectInfo:
+    return next(i for i in store.iter_objects() if i.key == key)
+
+
+def test_claim_of_a_dead_worker_is_adopted_and_finished(
+    engine: Engine,
+    worker_settings: Callable[..., Settings],
+    prefix_store: ObjectStore,
+    s3_client: Any,
+    bucket: str,
+) -> None:
+    """Died after claiming (maybe after dropping too): the object is pulled again, once more."""
+    data = b"claimed by a worker that died"
+    _put(s3_client, bucket, "claimed.pdf", data)
+    dead, live = worker_settings("dead"), worker_settings("live")
+    drop_file(data, "claimed.pdf", dead.intake_dir, submitted_by="s3:claimed.pdf")  # type: ignore[arg-type]
+    _dead_row(engine, _listed(prefix_store, "claimed.pdf"), state="claimed")
+    report = _pull(live, engine, "live")
+    assert report.counts() == {"pulled": 1}
+    assert _visible(live) == {"claimed.pdf": data}
+    assert _left_in_s3(s3_client, bucket) == []
+    (row,) = _rows(engine)
+    assert (row.state, row.worker, row.adopted_from) == (
+        "done",
+        "live",
+        "dead-host:4242:0123456789ab",
+    )
+
+
+def test_pulled_but_not_deleted_is_only_deleted(
+    engine: Engine,
+    worker_settings: Callable[..., Settings],
+    prefix_store: ObjectStore,
+    s3_client: Any,
+    bucket: str,
+) -> None:
+    """Died after handing the file in, before deleting the object: nothing is pulled twice."""
+    data = b"pulled by a worker that died"
+    _put(s3_client, bucket, "pulled.pdf", data)
+    dead, live = worker_settings("dead"), worker_settings("live")
+    path = drop_file(data, "pulled.pdf", dead.intake_dir, submitted_by="s3:pulled.pdf")  # type: ignore[arg-type]
+    _dead_row(
+        engine,
+        _listed(prefix_store, "pulled.pdf"),
+        state="pulled",
+        sha256=_sha(data),
+        local_path=str(path),
+    )
+    assert _pull(live, engine, "live").counts() == {"finished": 1}
+    assert _visible(live) == {} and _visible(dead) == {"pulled.pdf": data}
+    assert _left_in_s3(s3_client, bucket) == []
+    assert [r.state for r in _rows(engine)] == ["done"]
+
+
+def test_deleted_but_not_marked_done_is_closed(
+    engine: Engine,
+    worker_settings: Callable[..., Settings],
+    prefix_store: ObjectStore,
+    s3_client: Any,
+    bucket: str,
+) -> None:
+    """Died between deleting the object and recording it: the row is closed, nothing pulled."""
+    _put(s3_client, bucket, "gone.pdf", b"gone")
+    _dead_row(engine, _listed(prefix_store, "gone.pdf"), state="pulled", sha256=_sha(b"gone"))
+    s3_client.delete_object(Bucket=bucket, Key=f"{PREFIX}/gone.pdf")
+    live = worker_settings("live")
+    assert _pull(live, engine, "live").counts() == {"finished": 1}
+    assert [r.state for r in _rows(engine)] == ["done"]
+    assert _visible(live) == {}
+
+
+def test_a_live_claim_is_left_alone(
+    engine: Engine,
+    worker_settings: Callable[..., Settings],
+    prefix_store: ObjectStore,
+    s3_client: Any,
+    bucket: str,
+) -> None:
+    _put(s3_client, bucket, "busy.pdf", b"busy")
+    info = _listed(prefix_store, "busy.pdf")
+    _dead_row(engine, info, state="claimed")
+    with Session(engine) as session:  # the holder is alive: its heartbeat is fresh
+        row = session.exec(select(IntakePull)).one()
+        row.heartbeat_at = datetime.now(UTC)
+        session.add(row)
+        session.commit()
+    live = worker_settings("live")
+    assert _pull(live, engine, "live").counts() == {}
+    assert _left_in_s3(s3_client, bucket) == [f"{PREFIX}/busy.pdf"]
+    assert _visible(live) == {}
+
+
+# ---- what cannot be pulled ------------------------------------------------------------------
+
+
+class _VanishingStore(ObjectStore):
+    """The real prefix store, except that one object is deleted right after every listing
+    (another party removing it between our listing and our download)."""
+
+    def __init__(self, inner: ObjectStore, *, vanish: str) -> None:
+        self._inner = inner
+        self._vanish = vanish
+
+    def iter_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        listed = list(self._inner.iter_objects(prefix))
+        self._inner.delete(self._vanish)
+        return iter(listed)
+
+    def put(self, key, source, **kwargs):  # type: ignore[no-untyped-def, override]
+        return self._inner.put(key, source, **kwargs)
+
+    def open(self, key, *, verify=True):  # type: ignore[no-untyped-def, override]
+        return self._inner.open(key, verify=verify)
+
+    def head(self, key):  # type: ignore[no-untyped-def, override]
+        return self._inner.head(key)
+
+    def copy(self, src, dst):  # type: ignore[no-untyped-def, override]
+        return self._inner.copy(src, dst)
+
+    def delete(self, key):  # type: ignore[no-untyped-def, override]
+        return self._inner.delete(key)
+
+    def ensure_ready(self):  # type: ignore[no-untyped-def, override]
+        return self._inner.ensure_ready()
+
+    def describe(self):  # type: ignore[no-untyped-def, override]
+        return self._inner.describe()
+
+
+def test_refused_and_vanished_objects_are_reported_in_chinese(
+    engine: Engine,
+    worker_settings: Callable[..., Settings],
+    prefix_store: ObjectStore,
+    s3_client: Any,
+    bucket: str,
+) -> None:
+    long_name = "长" * 100 + ".pdf"  # one segment of 304 bytes: over the 255 a name may have
+    _put(s3_client, bucket, long_name, b"long")
+    _put(s3_client, bucket, "cafe\u0301.pdf", b"not NFC")  # a key the store refuses
+    _put(s3_client, bucket, "big.pdf", b"x" * (1024 * 1024 + 1))
+    _put(s3_client, bucket, "vanishing.pdf", b"here, then not")
+    _put(s3_client, bucket, "sub/folder/ok.pdf", b"fine")
+    s3_client.put_object(Bucket=bucket, Key=f"{PREFIX}/sub/", Body=b"")  # a folder marker
+    settings = worker_settings("a", max_file_mb=1)
+    store = _VanishingStore(prefix_store, vanish="vanishing.pdf")
+    report = _pull(settings, engine, "w", store=store)
+    by_key = {o.key: o for o in report.outcomes}
+    assert by_key["sub/folder/ok.pdf"].kind == "pulled"
+    assert _visible(settings) == {"ok.pdf": b"fine"}
+    assert by_key["big.pdf"].kind == "refused" and "文件过大" in (by_key["big.pdf"].reason or "")
+    assert by_key["vanishing.pdf"].kind == "vanished"
+    assert "已被删除" in (by_key["vanishing.pdf"].reason or "")
+    for key in (long_name, "cafe\u0301.pdf"):
+        assert by_key[key].kind == "refused" and "对象名" in (by_key[key].reason or ""), by_key[key]
+    assert "sub/" not in by_key
+    left = set(_left_in_s3(s3_client, bucket))
+    assert {f"{PREFIX}/{long_name}", f"{PREFIX}/cafe\u0301.pdf", f"{PREFIX}/big.pdf"} <= left
+    states = Counter(r.state for r in _rows(engine))
+    assert states == {"refused": 3, "vanished": 1, "done": 1}
+    # refused objects stay for a person, and are not tried again
+    assert _pull(settings, engine, "w").counts() == {}
+
+
+def test_intake_name_fits_the_file_system() -> None:
+    assert intake_name("a/b/scan.pdf") == "scan.pdf"
+    long = intake_name("x/" + "长" * 90 + ".pdf")
+    assert long.endswith(".pdf") and len(long.encode()) <= 200
+
+
+# ---- end to end: pulled, filed once -----------------------------------------------------------
+
+
+def test_pulled_scans_are_filed_exactly_once_across_two_workers(
+    engine: Engine,
+    worker_settings: Callable[..., Settings],
+    prefix_store: ObjectStore,
+    s3_client: Any,
+    bucket: str,
+    tmp_path: Path,
+) -> None:
+    """Worker a died after dropping one scan it had claimed; b adopts the claim and pulls
+    everything; a comes back and processes its copy: every scan is filed once, the check is
+    clean."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    scans: dict[str, bytes] = {}
+    for n, kind in enumerate(("business_license", "bank_permit", "id_card")):
+        path = drop_sample(scratch, f"{n}-{kind}.png", kind, seed=n + 1)
+        scans[path.name] = path.read_bytes()
+        _put(s3_client, bucket, f"scanner-{n}/{path.name}", scans[path.name])
+    archive = LocalObjectStore(tmp_path / "archive")
+    archive.ensure_ready()
+    overrides = {**TEST_SETTINGS, "workers": 1, "ocr_engine": "tesseract"}
+    a, b = worker_settings("a", **overrides), worker_settings("b", **overrides)
+    first = next(iter(scans))
+    drop_file(scans[first], first, a.intake_dir, submitted_by=f"s3:scanner-0/{first}")  # type: ignore[arg-type]
+    _dead_row(engine, _listed(prefix_store, f"scanner-0/{first}"), state="claimed")
+
+    reports = {}
+    for name, settings in (("b", b), ("a", a)):
+        with open_services(settings=settings, engine=engine, store=archive) as services:
+            reports[name] = run_pass(services, settle=False)
+    b_kinds = Counter(o.kind for o in reports["b"].outcomes)
+    assert sum(b_kinds[k] for k in ("archived", "needs_review")) == 3, reports["b"].as_dict()
+    assert [o.kind for o in reports["a"].outcomes] == ["duplicate"]
+    assert reports["b"].s3_intake is not None
+    assert reports["b"].s3_intake["counts"] == {"pulled": 3}
+    with Session(engine) as session:
+        docs = session.exec(select(Document)).all()
+        originals = Counter(d.original_sha256 for d in docs)
+        submitters = {d.submitted_by for d in docs}
+    assert set(originals) == {_sha(d) for d in scans.values()}
+    assert submitters == {f"s3:scanner-{n}/{name}" for n, name in enumerate(scans)}
+    assert _left_in_s3(s3_client, bucket) == []
+    assert {r.state for r in _rows(engine)} == {"done"}
+    assert _visible(a) == {} and _visible(b) == {}
+    report = run_checks(engine=engine, store=archive, taxonomy=b.taxonomy, options=CheckOptions())
+    assert [f.kind for f in report.findings if f.severity == "critical"] == []
+
+
+# ---- a worker process that really dies ------------------------------------------------------
+
+_DOOMED_WORKER = """
+import json, os, sys
+from sqlalchemy import event
+from app.s3_intake import pull_s3_intake
+from archive.storage import store_from_settings
+from config import load_settings
+from models.db import make_engine
+
+config = json.loads(sys.argv[1])
+settings = load_settings(**config["settings"])
+settings.ensure_dirs()
+engine = make_engine(settings.database_url)
+store = store_from_settings(settings, url=settings.intake_s3_url)
+if config["crash"] == "before_delete":  # the bytes are handed in and recorded, not deleted
+    store.delete = lambda key: os._exit(86)
+else:  # handed in, dying before the row says so
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def die(conn, cursor, statement, params, context, executemany):
+        if statement.startswith("UPDATE intake_pull") and "'pulled'" in repr(params):
+            os._exit(86)
+
+pull_s3_intake(settings=settings, engine=engine, worker="doomed", store=store)
+"""
+
+
+@pytest.mark.parametrize("crash", ["before_delete", "before_pulled"])
+def test_a_killed_worker_is_adopted_nothing_lost_nothing_pulled_twice(
+    crash: str,
+    db_url: str,
+    engine: Engine,
+    worker_settings: Callable[..., Settings],
+    s3_client: Any,
+    bucket: str,
+    s3_endpoint_url: str,
+    tmp_path: Path,
+) -> None:
+    objects = {f"page-{n}.pdf": f"page {n}".encode() for n in range(3)}
+    for name, data in objects.items():
+        _put(s3_client, bucket, name, data)
+    config = {
+        "crash": crash,
+        "settings": {
+            "home": str(tmp_path / "doomed"),
+            "database_url": db_url,
+            "intake_s3_url": f"s3://{bucket}/{PREFIX}/",
+            "s3_endpoint_url": s3_endpoint_url,
+            "s3_region": TEST_REGION,
+        },
+    }
+    child = subprocess.run(
+        [sys.executable, "-c", _DOOMED_WORKER, json.dumps(config)],
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == 86, child.stderr[-2000:]
+    doomed = worker_settings("doomed")
+    (row,) = _rows(engine)  # it died on its first object
+    assert row.state == ("pulled" if crash == "before_delete" else "claimed")
+    assert len(_left_in_s3(s3_client, bucket)) == 3
+    assert list(_visible(doomed).values()) == [objects[row.object_key]]
+
+    live = worker_settings("live", intake_s3_claim_timeout_seconds=0.5)
+    time.sleep(1.0)  # the dead worker's heartbeat is now older than the timeout
+    counts = _pull(live, engine, "live").counts()
+    assert _left_in_s3(s3_client, bucket) == []
+    assert {r.state for r in _rows(engine)} == {"done"} and len(_rows(engine)) == 3
+    landed = Counter([*_visible(doomed), *_visible(live)])
+    assert set(landed) == set(objects)
+    assert list((Path(live.work_dir) / "s3-intake").iterdir()) == []  # type: ignore[arg-type]
+    if crash == "before_delete":  # handed in already: only deleted, never pulled again
+        assert counts == {"finished": 1, "pulled": 2}
+        assert set(landed.values()) == {1}
+    else:  # pulled again: the intake's duplicate check files the two copies once
+        assert counts == {"pulled": 3}
+        assert landed[row.object_key] == 2
+
+
+def test_partial_downloads_of_a_killed_worker_are_swept(
+    engine: Engine, worker_settings: Callable[..., Settings]
+) -> None:
+    settings = worker_settings("a", intake_s3_claim_timeout_seconds=60)
+    downloads = Path(settings.work_dir) / "s3-intake"  # type: ignore[arg-type]
+    downloads.mkdir(parents=True)
+    old, fresh = downloads / "old.part", downloads / "fresh.part"
+    old.write_bytes(b"half a scan")
+    fresh.write_bytes(b"another worker on this machine, still downloading")
+    os.utime(old, (time.time() - 120, time.time() - 120))
+    _pull(settings, engine, "a")
+    assert sorted(p.name for p in downloads.iterdir()) == ["fresh.part"]
