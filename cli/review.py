@@ -60,6 +60,9 @@ def open_context() -> Iterator[tuple[AppContext, Session]]:
         yield ctx, session
 
 
+UsernameArg = Annotated[str, typer.Argument(help="用户名")]
+
+
 def _actor_user(session: Session, username: str) -> User:
     user = repo.get_user(session, username=username) if username else None
     if user is None:
@@ -254,8 +257,10 @@ def _user_row(user: User) -> dict[str, Any]:
 
 @users_app.command("add")
 def users_add(
-    username: str,
-    role: Annotated[str, typer.Option(help="sales / reviewer / admin")] = "sales",
+    username: UsernameArg,
+    role: Annotated[
+        str, typer.Option(help="角色：sales（销售）/ reviewer（审核人）/ admin（管理员）")
+    ] = "sales",
     display_name: Annotated[str | None, typer.Option(help="显示名称")] = None,
     email: Annotated[str | None, typer.Option(help="电子邮箱（接收通知）")] = None,
     password: Annotated[
@@ -307,7 +312,11 @@ def users_list(as_json: JsonOpt = False) -> None:
 
 
 @users_app.command("set-role")
-def users_set_role(username: str, role: str, as_json: JsonOpt = False) -> None:
+def users_set_role(
+    username: UsernameArg,
+    role: Annotated[str, typer.Argument(help="新角色：sales / reviewer / admin")],
+    as_json: JsonOpt = False,
+) -> None:
     """Change a user's role."""
     with open_context() as (ctx, session):
         user = users.set_role(session, username=username, role=role, actor=cli_actor())
@@ -316,7 +325,7 @@ def users_set_role(username: str, role: str, as_json: JsonOpt = False) -> None:
 
 @users_app.command("set-email")
 def users_set_email(
-    username: str,
+    username: UsernameArg,
     email: Annotated[str, typer.Argument(help='电子邮箱；空字符串 "" 表示清除')],
     as_json: JsonOpt = False,
 ) -> None:
@@ -327,7 +336,7 @@ def users_set_email(
 
 
 @users_app.command("disable")
-def users_disable(username: str, as_json: JsonOpt = False) -> None:
+def users_disable(username: UsernameArg, as_json: JsonOpt = False) -> None:
     """Disable a user (they can no longer sign in)."""
     with open_context() as (ctx, session):
         user = users.disable_user(session, username=username, actor=cli_actor())
@@ -335,7 +344,7 @@ def users_disable(username: str, as_json: JsonOpt = False) -> None:
 
 
 @users_app.command("end-sessions")
-def users_end_sessions(username: str, as_json: JsonOpt = False) -> None:
+def users_end_sessions(username: UsernameArg, as_json: JsonOpt = False) -> None:
     """End all of a user's web sessions (their next request goes to the sign-in page)."""
     with open_context() as (_ctx, session):
         ended = users.end_sessions(session, username=username, actor=cli_actor())
