@@ -230,3 +230,9 @@ def test_the_code_region_under_a_label_covers_the_next_line() -> None:
     assert left < 100 and right >= 520 and top >= 140 and bottom >= 200  # the code's box
     assert top > 100 + H // 2  # not the label's own line
     assert code_region_below_label(words, "法定代表人", image_width=3000, image_height=2000) is None
+
+
+def test_a_letter_spaced_name_label_whose_second_character_was_lost() -> None:
+    # RapidOCR on the current license: 名        称 came out as 名, the name glued to it
+    text = "营业执照\n名广州星辰物流有限公司注册资本\n人民币3000万元\n法定代表人周杰\n"
+    assert extract("business_license", text)["name"].value == "广州星辰物流有限公司"
