@@ -120,20 +120,26 @@ def expiring_condition(cutoff: date) -> sa.ColumnElement[bool]:
 
 
 def text_condition(text: str) -> sa.ColumnElement[bool]:
-    """Name (normalized), code, USCC, contact person, phone or a contact's name contains it."""
+    """Name (normalized), code, USCC, contact person, phone or a contact's name contains it.
+
+    Shaped for the indexes of migration 0016: the customer's own columns in one ``OR`` (on
+    PostgreSQL a union of trigram index look-ups, or one scan for a term under three
+    characters), a contact's name in a second set, the two joined by ``IN (… UNION …)``.
+    """
     key = normalize_customer_name(text)
-    contact = sa.exists().where(
-        col(Contact.customer_id) == col(Customer.id),
-        col(Contact.name).contains(text, autoescape=True),
+    own = select(col(Customer.id)).where(
+        sa.or_(
+            col(Customer.name_key).contains(key, autoescape=True),
+            col(Customer.code).contains(text.upper(), autoescape=True),
+            col(Customer.uscc).contains(key.upper(), autoescape=True),
+            col(Customer.contact_person).contains(text, autoescape=True),
+            col(Customer.phone).contains(key, autoescape=True),
+        )
     )
-    return sa.or_(
-        col(Customer.name_key).contains(key, autoescape=True),
-        col(Customer.code).contains(text.upper(), autoescape=True),
-        col(Customer.uscc).contains(key.upper(), autoescape=True),
-        col(Customer.contact_person).contains(text, autoescape=True),
-        col(Customer.phone).contains(key, autoescape=True),
-        contact,
+    by_contact = select(col(Contact.customer_id)).where(
+        col(Contact.name).contains(text, autoescape=True)
     )
+    return col(Customer.id).in_(sa.union(own, by_contact))
 
 
 def customer_conditions(
@@ -169,7 +175,9 @@ def _order(sort: str) -> list[Any]:
     descending = sort.startswith("-")
     first = column.desc() if descending else column.asc()
     tie = col(Customer.id).desc() if descending else col(Customer.id).asc()
-    return [first.nulls_last(), tie]
+    # NULLS LAST only where a value may be missing: on a NOT NULL column it would stop
+    # PostgreSQL from reading the (column, id) index backwards for a descending sort.
+    return [first.nulls_last() if column.nullable else first, tie]
 
 
 # --- the list ---------------------------------------------------------------------------------

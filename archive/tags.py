@@ -40,6 +40,14 @@ def list_tags(session: Session, *, include_retired: bool = True) -> list[tuple[T
     return repo.list_tags(session, include_retired=include_retired)
 
 
+def tag_names(session: Session, *, include_retired: bool = True) -> list[str]:
+    """Every tag's name, by name, without counting customers (filters and pickers: cheap)."""
+    query = select(Tag.name).order_by(col(Tag.name))
+    if not include_retired:
+        query = query.where(col(Tag.is_retired).is_(False))
+    return list(session.exec(query).all())
+
+
 def add_tag(session: Session, actor: User, name: str, description: str | None = None) -> Tag:
     """Add a tag to the vocabulary (admins).
 

@@ -144,9 +144,7 @@ def sections(
     is_admin = can(user, Action.MERGE_CUSTOMERS)
     current_tags = tags.customer_tags(session, user, code)
     have = {t.name for t in current_tags}
-    available = [
-        t.name for t, _ in tags.list_tags(session, include_retired=False) if t.name not in have
-    ]
+    available = [n for n in tags.tag_names(session, include_retired=False) if n not in have]
     similar = similar_customers(session, name=customer.name, exclude_code=code) if is_admin else []
     return {
         "contacts": [

@@ -20,7 +20,7 @@ from archive import customers as service
 from archive.customer_documents import document_summaries
 from archive.customer_query import CustomerFilter, list_customers
 from archive.permissions import sees_everything
-from archive.tags import list_tags
+from archive.tags import tag_names
 from archive.tiers import tier_thresholds
 from models import repo
 from models.customer import Customer
@@ -194,7 +194,7 @@ def customers_page(request: Request, db: DbSession, user: CurrentUser, ctx: Cont
         error=error,
         owners=_users(db) if sees_everything(user) else [],
         tiers=[name for name, _ in tier_thresholds(ctx.settings)],
-        all_tags=[t.name for t, _ in list_tags(db, include_retired=True)],
+        all_tags=tag_names(db, include_retired=True),
         sort_labels=SORT_LABELS,
         # The filters offer retired options too: old records still hold them.
         taxonomy=repo.options_in_effect(db, ctx.taxonomy, include_retired=True),
