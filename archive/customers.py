@@ -30,7 +30,7 @@ from archive.tiers import derived_values, tier_level
 from config.settings import Settings
 from models import repo
 from models.cooperation import DERIVED_FIELDS
-from models.customer import Customer, normalize_customer_name
+from models.customer import Customer, CustomerCreate, normalize_customer_name
 from models.repo import ConflictError, NotFoundError, ValidationError
 from models.repo.base import atomic
 from models.user import User
@@ -90,26 +90,56 @@ def create_customer(
         PermissionDeniedError: A disabled user.
         ValidationError, ConflictError: As ``models.repo.create_customer``.
     """
+    data = prepare_customer(settings, actor, values)
+    similar = similar_customers(session, name=data.name) if look_for_similar else []
+    customer = repo.create_customer(session, data=data, actor=actor.username)
+    _mark_manual(session, actor, [customer])
+    return customer, similar
+
+
+def prepare_customer(settings: Settings, actor: User, values: Mapping[str, Any]) -> CustomerCreate:
+    """A new customer's values checked with the editor's rules, as ``actor`` would create it (a
+    sales user's customer is theirs); nothing is read or written.
+
+    Raises:
+        PermissionDeniedError: A disabled user.
+        ValidationError: A value is missing or invalid.
+    """
     require(actor, Action.VIEW)
     data = dict(values)
     if not sees_everything(actor):
         data["owner_id"] = actor.id
-    similar = (
-        similar_customers(session, name=str(data.get("name") or "")) if look_for_similar else []
-    )
-    customer = repo.create_customer(
-        session, data=data, actor=actor.username, taxonomy=settings.taxonomy
-    )
-    manual = [f for f in DERIVED_FIELDS if getattr(customer, f) is not None]
-    if manual:
-        repo.set_customer_derived(
-            session,
-            customer=customer,
-            values={"manual_fields": manual},
-            actor=actor.username,
-            bump_version=False,
-        )
-    return customer, similar
+    return CustomerCreate.model_validate(data, context={"taxonomy": settings.taxonomy})
+
+
+def create_customers(session: Session, actor: User, prepared: list[CustomerCreate]) -> list[str]:
+    """Create many customers of :func:`prepare_customer` at once (a bulk import, no similar-name
+    search), as :func:`create_customer` would one by one; returns their codes.
+
+    Raises:
+        ValidationError, ConflictError: As ``models.repo.create_customers`` (nothing written).
+    """
+    codes = repo.create_customers(session, rows=prepared, actor=actor.username)
+    given = [code for code, p in zip(codes, prepared, strict=True)
+             if any(getattr(p, f) is not None for f in DERIVED_FIELDS)]  # fmt: skip
+    if given:
+        query = select(Customer).where(col(Customer.code).in_(given))
+        _mark_manual(session, actor, list(session.exec(query)))
+    return codes
+
+
+def _mark_manual(session: Session, actor: User, created: list[Customer]) -> None:
+    """Cooperation totals given at creation are set by hand (``manual_fields``)."""
+    for customer in created:
+        manual = [f for f in DERIVED_FIELDS if getattr(customer, f) is not None]
+        if manual:
+            repo.set_customer_derived(
+                session,
+                customer=customer,
+                values={"manual_fields": manual},
+                actor=actor.username,
+                bump_version=False,
+            )
 
 
 def _blank(value: Any) -> bool:

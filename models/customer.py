@@ -141,12 +141,17 @@ def normalize_customer_name(name: str | None) -> str:
     return "".join(text.split())
 
 
+def name_keys(name: str | None, legal_representative: str | None) -> dict[str, str | None]:
+    """``name_key`` and ``legal_representative_key`` of a customer with these values."""
+    rep = normalize_customer_name(legal_representative)
+    return {"name_key": normalize_customer_name(name), "legal_representative_key": rep or None}
+
+
 @sa.event.listens_for(Customer, "before_insert")
 @sa.event.listens_for(Customer, "before_update")
 def _set_name_key(_mapper: Any, _connection: Any, target: Customer) -> None:
-    target.name_key = normalize_customer_name(target.name)
-    rep = normalize_customer_name(target.legal_representative)
-    target.legal_representative_key = rep or None
+    for key, value in name_keys(target.name, target.legal_representative).items():
+        setattr(target, key, value)
 
 
 class CustomerCodeCounter(SQLModel, table=True):

@@ -104,7 +104,8 @@ def _check_zip(path: Path) -> None:
             raise _refuse(f"文件解压后异常巨大（{m.filename}），疑似压缩炸弹，已拒绝", "zip_bomb")
 
 
-def _xlsx_rows(path: Path) -> Iterator[Row]:
+def _open_sheet(path: Path) -> tuple[Any, Any, str]:
+    """The workbook (read-only), its customer sheet and that sheet's name."""
     from openpyxl import load_workbook
 
     _check_zip(path)
@@ -112,12 +113,16 @@ def _xlsx_rows(path: Path) -> Iterator[Row]:
         book = load_workbook(path, read_only=True, data_only=False)
     except Exception as e:  # noqa: BLE001  (any parser failure is "not a workbook we can read")
         raise _refuse(f"无法读取 XLSX 工作簿：{type(e).__name__}", "corrupt") from e
+    names = book.sheetnames
+    chosen = next((n for n in SHEET_NAMES if n in names), names[0] if names else None)
+    if chosen is None:
+        book.close()
+        raise _refuse("工作簿中没有工作表", "empty")
+    return book, book[chosen], chosen
+
+
+def _sheet_rows(book: Any, sheet: Any, chosen: str) -> Iterator[Row]:
     try:
-        names = book.sheetnames
-        chosen = next((n for n in SHEET_NAMES if n in names), names[0] if names else None)
-        if chosen is None:
-            raise _refuse("工作簿中没有工作表", "empty")
-        sheet = book[chosen]
 
         def raw() -> Iterator[tuple[int, list[Any], set[int]]]:
             for number, cells in enumerate(sheet.iter_rows(), start=1):
@@ -132,6 +137,10 @@ def _xlsx_rows(path: Path) -> Iterator[Row]:
         raise _refuse(f"无法读取 XLSX 工作表：{type(e).__name__}", "corrupt") from e
     finally:
         book.close()
+
+
+def _xlsx_rows(path: Path) -> Iterator[Row]:
+    yield from _sheet_rows(*_open_sheet(path))
 
 
 # --- CSV --------------------------------------------------------------------------------------
@@ -170,13 +179,8 @@ def _csv_rows(path: Path) -> Iterator[Row]:
         raise _refuse(f"CSV 格式错误：{e}", "corrupt") from e
 
 
-def read_rows(path: Path) -> Iterator[Row]:
-    """The data rows of ``path`` (by content: a ZIP is XLSX, otherwise CSV).
-
-    Raises:
-        ImportRefusedError: The file as a whole cannot be imported (see the module docstring).
-    """
-    path = Path(path)
+def _kind(path: Path) -> str:
+    """ "xlsx" or "csv" by content, refusing a missing, empty, encrypted or fake workbook."""
     if not path.is_file():
         raise _refuse(f"文件不存在：{path.name}", "not_found")
     with path.open("rb") as f:
@@ -188,7 +192,35 @@ def read_rows(path: Path) -> Iterator[Row]:
             "工作簿已加密或为旧版 XLS 格式：请解除密码并另存为 XLSX 后再导入", "encrypted"
         )
     if head.startswith(b"PK"):
-        return _xlsx_rows(path)
+        return "xlsx"
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         raise _refuse("文件扩展名为 XLSX，但内容不是 XLSX 工作簿", "corrupt")
-    return _csv_rows(path)
+    return "csv"
+
+
+def read_rows(path: Path) -> Iterator[Row]:
+    """The data rows of ``path`` (by content: a ZIP is XLSX, otherwise CSV).
+
+    Raises:
+        ImportRefusedError: The file as a whole cannot be imported (see the module docstring).
+    """
+    path = Path(path)
+    return _xlsx_rows(path) if _kind(path) == "xlsx" else _csv_rows(path)
+
+
+def open_rows(path: Path) -> tuple[int, Iterator[Row]]:
+    """The data rows of ``path`` and about how many there are, without reading a workbook twice.
+
+    A CSV is counted exactly by a quick first pass (so one over :data:`MAX_ROWS` is refused
+    before any row is used); for an XLSX the count is the sheet's size as the workbook states it
+    (header and blank rows included: a few too many at most). A workbook over the limit is
+    refused while its rows are read.
+
+    Raises:
+        ImportRefusedError: As :func:`read_rows`.
+    """
+    path = Path(path)
+    if _kind(path) == "csv":
+        return sum(1 for _ in _csv_rows(path)), _csv_rows(path)
+    book, sheet, chosen = _open_sheet(path)
+    return max((sheet.max_row or 1) - 1, 0), _sheet_rows(book, sheet, chosen)

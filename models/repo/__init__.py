@@ -185,3 +185,9 @@ __all__ = [
     "update_customer",
     "update_document",
 ]
+
+# Bulk import (issue 17): appended to ease merging.
+from models.repo.audit import add_audit_events  # noqa: E402
+from models.repo.customers import create_customers, customers_by_identifiers  # noqa: E402
+
+__all__ += ["add_audit_events", "create_customers", "customers_by_identifiers"]

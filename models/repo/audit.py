@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from models.audit import SYSTEM_ACTOR, AuditEvent
+from models.db import utcnow
 
 
 def add_audit_event(
@@ -48,6 +50,27 @@ def add_audit_event(
     session.add(event)
     session.flush()
     return event
+
+
+def add_audit_events(session: Session, events: Sequence[Mapping[str, Any]]) -> None:
+    """Append many audit events in one multi-row INSERT (a bulk import); each mapping holds
+    the keyword arguments of :func:`add_audit_event`."""
+    at = utcnow()
+    rows = [
+        {
+            "at": at,
+            "actor": e["actor"] or SYSTEM_ACTOR,
+            "action": e["action"],
+            "entity_type": e["entity_type"],
+            "entity_id": str(e["entity_id"]),
+            "before": dict(e["before"]) if e.get("before") is not None else None,
+            "after": dict(e["after"]) if e.get("after") is not None else None,
+            "detail": e.get("detail"),
+        }
+        for e in events
+    ]
+    if rows:
+        session.execute(sa.insert(AuditEvent.__table__), rows)  # type: ignore[attr-defined]
 
 
 def list_audit_events(

@@ -263,3 +263,54 @@ def test_a_changed_customer_type_is_a_rejected_row(session, admin, tmp_path):
         )
     report = import_file(session, settings, admin, path)
     assert [(r.column, r.rule) for r in report.rejected] == [("客户类型", "not_editable")]
+
+
+def test_batches_write_what_one_by_one_would_and_report_progress(session, admin, tmp_path):
+    """1,000 rows (two batches): consecutive codes of the month, one customer.create event
+    with the values each, progress after every batch, the same file again all unchanged."""
+    settings = load_settings()
+    path = tmp_path / "many.csv"
+    rows = [good(i) for i in range(1000)]
+    headers = sorted({h for r in rows for h in r})
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(headers)
+        writer.writerows([r.get(h, "") for h in headers] for r in rows)
+    calls: list[tuple[int, int]] = []
+    report = import_file(session, settings, admin, path, progress=lambda d, t: calls.append((d, t)))
+    assert report.committed and report.created == 1000 and report.rejected == []
+    assert calls == [(0, 1000), (500, 1000), (1000, 1000), (1000, 1000)]
+    stored = session.exec(select(Customer).order_by(Customer.id)).all()
+    codes = [c.code for c in stored]
+    seqs = [int(c[len("CUS") + 6 :]) for c in codes]  # CUS + YYYYMM + sequence
+    assert seqs == list(range(seqs[0], seqs[0] + 1000))
+    assert [c.notes for c in stored] == [f"R{i}" for i in range(1000)]
+    events = session.exec(select(AuditEvent).where(AuditEvent.action == "customer.create")).all()
+    assert sorted(e.entity_id for e in events) == sorted(codes)
+    by_code = {e.entity_id: e for e in events}
+    first = stored[7]  # an individual: the ID number masked in the audit
+    assert (
+        by_code[first.code].after["name"] == first.name
+        and "*" in by_code[first.code].after["id_number"]
+    )
+
+    again = import_file(session, settings, admin, path)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 1000)
+
+
+def test_bulk_create_refuses_a_taken_identifier_and_writes_nothing(session, admin):
+    from archive import customers
+    from models.repo import ConflictError
+
+    settings = load_settings()
+    values = {"name": "甲公司", "customer_type": "企业客户", "uscc": make_uscc(1),
+              "legal_representative": "张三", "established_date": "2015-03-12",
+              "address": "北京市海淀区1号"}  # fmt: skip
+    first = customers.prepare_customer(settings, admin, values)
+    customers.create_customers(session, admin, [first])
+    session.commit()
+    other = customers.prepare_customer(settings, admin, values | {"uscc": make_uscc(2)})
+    with pytest.raises(ConflictError, match="已被客户"):
+        customers.create_customers(session, admin, [other, first])
+    session.rollback()
+    assert _count(session) == 1
