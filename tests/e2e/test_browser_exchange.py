@@ -82,3 +82,69 @@ def test_sales_user_previews_then_imports_only_the_valid_rows(
     page.get_by_role("link", name="查看客户列表 →").click()
     page.wait_for_url("**/customers")
     expect(page.locator("tr.customer-row", has_text="浏览器1号有限公司")).to_have_count(1)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_large_import_shows_a_progress_bar_then_the_report(
+    browser_page: Page,  # noqa: F811
+    customer_world: WebWorld,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """20,000 rows: the progress bar fills while the dry run and the import run in the
+    background (screenshots at 1440 and 390 px, nothing scrolls sideways), then the report."""
+    import os
+
+    from tests.e2e.test_web_import_progress import big_file
+
+    page, world = browser_page, customer_world
+    folder = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path)
+    path, planted = big_file(tmp_path, rows=20_000)
+    page.goto("/login")
+    page.get_by_label("用户名").fill("sales1")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url("**/customers")
+    page.goto("/customers/import")
+
+    def shoot(name: str) -> None:
+        for width in (1440, 390):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.screenshot(path=str(folder / f"h-import-{name}-{width}.png"), full_page=True)
+            scroll = page.evaluate("document.documentElement.scrollWidth")
+            assert scroll <= width, (name, width, scroll)
+
+    page.get_by_label("XLSX 或 CSV 文件").set_input_files(str(path))
+    page.get_by_role("button", name="上传并预检").click()
+    page.wait_for_url("**/customers/import/jobs/**")
+    bar = page.locator("progress#import-bar")
+    expect(bar).to_be_visible()
+    expect(page.locator(".import-progress")).to_contain_text("正在预检")
+    seen = page.wait_for_function(PROGRESS_SEEN, timeout=60_000).json_value()
+    if "max" in seen:  # caught while running (not finished first): the file's rows, done so far
+        assert seen["max"] == 20_000 and 0 < seen["value"] <= 20_000, seen
+        shoot("progress")
+    rows = page.locator("tr.rejected-row")
+    expect(rows).to_have_count(len(planted), timeout=120_000)
+    expect(rows.nth(0)).to_contain_text("第 11 行")
+    expect(page.locator(".import-preview")).to_contain_text("尚未写入任何数据")
+    shoot("preview")
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    page.get_by_role("button", name="仅导入有效行（19998 行）").click()
+    expect(page.locator(".import-result")).to_contain_text("导入完成", timeout=180_000)
+    expect(page.locator('[data-count="created"]')).to_have_text("19998")
+    shoot("done")
+    assert len(_imported_big(world)) == 19_998
+
+
+#: The progress bar's numbers once it has moved, or {"gone": true} when the result came first.
+PROGRESS_SEEN = """() => {
+  const bar = document.querySelector("#import-bar");
+  if (!bar) return {gone: true};
+  return bar.value > 0 && bar.max > 1 ? {max: bar.max, value: bar.value} : false;
+}"""
+
+
+def _imported_big(world: WebWorld) -> list[Customer]:
+    with Session(world.engine) as session:
+        return list(session.exec(select(Customer).where(col(Customer.name).like("导入%"))).all())

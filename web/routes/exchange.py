@@ -12,18 +12,16 @@ Registered before :mod:`web.routes.customers`, whose ``/customers/{code}`` would
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from archive.customers import get_visible
-from archive.errors import ImportRefusedError
 from archive.exchange.dossier_zip import write_dossier
 from archive.exchange.export import FORMATS, export_customers
-from archive.exchange.importing import import_file
-from archive.exchange.template import write_rejects, write_template
+from archive.exchange.template import write_template
 from archive.permissions import Action, require
-from config.errors import http_status
+from web import import_jobs
 from web.deps import Context, CurrentUser, DbSession
 from web.errors import UploadTooLargeError
 from web.exchange_view import (
@@ -31,7 +29,6 @@ from web.exchange_view import (
     SESSION_UPLOAD,
     discard,
     download,
-    rejects_path,
     report_view,
     stage_upload,
     staged_path,
@@ -44,6 +41,7 @@ from web.views import render
 router = APIRouter()
 
 IMPORT_MODES = ("all", "partial")
+BUSY = "您已有一个导入正在进行，请等它完成后再上传"
 
 
 # --- export and template ----------------------------------------------------------------------
@@ -110,27 +108,17 @@ async def preview(request: Request, db: DbSession, user: CurrentUser, ctx: Conte
     request.session.pop(SESSION_UPLOAD, None)
     if not isinstance(upload, UploadFile) or not upload.filename:
         return _import_page(request, user, status=400, error="请选择要导入的 XLSX 或 CSV 文件")
+    if import_jobs.running_for(user) is not None:
+        return _import_page(request, user, status=409, error=BUSY)
     try:
         staged = await run_in_threadpool(
             stage_upload, upload.file, settings=ctx.settings, filename=upload.filename
         )
     except UploadTooLargeError as e:
         return _import_page(request, user, status=413, error=e.message)
-    path = staged_path(ctx.settings, staged)
-    try:
-        report = await run_in_threadpool(
-            import_file,
-            db,
-            ctx.settings,
-            user,
-            path,
-            dry_run=True,  # type: ignore[arg-type]
-        )
-    except ImportRefusedError as e:
-        path.unlink(missing_ok=True)  # type: ignore[union-attr]
-        return _import_page(request, user, status=http_status(e), error=e.message)
-    request.session[SESSION_UPLOAD] = staged
-    return _import_page(request, user, report=report_view(report))
+    db.commit()  # end this request's transaction: on SQLite it would hold the job's write lock
+    job = import_jobs.start(ctx, user, staged, dry_run=True, partial=False)
+    return await _follow(request, user, job, background=form.get("background") == "1")
 
 
 @router.post("/customers/import/commit")
@@ -142,17 +130,69 @@ async def commit_import(
     form = await request.form()
     mode = str(form.get("mode") or "all")
     staged = request.session.get(SESSION_UPLOAD)
-    path = staged_path(ctx.settings, staged)
-    if mode not in IMPORT_MODES or path is None:
+    if mode not in IMPORT_MODES or staged_path(ctx.settings, staged) is None:
         return _import_page(
             request, user, status=409, error="没有待导入的文件（可能已导入或已过期），请重新上传"
         )
-    try:
-        report = await run_in_threadpool(
-            import_file, db, ctx.settings, user, path, partial=mode == "partial"
-        )
-    except ImportRefusedError as e:
-        return _import_page(request, user, status=http_status(e), error=e.message)
+    if import_jobs.running_for(user) is not None:
+        return _import_page(request, user, status=409, error=BUSY)
+    db.commit()  # as in preview
+    job = import_jobs.start(ctx, user, staged, dry_run=False, partial=mode == "partial")
+    return await _follow(request, user, job, background=form.get("background") == "1")
+
+
+async def _follow(
+    request: Request, user: CurrentUser, job: import_jobs.ImportJob, *, background: bool
+) -> Response:
+    """The job's progress page (``background``: what the page's forms ask), or its result once
+    it has finished (a script, or a form posted without ``background``)."""
+    if background:
+        import_jobs.remember(request.session, job)
+        return RedirectResponse(f"/customers/import/jobs/{job.id}", status_code=303)
+    await run_in_threadpool(job.wait)
+    return _job_result(request, user, job)
+
+
+@router.get("/customers/import/jobs/{job_id}")
+def job_page(request: Request, job_id: str) -> Response:
+    """A running import's progress bar (no database read, see :mod:`web.import_jobs`)."""
+    job = import_jobs.find_in(request.session, job_id)
+    if job is None:
+        return RedirectResponse("/customers/import", status_code=303)
+    if job.finished:
+        return RedirectResponse(f"/customers/import/jobs/{job.id}/result", status_code=303)
+    return _import_page(request, job.user, job=job.progress(), file_name=job.staged.get("name"))
+
+
+@router.get("/customers/import/jobs/{job_id}/progress")
+def job_progress(request: Request, job_id: str) -> Response:
+    """Rows done of the file's total, as JSON (polled by the progress page; no database read)."""
+    job = import_jobs.find_in(request.session, job_id)
+    if job is None:
+        return JSONResponse({"error": "not_found"}, status_code=404)
+    return JSONResponse(job.progress(), headers={"Cache-Control": "no-store"})
+
+
+@router.get("/customers/import/jobs/{job_id}/result")
+def job_result(request: Request, job_id: str, user: CurrentUser) -> Response:
+    """A finished import's preview or result (rejected rows, the rejects file)."""
+    job = import_jobs.find(job_id, user)
+    if job is None:
+        return _import_page(request, user, status=404, error="没有这个导入任务（可能已过期）")
+    if not job.finished:
+        return RedirectResponse(f"/customers/import/jobs/{job.id}", status_code=303)
+    return _job_result(request, user, job)
+
+
+def _job_result(request: Request, user: CurrentUser, job: import_jobs.ImportJob) -> Response:
+    """What a finished job shows: the preview, the refusal or the import's result."""
+    if job.report is None:
+        return _import_page(request, user, status=job.status, error=job.error)
+    report, settings = job.report, request.app.state.context.settings
+    if job.dry_run:
+        if staged_path(settings, job.staged) is not None:
+            request.session[SESSION_UPLOAD] = job.staged
+        return _import_page(request, user, report=report_view(report))
     if not report.committed:  # all or nothing, a row rejected: the file stays for another go
         error = (f"未导入任何数据：{len(report.rejected)} 行有错误。"
                  "修正后重新上传，或选择“仅导入有效行”")  # fmt: skip
@@ -160,9 +200,7 @@ async def commit_import(
     request.session.pop(SESSION_UPLOAD, None)
     request.session.pop(SESSION_REJECTS, None)
     if report.rejected:
-        write_rejects(rejects_path(ctx.settings, staged), report.rejected)
-        request.session[SESSION_REJECTS] = staged
-    path.unlink(missing_ok=True)
+        request.session[SESSION_REJECTS] = job.staged
     return _import_page(request, user, report=report_view(report), done=True)
 
 
