@@ -136,11 +136,12 @@ def _write(ctx: AppContext, target: _Folder | _Bucket, name: str, objects_to: st
     copy_to = store_for(ctx, objects_to) if objects_to else None
     if isinstance(target, _Folder):
         return backups.backup(ctx.engine, ctx.store, target.root / name, copy_to=copy_to,
-                              copy_to_url=objects_to or None)  # fmt: skip
+                              copy_to_url=objects_to or None, settings=ctx.settings)  # fmt: skip
     staging = Path(ctx.settings.work_dir or ctx.settings.home) / "backup-staging" / name  # type: ignore[operator]
     try:
         manifest = backups.backup(ctx.engine, ctx.store, staging, copy_to=copy_to,
-                                  copy_to_url=objects_to or None)  # fmt: skip
+                                  copy_to_url=objects_to or None,
+                                  settings=ctx.settings)  # fmt: skip
         target.upload(name, staging)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

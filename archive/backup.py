@@ -10,6 +10,10 @@ SHA-256 is not copied again.
 
 ``restore`` refuses an instance that holds any row or object, loads the snapshot, copies the
 objects back (each verified against its SHA-256) and checks every table's row count.
+
+Given the instance's settings, a backup also holds the configuration that defines it (taxonomy,
+understanding rules, non-secret settings; :mod:`archive.backup_config`), and a restore reports
+how the restored instance's configuration differs from it.
 """
 
 from __future__ import annotations
@@ -26,9 +30,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from archive import backup_logical
+from archive import backup_config, backup_logical
 from archive.errors import RestoreRefusedError, StorageError
 from archive.storage import ObjectStore
+from config.settings import Settings
 from models.db import current_revision, head_revision, upgrade_to_head, utcnow
 
 FORMAT = "dossier-backup/1"
@@ -158,8 +163,11 @@ def backup(
     *,
     copy_to: ObjectStore | None = None,
     copy_to_url: str | None = None,
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
     """Back the instance up into the folder ``dest``; returns the manifest.
+
+    ``settings``: also keep the instance's configuration files (:mod:`archive.backup_config`).
 
     Raises:
         RestoreRefusedError: ``dest`` already holds a backup.
@@ -170,6 +178,7 @@ def backup(
         raise RestoreRefusedError(f"目标文件夹已有备份：{dest}（请换一个空文件夹）")
     dest.mkdir(parents=True, exist_ok=True)
     database = _snapshot(engine, dest)
+    config = backup_config.save(settings, dest) if settings is not None else []
     if copy_to is not None:
         copy_to.ensure_ready()
     objects, copied = _objects(store, copy_to)
@@ -178,6 +187,7 @@ def backup(
         "created_at": utcnow().isoformat(),
         "schema_revision": current_revision(engine),
         "database": database,
+        "config": config,
         "objects": objects,
         "objects_copied_to": copy_to_url,
         "copied": copied,
@@ -253,19 +263,28 @@ def _load_logical(engine: Engine, dump: Path, revision: str | None) -> None:
 
 
 def restore(
-    engine: Engine, store: ObjectStore, src: Path, *, objects_from: ObjectStore | None = None
+    engine: Engine,
+    store: ObjectStore,
+    src: Path,
+    *,
+    objects_from: ObjectStore | None = None,
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
     """Restore the backup in ``src`` into the empty instance ``engine`` + ``store``.
 
-    Objects come from ``objects_from`` (the second store the backup copied them to).
+    Objects come from ``objects_from`` (the second store the backup copied them to). Given the
+    restored instance's ``settings``, its configuration is compared with the backup's (never
+    overwritten, see :mod:`archive.backup_config`).
 
     Returns:
-        ``{"tables": counts, "objects": n, "schema_revision": ...}``.
+        ``{"tables": counts, "objects": n, "schema_revision": ..., "config": [...]}``.
 
     Raises:
         RestoreRefusedError: Not empty, incomplete or damaged backup, counts that differ.
     """
     manifest = read_manifest(src)
+    config = manifest.get("config", [])
+    backup_config.verify(src, config)
     store.ensure_ready()
     refuse_non_empty(engine, store)
     if manifest["objects"] and objects_from is None:
@@ -286,5 +305,6 @@ def restore(
         raise RestoreRefusedError(f"恢复后的行数与备份不一致：{'、'.join(differ)}")
     for entry in manifest["objects"]:
         _copy_object(objects_from, store, entry["key"], entry["sha256"])  # type: ignore[arg-type]
+    compared = backup_config.compare(settings, src, config) if settings is not None else []
     return {"tables": counts, "objects": len(manifest["objects"]),
-            "schema_revision": manifest["schema_revision"]}  # fmt: skip
+            "schema_revision": manifest["schema_revision"], "config": compared}  # fmt: skip

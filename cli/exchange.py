@@ -194,7 +194,12 @@ def backup_command(
     from archive.backup import backup
 
     manifest = backup(
-        ctx.engine, ctx.store, dest, copy_to=_second_store(ctx, objects_to), copy_to_url=objects_to
+        ctx.engine,
+        ctx.store,
+        dest,
+        copy_to=_second_store(ctx, objects_to),
+        copy_to_url=objects_to,
+        settings=ctx.settings,
     )
     summary = {k: v for k, v in manifest.items() if k != "objects"}
     summary["objects"] = len(manifest["objects"])
@@ -203,7 +208,8 @@ def backup_command(
     else:
         rows = sum(manifest["database"]["tables"].values())
         console.print(
-            f"已备份到 {dest}：数据库 {rows} 行，对象 {summary['objects']} 个"
+            f"已备份到 {dest}：数据库 {rows} 行，对象 {summary['objects']} 个，"
+            f"配置文件 {len(manifest['config'])} 个"
             + (
                 f"，复制 {manifest['copied']} 个、已有 {manifest['skipped']} 个"
                 if objects_to
@@ -239,14 +245,32 @@ def restore_command(
 
     ctx = app_context(check_schema=False)
     source = objects_from or read_manifest(src).get("objects_copied_to")
-    result = restore(ctx.engine, ctx.store, src, objects_from=_second_store(ctx, source))
+    result = restore(
+        ctx.engine,
+        ctx.store,
+        src,
+        objects_from=_second_store(ctx, source),
+        settings=ctx.settings,
+    )
     if json_out:
         emit_json(result)
-    else:
-        rows = sum(result["tables"].values())
+        return
+    rows = sum(result["tables"].values())
+    console.print(f"已恢复：数据库 {rows} 行，对象 {result['objects']} 个；请运行 dossier check")
+    for entry in result["config"]:
+        what = CONFIG_LABELS.get(entry["what"], entry["what"])
+        if entry["status"] == "same":
+            console.print(f"{what}：与备份相同")
+            continue
+        keys = f"（不同的设置：{'、'.join(entry['keys'])}）" if entry.get("keys") else ""
         console.print(
-            f"已恢复：数据库 {rows} 行，对象 {result['objects']} 个；请运行 dossier check"
+            f"{what}与备份不同{keys}：备份中的副本为 {entry['backup_copy']}，"
+            f"本实例使用 {entry['in_use']}；如需沿用备份的配置，请在启用前替换"
         )
+
+
+CONFIG_LABELS = {"taxonomy": "资料分类与选项（taxonomy）", "understanding": "识别与提取规则",
+                 "settings": "设置（不含密钥）"}  # fmt: skip
 
 
 report_app = typer.Typer(help="报告 (reports)", no_args_is_help=True)

@@ -14,6 +14,8 @@ from pathlib import Path
 from config.errors import ConfigurationError
 
 DEFAULT_TAXONOMY_FILE = Path(__file__).with_name("taxonomy.toml")
+#: The classification and extraction rules (read by ``ingest.fields``; backed up with the data).
+DEFAULT_UNDERSTANDING_FILE = Path(__file__).with_name("understanding.toml")
 
 
 @dataclass(frozen=True)

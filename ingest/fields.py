@@ -17,10 +17,8 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
 
-import config
 from config.errors import ConfigurationError
-
-DEFAULT_UNDERSTANDING_FILE = Path(config.__file__).with_name("understanding.toml")
+from config.taxonomy import DEFAULT_UNDERSTANDING_FILE
 
 LONG_TERM = "长期"
 LONG_TERM_WORDS = ("长期", "永久", "无固定期限", "不约定期限")
