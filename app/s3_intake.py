@@ -1,7 +1,8 @@
 """The shared S3 intake: pull the objects of one S3 prefix into this worker's local intake,
 each object by exactly one worker however many run on however many machines.
 
-Per object listed under ``intake_s3_url``, oldest first:
+Per object listed under ``intake_s3_url``, oldest first, until a batch of files is pulled
+(``app.intake_pass`` processes the batch and calls again while the prefix has more):
 
 1. **claim**: insert its ``intake_pull`` row (unique per key and version) and commit; the insert
    is the lock across machines. A row whose holder's heartbeat is older than
