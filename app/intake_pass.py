@@ -346,6 +346,10 @@ def iter_outcome_rows(outcomes: Iterable[Outcome]) -> Iterator[dict[str, object]
 
 # ---- running a pass ------------------------------------------------------------------------
 
+#: Rounds of one pass over an S3 intake: each pulls a batch (``pull_s3_intake``), processes
+#: it, and pulls again while the prefix has more, so no worker hoards what others could take.
+S3_ROUNDS = 100
+
 OnDone = Callable[[intake.Claim, "Outcome | BaseException"], None]
 Executor = Callable[[Sequence[intake.Claim], OnDone], None]
 
@@ -403,6 +407,35 @@ def thread_executor(services: IngestServices) -> Executor:
     return execute
 
 
+def _process_rounds(
+    services: IngestServices,
+    *,
+    settle: bool,
+    execute: Executor | None,
+    on_claims: Callable[[int], None] | None,
+    on_done: OnDone,
+) -> PullReport | None:
+    """Claim and process; with an S3 intake, pull a batch first and go on while it has more."""
+    pull: PullReport | None = None
+    claimed = 0
+    for _ in range(S3_ROUNDS):  # one round without an S3 intake
+        latest = pull_s3_intake(
+            settings=services.settings,
+            engine=services.engine,
+            worker=worker_name(services.run_id),
+            into=pull,
+        )
+        pull = latest or pull
+        claims = gather_claims(services=services, settle=settle, pulled=pulled_paths(latest))
+        claimed += len(claims)
+        if on_claims:
+            on_claims(claimed)
+        (execute or thread_executor(services))(claims, on_done)
+        if latest is None or not latest.more:
+            break
+    return pull
+
+
 def run_pass(
     services: IngestServices,
     *,
@@ -429,12 +462,6 @@ def run_pass(
     relinked: dict[str, object] | None = None
     pull: PullReport | None = None
     try:
-        pull = pull_s3_intake(
-            settings=services.settings, engine=services.engine, worker=worker_name(services.run_id)
-        )
-        claims = gather_claims(services=services, settle=settle, pulled=pulled_paths(pull))
-        if on_claims:
-            on_claims(len(claims))
 
         def on_done(claim: intake.Claim, result: Outcome | BaseException) -> None:
             outcome = result if isinstance(result, Outcome) else return_for_retry(claim, result)
@@ -442,7 +469,9 @@ def run_pass(
             if on_outcome:
                 on_outcome(outcome)
 
-        (execute or thread_executor(services))(claims, on_done)
+        pull = _process_rounds(
+            services, settle=settle, execute=execute, on_claims=on_claims, on_done=on_done
+        )
         relinked = after_pass(services, outcomes)
     except BaseException:
         status = "failed"

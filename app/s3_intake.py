@@ -1,7 +1,8 @@
 """The shared S3 intake: pull the objects of one S3 prefix into this worker's local intake,
 each object by exactly one worker however many run on however many machines.
 
-Per object listed under ``intake_s3_url``, oldest first:
+Per object listed under ``intake_s3_url``, oldest first, until a batch of files is pulled
+(``app.intake_pass`` processes the batch and calls again while the prefix has more):
 
 1. **claim**: insert its ``intake_pull`` row (unique per key and version) and commit; the insert
    is the lock across machines. A row whose holder's heartbeat is older than
@@ -81,11 +82,8 @@ class PullReport:
 
     outcomes: list[PullOutcome] = field(default_factory=list)
     error: str | None = None
-
-    @property
-    def paths(self) -> list[Path]:
-        """The files this pass dropped into the local intake."""
-        return [Path(o.path) for o in self.outcomes if o.kind == "pulled" and o.path]
+    more: bool = False  #: the last call stopped at its batch: the prefix has more
+    fresh: list[Path] = field(default_factory=list)  #: dropped by the last call
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -112,41 +110,59 @@ def object_version(info: ObjectInfo) -> str:
 
 
 def pull_s3_intake(
-    *, settings: Settings, engine: Engine, worker: str, store: ObjectStore | None = None
+    *,
+    settings: Settings,
+    engine: Engine,
+    worker: str,
+    store: ObjectStore | None = None,
+    batch: int | None = None,
+    into: PullReport | None = None,
 ) -> PullReport | None:
-    """Pull every object of the S3 intake prefix into ``settings.intake_dir`` (see the module).
+    """Pull the objects of the S3 intake prefix into ``settings.intake_dir`` (see the module).
 
     Args:
         settings: ``intake_s3_url`` (empty: no S3 intake, returns None), the intake and work
-            folders, ``max_file_mb`` and ``intake_s3_claim_timeout_seconds``.
+            folders, ``max_file_mb``, ``intake_s3_claim_timeout_seconds`` and ``workers``.
         engine: The database every worker shares.
         worker: This worker's name (:func:`worker_name`).
         store: The intake prefix's store (default: built from ``intake_s3_url``).
+        batch: Stop after pulling this many files (``more`` is then set), so that a worker
+            takes what it can process now and leaves the rest to the others; default
+            ``4 × workers``.
+        into: A report of earlier rounds of the same pass to add this call's outcomes to.
 
     Returns:
-        The pass's report; never raises for one object or an unreachable S3 server.
+        The pass's report (``fresh``: what this call dropped); never raises for one object
+        or an unreachable S3 server.
     """
     if store is None:
         if not settings.intake_s3_url:
             return None
         store = store_from_settings(settings, url=settings.intake_s3_url)
+    report = into or PullReport()
+    report.more, report.fresh = False, []
     puller = _Puller(settings=settings, engine=engine, store=store, worker=worker)
     puller.sweep_downloads()
-    report = PullReport()
     try:
         listed = [i for i in store.iter_objects() if not i.key.endswith("/")]
     except DossierError as e:
         report.error = f"无法列出 S3 收件前缀：{e.message}"
         log.warning("s3 intake: listing failed: %s", e.message)
         return report
+    limit = batch or 4 * settings.workers
     for info in sorted(listed, key=lambda i: (i.last_modified, i.key)):
+        if len(report.fresh) >= limit:
+            report.more = True
+            break
         outcome = puller.pull(info)
         if outcome is not None:
             report.outcomes.append(outcome)
+            if outcome.kind == "pulled" and outcome.path:
+                report.fresh.append(Path(outcome.path))
     seen = {(i.key, object_version(i)) for i in listed}
     report.outcomes.extend(puller.close_unlisted(seen))
-    if report.outcomes:
-        log.info("s3 intake pass by %s: %s", worker, report.counts())
+    if report.fresh:
+        log.info("s3 intake by %s: %d file(s) pulled", worker, len(report.fresh))
     return report
 
 
@@ -332,8 +348,8 @@ def _save(stream: BinaryIO, temp: Path) -> tuple[str, int]:
 
 
 def pulled_paths(report: PullReport | None) -> Iterable[Path]:
-    """The files a pull pass dropped (none without an S3 intake)."""
-    return report.paths if report is not None else ()
+    """The files the last pull dropped (none without an S3 intake)."""
+    return report.fresh if report is not None else ()
 
 
 __all__ = [

@@ -96,6 +96,7 @@ def _sha(data: bytes) -> str:
 
 
 def _pull(settings: Settings, engine: Engine, worker: str, **kw: Any) -> PullReport:
+    kw.setdefault("batch", 100)
     report = pull_s3_intake(settings=settings, engine=engine, worker=worker, **kw)
     assert report is not None
     return report
@@ -118,7 +119,10 @@ def test_two_workers_pull_each_object_exactly_once(
     def run(name: str, settings: Settings) -> None:
         try:
             start.wait()
-            reports[name] = _pull(settings, engine, name)
+            report = None
+            while report is None or report.more:  # batches of 3, as a pass's rounds take them
+                report = _pull(settings, engine, name, batch=3, into=report)
+            reports[name] = report
         except BaseException as e:  # noqa: BLE001 - reported below
             errors.append(e)
 
@@ -136,6 +140,7 @@ def test_two_workers_pull_each_object_exactly_once(
             assert data == objects[name]
     pulled = {w: r.counts().get("pulled", 0) for w, r in reports.items()}
     assert sum(pulled.values()) == 40, pulled
+    print(f"pulled per worker: {pulled}")
     assert _left_in_s3(s3_client, bucket) == []
     rows = _rows(engine)
     assert len(rows) == 40 and {r.state for r in rows} == {"done"}
@@ -497,3 +502,25 @@ def test_partial_downloads_of_a_killed_worker_are_swept(
     os.utime(old, (time.time() - 120, time.time() - 120))
     _pull(settings, engine, "a")
     assert sorted(p.name for p in downloads.iterdir()) == ["fresh.part"]
+
+
+def test_one_pass_takes_the_prefix_in_rounds(
+    engine: Engine,
+    worker_settings: Callable[..., Settings],
+    s3_client: Any,
+    bucket: str,
+    tmp_path: Path,
+) -> None:
+    """A pass pulls a batch (4 × workers), processes it, and pulls again while S3 has more."""
+    for n in range(10):  # refused as unsupported at once: no OCR needed to follow the rounds
+        _put(s3_client, bucket, f"note-{n}.txt", f"说明 {n}".encode())
+    settings = worker_settings("a", **{**TEST_SETTINGS, "workers": 1})
+    archive = LocalObjectStore(tmp_path / "archive")
+    archive.ensure_ready()
+    claimed: list[int] = []
+    with open_services(settings=settings, engine=engine, store=archive) as services:
+        report = run_pass(services, settle=True, on_claims=claimed.append)
+    assert claimed == [4, 8, 10]  # three rounds, the bar's total growing
+    assert Counter(o.kind for o in report.outcomes) == {"quarantined": 10}
+    assert report.s3_intake is not None and report.s3_intake["counts"] == {"pulled": 10}
+    assert _left_in_s3(s3_client, bucket) == [] and _visible(settings) == {}
