@@ -35,11 +35,12 @@ import time
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
 from archive.filing import decide_status
+from bench import flags as flag_table
 from bench.samples import generate, write_sample
 from config import load_settings
 from ingest.fields import compact
@@ -109,6 +110,9 @@ class Result:
     bad_code_archived: bool
     reasons: list[str]
     ocr_seconds: float = 0.0  # of ``seconds``: page preparation, OCR and code re-reads
+    # The flag table (bench/flags.py): field -> [right, flagged]; no reading doubt at all.
+    flags: dict[str, list[bool]] = field(default_factory=dict)
+    doubt_free: bool = False
 
 
 def cases(limit: int | None = None, case_set: str = "standard") -> list[Case]:
@@ -194,6 +198,8 @@ def score(case: Case, truth: dict, normalized: NormalizedFile, *, engine: str) -
         pages=normalized.page_count, bad_code_archived=any(
             _bad_code_archived(p.fields, p.reasons, truth) for p in normalized.parts),
         reasons=sorted({r for p in normalized.parts for r in p.reasons}),
+        flags=flag_table.field_flags(case.kind, truth["fields"], fields),
+        doubt_free=flag_table.doubt_free(fields),
     )
 
 
@@ -317,7 +323,22 @@ def report(results: Sequence[Result]) -> str:
         "### Overall\n\n" + markdown_table(summarize(results)),
         "### Per document type\n\n" + markdown_table(summarize(results, by="kind")),
         "### Per degradation\n\n" + markdown_table(summarize(results, by="degradation")),
+        *flag_report(results),
     ])
+
+
+def flag_report(results: Sequence[Result]) -> list[str]:
+    """The flag table (bench/flags.py): overall, per type, and the fields behind it."""
+    if not any(r.flags for r in results):
+        return []
+    return [
+        "### Flags: wrong values found by doubts\n\n"
+        + markdown_table(flag_table.flag_rows(results)),
+        "### Flags per document type\n\n"
+        + markdown_table(flag_table.flag_rows(results, by="kind")),
+        "### Flags per field (fields wrong or flagged at least once)\n\n"
+        + markdown_table(flag_table.per_field_rows(results)),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,6 +27,7 @@ from ingest import pdfout
 from ingest.cards import isolate_cards
 from ingest.classify import OTHER, Classification, classify, classify_pages, group_pages
 from ingest.extract import cross_check_id, extract_fields
+from ingest.extract.confidence import word_scores
 from ingest.fields import Field, correct_code
 from ingest.loading import Limits, LoadedDocument, load_document
 from ingest.ocr.base import OcrEngine, OcrParams, OcrResult, code_region_after_label
@@ -117,6 +118,7 @@ class PageResult:
     rereads: tuple[tuple[str, str, bool], ...] = ()  # (field, valid code, corrected) re-read
     cards: int = 0  # ID cards found on a copy; OCR read only inside them
     photo: bool = False  # a phone photo: the sheet was cut out and flattened
+    words: tuple[tuple[str, float], ...] = ()  # the engine's scored words (confidence.word_scores)
 
 
 @dataclass(frozen=True)
@@ -218,6 +220,7 @@ def _process_pages(
                 rereads=rereads,
                 cards=card_count,
                 photo=prepared.flattened,
+                words=word_scores(ocr.words),
             )
         )
     return results, ocr_seconds
