@@ -27,7 +27,7 @@ from ingest import pdfout
 from ingest.cards import isolate_cards
 from ingest.classify import OTHER, Classification, classify, classify_pages, group_pages
 from ingest.extract import cross_check_id, extract_fields
-from ingest.extract.confidence import word_scores
+from ingest.extract.confidence import DOUBT_REASONS, DOUBTFUL_FIELD, assess_fields, word_scores
 from ingest.fields import Field, correct_code
 from ingest.loading import Limits, LoadedDocument, load_document
 from ingest.ocr.base import OcrEngine, OcrParams, OcrResult, code_region_after_label
@@ -53,6 +53,7 @@ _FIELD_REASON_MAP = {
     "id_gender_mismatch": "id_mismatch",
     "uscc_candidates_mismatch": "code_conflict",
     "id_candidates_mismatch": "code_conflict",
+    **{code: DOUBTFUL_FIELD for code in DOUBT_REASONS},
 }
 
 #: Key fields re-read from the page image when the text gives no valid value:
@@ -408,7 +409,7 @@ def _extract(
             ):
                 merged[name] = f
     _apply_rereads(merged, part_pages)
-    return merged
+    return assess_fields(doc_type, merged, pages=[p.words for p in part_pages], today=params.today)
 
 
 def _apply_rereads(merged: dict[str, Field], part_pages: list[PageResult]) -> None:

@@ -31,7 +31,7 @@ from datetime import date
 from typing import Any
 
 from ingest.extract.plausibility import implausible
-from ingest.fields import Field, compact
+from ingest.fields import Field, compact, compact_lines
 
 #: Below this confidence a field is shown as doubtful even without a reason (the page's rule).
 LOW_CONFIDENCE = 0.6
@@ -41,6 +41,30 @@ DOUBT_CAP = 0.5
 STATUS_REASONS = frozenset({"expired", "expiring"})
 #: Reasons that only explain how a value was read; not doubts by themselves.
 INFO_REASONS = frozenset({"reread"})
+#: The document review reason of a field doubt that has no reason of its own at that level.
+DOUBTFUL_FIELD = "doubtful_field"
+#: Field doubts (this module's, the plausibility rules', the cuts of :mod:`.bounds` and the
+#: conversions' own) that make their document a ``doubtful_field`` one.
+DOUBT_REASONS = (
+    "low_ocr_score",
+    "person_name_implausible",
+    "org_name_implausible",
+    "date_implausible",
+    "amount_implausible",
+    "address_implausible",
+    "code_format",
+    "option_unknown",
+    "same_party",
+    "trimmed_date",
+    "trimmed_label",
+    "date_unparsed",
+    "date_range",
+    "amount_unparsed",
+    "gender_unparsed",
+    "phone_format",
+    "email_format",
+    "code_unparsed",
+)
 #: A value read from characters the engine scored below this (0..1) is doubtful. Measured on
 #: the accuracy bench (docs/benchmarks-accuracy.md, flag table).
 LOW_OCR_SCORE = 0.9
@@ -76,7 +100,7 @@ def word_scores(words: Iterable[Any]) -> tuple[tuple[str, float], ...]:
     """
     out = []
     for w in words:
-        text = compact(w.text)
+        text = "".join(compact_lines(w.text))
         if text:
             out.append((text, max(0.0, min(1.0, float(w.confidence) / 100))))
     return tuple(out)
