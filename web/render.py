@@ -102,8 +102,8 @@ def page_image(
 # --- queue thumbnails --------------------------------------------------------------------------
 
 THUMB_PREFIX = "cache/thumbs"
-#: Pixel width of a thumbnail: the queue shows it 48 CSS px wide, sharp on a 2x screen.
-THUMB_WIDTH = 96
+#: Pixel width of a thumbnail: the queue shows it in a 64 CSS px box, sharp on a 2x screen.
+THUMB_WIDTH = 128
 #: Original files a thumbnail can be drawn from when a document has no PDF.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif")
 
