@@ -48,6 +48,7 @@ from datetime import date
 from pathlib import Path
 
 from archive.filing import decide_status
+from bench import flags as flag_table
 from bench.samples import generate, write_sample
 from config import load_settings
 from ingest.fields import compact, format_amount, parse_amount
@@ -133,6 +134,9 @@ class Result:
     reasons: list[str]
     ocr_seconds: float = 0.0  # of ``seconds``: page preparation, OCR and code re-reads
     every_field: dict[str, str] = field(default_factory=dict)  # :func:`field_outcomes`
+    # The flag table (bench/flags.py): field -> [right, flagged]; no reading doubt at all.
+    flags: dict[str, list[bool]] = field(default_factory=dict)
+    doubt_free: bool = False
 
 
 def cases(limit: int | None = None, case_set: str = "standard") -> list[Case]:
@@ -221,6 +225,8 @@ def score(case: Case, truth: dict, normalized: NormalizedFile, *, engine: str) -
             _bad_code_archived(p.fields, p.reasons, truth) for p in normalized.parts),
         reasons=sorted({r for p in normalized.parts for r in p.reasons}),
         every_field=field_outcomes(case.kind, truth, fields),
+        flags=flag_table.field_flags(case.kind, truth["fields"], fields),
+        doubt_free=flag_table.doubt_free(fields),
     )
 
 
@@ -454,7 +460,22 @@ def report(results: Sequence[Result]) -> str:
         "### Per degradation\n\n" + markdown_table(summarize(results, by="degradation")),
         "### Every field\n\n" + markdown_table(field_summary(results)),
         "### Per field\n\n" + markdown_table(field_rows(results)),
+        *flag_report(results),
     ])
+
+
+def flag_report(results: Sequence[Result]) -> list[str]:
+    """The flag table (bench/flags.py): overall, per type, and the fields behind it."""
+    if not any(r.flags for r in results):
+        return []
+    return [
+        "### Flags: wrong values found by doubts\n\n"
+        + markdown_table(flag_table.flag_rows(results)),
+        "### Flags per document type\n\n"
+        + markdown_table(flag_table.flag_rows(results, by="kind")),
+        "### Flags per field (fields wrong or flagged at least once)\n\n"
+        + markdown_table(flag_table.per_field_rows(results)),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

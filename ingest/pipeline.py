@@ -25,6 +25,7 @@ from ingest import pdfout
 from ingest.cards import isolate_cards
 from ingest.classify import OTHER, Classification, classify_pages, group_pages
 from ingest.extract import extract_fields
+from ingest.extract.confidence import DOUBT_REASONS, DOUBTFUL_FIELD, assess_fields, word_scores
 from ingest.extract.geometry import PageLayout, boxes_from_words
 from ingest.extraction_rules import option_texts
 from ingest.fields import Field
@@ -53,6 +54,7 @@ _FIELD_REASON_MAP = {
     "id_gender_mismatch": "id_mismatch",
     "uscc_candidates_mismatch": "code_conflict",
     "id_candidates_mismatch": "code_conflict",
+    **{code: DOUBTFUL_FIELD for code in DOUBT_REASONS},
 }
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ class PageResult:
     cards: int = 0  # ID cards found on a copy; OCR read only inside them
     photo: bool = False  # a phone photo: the sheet was cut out and flattened
     layout: PageLayout | None = field(default=None, repr=False)  # OCR boxes and tick boxes
+    words: tuple[tuple[str, float], ...] = ()  # the engine's scored words (confidence.word_scores)
 
 
 @dataclass(frozen=True)
@@ -211,6 +214,7 @@ def _process_pages(
                 cards=card_count,
                 photo=prepared.flattened,
                 layout=layout,
+                words=word_scores(ocr.words),
             )
         )
     return results, ocr_seconds
@@ -347,7 +351,7 @@ def _extract(
             ):
                 merged[name] = f
     apply_rereads(merged, [(n, p.rereads) for n, p in enumerate(part_pages, start=1)])
-    return merged
+    return assess_fields(doc_type, merged, pages=[p.words for p in part_pages], today=params.today)
 
 
 def _field_dict(f: Field) -> dict:

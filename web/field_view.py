@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from archive.document_customer import MISMATCH
+from archive.linking import CUSTOMER_FIELDS_BY_TYPE
 from config.taxonomy import Taxonomy
+from ingest.extract.confidence import INFO_REASONS, LOW_CONFIDENCE, reading_doubts
 from ingest.extraction_rules import field_labels, load_extraction_rules
 from models.validation import FIELD_LABELS, mask_id_number
 from web.formatting import money, unmoney, ymd
@@ -42,7 +45,6 @@ FIELD_REASON_LABELS = {
     "expiring": "即将过期",
 }
 
-LOW_CONFIDENCE = 0.6
 SENSITIVE_FIELDS = frozenset({"id_number"})
 UNKNOWN_FIELD_LABEL = "其他字段"
 DATE_KINDS = frozenset({"date", "date_or_long"})
@@ -120,14 +122,36 @@ def stored_value(spec: FieldSpec, typed: str) -> str:
     return unmoney(typed) if spec.kind == "amount" else typed
 
 
-def _field_reasons(raw: Mapping[str, Any]) -> list[str]:
-    reasons = list(raw.get("reasons") or [])
+def _field_reasons(raw: Mapping[str, Any], *, differs: bool = False) -> list[str]:
+    """A field's doubts as codes: its reasons (informational ones left out), a low confidence,
+    a difference from the customer's record. A value a person corrected carries none."""
+    if raw.get("corrected_by"):
+        return []
+    reasons = [r for r in raw.get("reasons") or [] if r not in INFO_REASONS]
     if raw.get("reason"):
         reasons.append(str(raw["reason"]))
     confidence = raw.get("confidence")
-    if isinstance(confidence, int | float) and confidence < LOW_CONFIDENCE:
+    has_value = raw.get("value") not in (None, "")
+    low = isinstance(confidence, int | float) and confidence < LOW_CONFIDENCE
+    if has_value and low and not reading_doubts(reasons):  # else the doubts say why
         reasons.append("low_confidence")
+    if differs:
+        reasons.append(MISMATCH)
     return list(dict.fromkeys(reasons))
+
+
+def differing_fields(fields: Mapping[str, Any], document_type: str) -> set[str]:
+    """The fields whose value differs from the linked customer's record (``_differences``,
+    written by ``archive.document_customer`` with the customer's column names)."""
+    source_of = {column: src for src, column in CUSTOMER_FIELDS_BY_TYPE.get(document_type, ())}
+    found = fields.get("_differences")
+    if not isinstance(found, list):
+        return set()
+    return {
+        source_of.get(str(d.get("field")), str(d.get("field")))
+        for d in found
+        if isinstance(d, Mapping)
+    }
 
 
 def field_rows(
@@ -138,6 +162,7 @@ def field_rows(
     Bookkeeping keys (``_...``) are skipped; ID numbers are masked unless ``unmask``.
     """
     rows = []
+    differs = differing_fields(fields, document_type)
     for name, raw in fields.items():
         if name.startswith("_"):
             continue
@@ -146,7 +171,7 @@ def field_rows(
         value = display_value(spec, info)
         if name in SENSITIVE_FIELDS and value and not unmask:
             value = mask_id_number(value)
-        reasons = _field_reasons(info)
+        reasons = _field_reasons(info, differs=name in differs)
         rows.append(
             {
                 "name": name,
@@ -157,6 +182,7 @@ def field_rows(
                 "confidence": info.get("confidence"),
                 "doubtful": bool(reasons),
                 "reasons": [reason_label(taxonomy, r) for r in reasons],
+                "reason_codes": reasons,
             }
         )
     return rows

@@ -53,6 +53,33 @@ def _audit_value(name: str, value: Any) -> Any:
     return _json_value(value)
 
 
+def _field_plain(name: str, raw: Any) -> Any:
+    value = raw.get("value") if isinstance(raw, Mapping) else raw
+    if value is not None and (name == "id_number" or name.endswith("_id_number")):
+        return mask_id_number(str(value))
+    return _json_value(value)
+
+
+def field_changes(old: Any, new: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The extracted fields whose value changed, as ``(before, after)`` audit values.
+
+    ``{"name": value}`` on each side (a field absent on one side is None there), ID numbers
+    masked as everywhere in the trail; bookkeeping keys (``_...``) are left out. None when no
+    value changed (only doubts or confidences did): the trail then keeps the field names.
+    """
+    olds = old if isinstance(old, Mapping) else {}
+    news = new if isinstance(new, Mapping) else {}
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for name in dict.fromkeys([*olds, *news]):
+        if str(name).startswith("_"):
+            continue
+        was, now = _field_plain(name, olds.get(name)), _field_plain(name, news.get(name))
+        if was != now:
+            before[name], after[name] = was, now
+    return (before, after) if after else None
+
+
 def snapshot(obj: Any, names: Sequence[str]) -> dict[str, Any]:
     """The named attributes of ``obj`` as audit values: ID numbers masked, OCR text summarized."""
     return {name: _audit_value(name, getattr(obj, name)) for name in names}

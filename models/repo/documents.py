@@ -24,7 +24,7 @@ from models.document import (
 )
 from models.errors import NotFoundError, ValidationError
 from models.repo.audit import add_audit_event
-from models.repo.base import atomic, snapshot
+from models.repo.base import atomic, field_changes, snapshot
 
 #: A document "in effect" for its customer and type (see current_document_of_type).
 CURRENT_STATUSES = (DocumentStatus.ARCHIVED.value, DocumentStatus.UPDATING.value)
@@ -210,12 +210,16 @@ def update_document(
     if not changed:
         return document
     before = snapshot(document, changed)
+    old_fields = dict(document.fields or {})
     with atomic(session):
         for name in changed:
             setattr(document, name, values[name])
         document.updated_at = utcnow()
         session.add(document)
         session.flush()
+        after = snapshot(document, changed)
+        if "fields" in changed and (diff := field_changes(old_fields, document.fields)):
+            before["fields"], after["fields"] = diff  # old -> new values, not just names
         add_audit_event(
             session,
             actor=actor,
@@ -223,7 +227,7 @@ def update_document(
             entity_type="document",
             entity_id=document_id,
             before=before,
-            after=snapshot(document, changed),
+            after=after,
             detail=detail,
         )
     return document

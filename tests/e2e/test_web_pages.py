@@ -11,11 +11,12 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from models import repo
 from models.audit import AuditEvent
 from models.document import Document
+from models.validation import mask_id_number
 from tests.e2e.test_web_http import (  # noqa: F401
     WebWorld,
     app,
@@ -105,8 +106,52 @@ def test_a_shown_amount_sent_back_unchanged_is_not_a_correction(client_of, world
     audit = reviewer.get("/audit", params={"document": str(doc_id), "action": "document.correct"})
     assert _rows(audit.text) == ["document.correct"]
     assert "修改识别字段" in audit.text
-    # The trail keeps the names of the fields only (models/repo snapshots), not their values.
-    assert re.search(r"识别字段</span>：\s*<span class=\"after\">已修改</span>", audit.text)
+    # The trail keeps each changed field's value before and after (models/repo snapshots).
+    assert re.search(
+        r'注册资本</span>：\s*<span class="before">500,000\.00 元</span>\s*'
+        r'<span class="arrow" aria-label="改为">-&gt;</span>\s*'
+        r'<span class="after">600,000\.00 元</span>',
+        audit.text,
+    )
+    assert "已修改" not in audit.text
+    with Session(world.engine) as session:
+        event = session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.action == "document.correct", AuditEvent.entity_id == str(doc_id))
+            .order_by(col(AuditEvent.id).desc())
+        ).first()
+        assert event is not None
+        assert event.before["fields"] == {"registered_capital": "500000"}
+        assert event.after["fields"] == {"registered_capital": "600000.00"}
+
+
+def test_a_corrected_id_number_shows_masked_before_and_after(client_of, world: WebWorld) -> None:
+    doc_id = _typed(world, "id_card", 9)
+    reviewer = client_of("rev1")
+    with Session(world.engine) as session:
+        doc = session.get(Document, doc_id)
+        assert doc is not None
+        old_number = doc.fields["id_number"]["value"]
+    new_number = "11010519491231002X"
+    page = reviewer.get(f"/documents/{doc_id}").text
+    form = {"csrf_token": csrf_from(page), "field__id_number": new_number,
+            "document_type": "id_card"}
+    reviewer.post(f"/documents/{doc_id}/correct", data=form)
+    audit = reviewer.get("/audit", params={"document": str(doc_id), "action": "document.correct"})
+    before, after = mask_id_number(old_number), mask_id_number(new_number)
+    assert re.search(
+        rf'公民身份号码</span>：\s*<span class="before">{re.escape(before)}</span>\s*'
+        rf'<span class="arrow" aria-label="改为">-&gt;</span>\s*'
+        rf'<span class="after">{re.escape(after)}</span>',
+        audit.text,
+    )
+    assert old_number not in audit.text and new_number not in audit.text
+    with Session(world.engine) as session:
+        stored = [
+            {**(e.before or {}), **(e.after or {})}
+            for e in session.exec(select(AuditEvent).where(AuditEvent.entity_id == str(doc_id)))
+        ]
+    assert old_number not in str(stored) and new_number not in str(stored)
 
 
 def test_audit_filters_by_user_document_customer_and_action(client_of, world: WebWorld) -> None:

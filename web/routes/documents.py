@@ -23,7 +23,7 @@ from models.user import User
 from web.deps import Context, CurrentUser, DbSession
 from web.field_view import display_value, field_spec, stored_value
 from web.params import PageNumber, PathId
-from web.render import page_image
+from web.render import IMAGE_SUFFIXES, page_image, thumbnail_image
 from web.routes.queue import filters_from_query, filters_query, queue_filters
 from web.views import field_rows, may_unmask, render
 
@@ -275,6 +275,23 @@ def page_png(document_id: PathId, page: PageNumber, db: DbSession, user: Current
                      page=page)
     return Response(png, media_type="image/png",
                     headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.get("/documents/{document_id}/thumbnail.png")
+def thumbnail_png(document_id: PathId, db: DbSession, user: CurrentUser, ctx: Context) -> Response:
+    """The first page, small, for the review queue: from the PDF, else from an image original;
+    visible to whoever may see the document (404 otherwise, as the document itself)."""
+    document, _ = visible_document(db, user=user, document_id=document_id)
+    if document.pdf_key and document.pdf_sha256:
+        key, sha256, is_pdf = document.pdf_key, document.pdf_sha256, True
+    elif document.original_key and document.original_sha256 and (
+        document.original_filename or ""
+    ).lower().endswith(IMAGE_SUFFIXES):
+        key, sha256, is_pdf = document.original_key, document.original_sha256, False
+    else:
+        raise HTTPException(status_code=404, detail="该资料没有可预览的页面")
+    png = thumbnail_image(ctx.store, key=key, sha256=sha256, is_pdf=is_pdf)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 
 def content_disposition(filename: str) -> str:

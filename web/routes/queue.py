@@ -52,6 +52,7 @@ def _row(item: review.QueueItem, *, taxonomy: Taxonomy, now: Any) -> dict[str, A
     return {
         "id": item.document_id,
         "url": f"/documents/{item.document_id}",
+        "thumbnail": f"/documents/{item.document_id}/thumbnail.png" if item.page_count else None,
         "type_label": taxonomy.document_type(item.document_type).label,
         "customer_name": item.customer_name,
         "customer_code": item.customer_code,
