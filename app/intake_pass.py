@@ -35,6 +35,7 @@ from app.filing_request import (
     filing_request,
     new_customer_owner,
 )
+from app.shutdown import graceful_stop
 from archive.document_customer import sync_documents
 from archive.filing import FiledDocument, file_document
 from archive.relink import relink_pending
@@ -347,6 +348,7 @@ class RunReport:
     outcomes: tuple[Outcome, ...]
     counts: dict[str, int]
     relink: dict[str, object] | None = None
+    stopped: bool = False  #: a stop was requested during the pass (app.shutdown)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -354,6 +356,7 @@ class RunReport:
             "counts": self.counts,
             "files": [o.as_dict() for o in self.outcomes],
             "relink": self.relink,
+            "stopped": self.stopped,
         }
 
 
@@ -414,8 +417,42 @@ def run_pass(
     outcomes: list[Outcome] = []
     status = "succeeded"
     relinked: dict[str, object] | None = None
+    stopped = False
     try:
-        claims = gather_claims(services=services, settle=settle)
+        stopped = _process_claims(
+            services, outcomes, settle=settle, execute=execute,
+            on_claims=on_claims, on_outcome=on_outcome,
+        )  # fmt: skip
+        relinked = after_pass(services, outcomes)
+    except BaseException:
+        status = "failed"
+        raise
+    finally:
+        counts = summarize(outcomes)
+        with Session(services.engine) as session:
+            repo.finish_ingest_run(session, run_id=services.run_id, status=status, counts=counts)
+            session.commit()
+    return RunReport(services.run_id, tuple(outcomes), counts, relinked, stopped=stopped)
+
+
+def _process_claims(
+    services: IngestServices,
+    outcomes: list[Outcome],
+    *,
+    settle: bool,
+    execute: Executor | None,
+    on_claims: Callable[[int], None] | None,
+    on_outcome: Callable[[Outcome], None] | None,
+) -> bool:
+    """Claim and process, appending to ``outcomes``; return whether a stop was requested.
+
+    A stop (SIGTERM/SIGINT or the stop file, :mod:`app.shutdown`) takes no new file; files in
+    progress finish within ``shutdown_grace_seconds``, then are interrupted and handed back.
+    """
+    grace = services.settings.shutdown_grace_seconds
+    with graceful_stop(grace, on_deadline=services.pool.interrupt) as stop:
+        stop.on_request(services.pool.drain)
+        claims = [] if stop.requested else gather_claims(services=services, settle=settle)
         if on_claims:
             on_claims(len(claims))
 
@@ -426,13 +463,4 @@ def run_pass(
                 on_outcome(outcome)
 
         (execute or thread_executor(services))(claims, on_done)
-        relinked = after_pass(services, outcomes)
-    except BaseException:
-        status = "failed"
-        raise
-    finally:
-        counts = summarize(outcomes)
-        with Session(services.engine) as session:
-            repo.finish_ingest_run(session, run_id=services.run_id, status=status, counts=counts)
-            session.commit()
-    return RunReport(services.run_id, tuple(outcomes), counts, relinked)
+        return stop.requested
