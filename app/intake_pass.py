@@ -21,16 +21,17 @@ import socket
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
+from app.after_pass import after_pass
 from app.filing_request import (
     claim_token,
     filing_request,
@@ -38,9 +39,8 @@ from app.filing_request import (
     new_customer_owner,
 )
 from app.s3_intake import PullReport, pull_s3_intake, pulled_paths, worker_name
-from archive.document_customer import sync_documents
+from app.shutdown import graceful_stop
 from archive.filing import FiledDocument, file_document
-from archive.relink import relink_pending
 from archive.storage import ObjectStore
 from config import Settings
 from config.errors import DossierError, ErrorCode
@@ -339,11 +339,6 @@ def summarize(outcomes: Iterable[Outcome]) -> dict[str, int]:
     return counts
 
 
-def iter_outcome_rows(outcomes: Iterable[Outcome]) -> Iterator[dict[str, object]]:
-    for o in outcomes:
-        yield o.as_dict()
-
-
 # ---- running a pass ------------------------------------------------------------------------
 
 #: Rounds of one pass over an S3 intake: each pulls a batch (``pull_s3_intake``), processes
@@ -361,6 +356,7 @@ class RunReport:
     counts: dict[str, int]
     relink: dict[str, object] | None = None
     s3_intake: dict[str, object] | None = None  # the S3 intake's pull (app.s3_intake)
+    stopped: bool = False  #: a stop was requested during the pass (app.shutdown)
 
     def as_dict(self) -> dict[str, object]:
         record: dict[str, object] = {
@@ -368,27 +364,11 @@ class RunReport:
             "counts": self.counts,
             "files": [o.as_dict() for o in self.outcomes],
             "relink": self.relink,
+            "stopped": self.stopped,
         }
         if self.s3_intake is not None:
             record["s3_intake"] = self.s3_intake
         return record
-
-
-def after_pass(services: IngestServices, outcomes: Sequence[Outcome]) -> dict[str, object] | None:
-    """After a pass that filed documents: fill customer fields from them (forms, licenses),
-    then link what is now unambiguous (:mod:`archive.relink`). Both are idempotent; a failure
-    here leaves the documents filed as they are, for the scheduled relink to finish."""
-    filed = [d.document_id for o in outcomes for d in o.documents if o.kind != "recovered"]
-    if not filed:
-        return None
-    taxonomy = services.settings.taxonomy
-    try:
-        with Session(services.engine) as session:
-            sync_documents(session, document_ids=filed, taxonomy=taxonomy)
-            return relink_pending(session, services.store, taxonomy=taxonomy).as_dict()
-    except (DossierError, SQLAlchemyError) as e:
-        log.warning("relink after pass %s failed: %s", services.run_id, e)
-        return {"error": str(e)}
 
 
 def thread_executor(services: IngestServices) -> Executor:
@@ -414,11 +394,20 @@ def _process_rounds(
     execute: Executor | None,
     on_claims: Callable[[int], None] | None,
     on_done: OnDone,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> PullReport | None:
-    """Claim and process; with an S3 intake, pull a batch first and go on while it has more."""
+    """Claim and process; with an S3 intake, pull a batch first and go on while it has more.
+
+    Once ``stopping()`` (a stop was requested, :mod:`app.shutdown`) no new file is pulled or
+    claimed; files in progress finish within the grace period, then are handed back.
+    """
     pull: PullReport | None = None
     claimed = 0
     for _ in range(S3_ROUNDS):  # one round without an S3 intake
+        if stopping():
+            if on_claims and not claimed:
+                on_claims(0)
+            break
         latest = pull_s3_intake(
             settings=services.settings,
             engine=services.engine,
@@ -461,6 +450,7 @@ def run_pass(
     status = "succeeded"
     relinked: dict[str, object] | None = None
     pull: PullReport | None = None
+    stopped = False
     try:
 
         def on_done(claim: intake.Claim, result: Outcome | BaseException) -> None:
@@ -469,9 +459,18 @@ def run_pass(
             if on_outcome:
                 on_outcome(outcome)
 
-        pull = _process_rounds(
-            services, settle=settle, execute=execute, on_claims=on_claims, on_done=on_done
-        )
+        grace = services.settings.shutdown_grace_seconds
+        with graceful_stop(grace, on_deadline=services.pool.interrupt) as stop:
+            stop.on_request(services.pool.drain)
+            pull = _process_rounds(
+                services,
+                settle=settle,
+                execute=execute,
+                on_claims=on_claims,
+                on_done=on_done,
+                stopping=lambda: stop.requested,
+            )
+            stopped = stop.requested
         relinked = after_pass(services, outcomes)
     except BaseException:
         status = "failed"
@@ -482,5 +481,10 @@ def run_pass(
             repo.finish_ingest_run(session, run_id=services.run_id, status=status, counts=counts)
             session.commit()
     return RunReport(
-        services.run_id, tuple(outcomes), counts, relinked, pull.as_dict() if pull else None
+        services.run_id,
+        tuple(outcomes),
+        counts,
+        relinked,
+        pull.as_dict() if pull else None,
+        stopped=stopped,
     )

@@ -15,8 +15,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-import flows  # noqa: F401  (switches Prefect telemetry off before anything imports prefect)
-
 app = typer.Typer(help="归档完整性检查 (integrity check)", add_completion=False)
 
 SEVERITY_LABELS = {
@@ -70,17 +68,21 @@ def _print_summary(console: Console, summary: dict[str, Any]) -> None:
 
 
 def run_summary(
-    *, mode: str, repair: bool, use_prefect: bool, deep: bool = False
+    *, mode: str, repair: bool, use_prefect: bool | None, deep: bool = False
 ) -> dict[str, Any]:
-    """Run the check through the Prefect flow or directly; return its summary."""
-    if use_prefect:
+    """Run the check as the Prefect flow (a server answers, or ``--prefect``) or directly;
+    return its summary."""
+    from app.context import app_context
+    from app.prefect_address import use_flows
+
+    ctx = app_context()
+    if use_flows(ctx.settings, use_prefect):
         from flows.integrity import check_archive
 
         return check_archive(mode=mode, repair=repair, deep=deep)  # type: ignore[arg-type]
-    from app.context import app_context
-    from flows.integrity import run_integrity_check
+    from app.integrity_check import run_integrity_check
 
-    return run_integrity_check(app_context(), mode=mode, repair_=repair, deep=deep)
+    return run_integrity_check(ctx, mode=mode, repair_=repair, deep=deep)
 
 
 @app.command("check")
@@ -96,8 +98,13 @@ def check(
         Path | None, typer.Option("--output", help="Also save the JSON report here.")
     ] = None,
     use_prefect: Annotated[
-        bool, typer.Option("--prefect/--no-prefect", help="Run as a Prefect flow (default).")
-    ] = True,
+        bool | None,
+        typer.Option(
+            "--prefect/--no-prefect",
+            help="Run as a Prefect flow; default: only when a Prefect server answers "
+            "(dossier serve running, or PREFECT_API_URL).",
+        ),
+    ] = None,
     deep: Annotated[
         bool,
         typer.Option(
@@ -109,9 +116,6 @@ def check(
 
     Exit code 0: clean; 1: warnings; 2: critical findings; 3: the check could not run.
     """
-    from app.context import app_context
-
-    app_context()  # an unreachable or unmigrated database stops here (exit 3, cli.main)
     summary = run_summary(mode=mode.value, repair=repair, use_prefect=use_prefect, deep=deep)
     text = json.dumps(summary, ensure_ascii=False, indent=2, default=str)
     if output is not None:

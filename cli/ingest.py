@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -14,6 +15,9 @@ from cli.labels import OUTCOME_LABELS, reasons_text
 from cli.output import console, emit_json, err
 from config.taxonomy import Taxonomy
 from ingest.quarantine import reason_label
+
+if TYPE_CHECKING:
+    from app.context import AppContext
 
 
 def _outcome_table(report: dict, taxonomy: Taxonomy) -> Table:
@@ -52,18 +56,27 @@ def ingest(
         bool, typer.Option("--now", help="Do not wait for files to settle (one-shot imports).")
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable JSON.")] = False,
+    use_prefect: Annotated[
+        bool | None,
+        typer.Option(
+            "--prefect/--no-prefect",
+            help="Run as a Prefect flow; default: only when a Prefect server answers "
+            "(dossier serve running, or PREFECT_API_URL).",
+        ),
+    ] = None,
 ) -> None:
-    """Ingest the intake folder: searchable PDFs, named, filed, linked, with a review status."""
+    """Ingest the intake folder: searchable PDFs, named, filed, linked, with a review status.
+
+    Ctrl-C or SIGTERM: no new file is taken, files in progress finish (shutdown_grace_seconds).
+    """
     from app.context import app_context
-    from flows.ingest import ProgressHooks, ingest_intake
 
     ctx = app_context()  # an unreachable or unmigrated database stops here (exit 3, cli.main)
-
-    logging.getLogger("prefect").setLevel(logging.WARNING)
+    run_pass = _pass_runner(ctx, use_prefect)
     if watch:
-        from flows.watch import watch_intake
+        from app.intake_watch import watch_intake
 
-        watch_intake(run_once=lambda: ingest_intake(settle=True))
+        watch_intake(run_once=lambda: run_pass(True, None, None))
         return
     with Progress(
         TextColumn("[bold]收件处理"),
@@ -83,14 +96,43 @@ def ingest(
         def on_outcome(o: Outcome) -> None:
             progress.update(bar, advance=1, description=o.source)
 
-        report = ingest_intake(settle=not now, hooks=ProgressHooks(on_claims, on_outcome))
+        report = run_pass(not now, on_claims, on_outcome)
+    _print_report(report, ctx.taxonomy, json_out)
+    if report.get("stopped"):
+        err.print("已停止：未处理完的文件已放回收件夹")
+        raise typer.Exit(130)
+
+
+PassRunner = Callable[[bool, Callable[[int], None] | None, Callable[[Outcome], None] | None], dict]
+
+
+def _pass_runner(ctx: AppContext, use_prefect: bool | None) -> PassRunner:
+    """One pass as the Prefect flow (reporting to the server that answers) or, without a
+    server, the plain function: no Prefect import, processing starts at once."""
+    from app.prefect_address import use_flows
+
+    if use_flows(ctx.settings, use_prefect):
+        logging.getLogger("prefect").setLevel(logging.WARNING)
+        from flows.ingest import ProgressHooks, ingest_intake
+
+        return lambda settle, on_claims, on_outcome: ingest_intake(
+            settle=settle, hooks=ProgressHooks(on_claims, on_outcome)
+        )
+    from app.intake_run import run_intake
+
+    return lambda settle, on_claims, on_outcome: run_intake(
+        ctx, settle=settle, on_claims=on_claims, on_outcome=on_outcome
+    ).as_dict()
+
+
+def _print_report(report: dict, taxonomy: Taxonomy, json_out: bool) -> None:
     if json_out:
         emit_json(report)
         return
     if not report["files"]:
         console.print("收件夹中没有待处理的文件。")
         return
-    console.print(_outcome_table(report, ctx.taxonomy))
+    console.print(_outcome_table(report, taxonomy))
     console.print(
         "  ".join(f"{OUTCOME_LABELS.get(k, k)} {v}" for k, v in sorted(report["counts"].items()))
     )

@@ -244,6 +244,7 @@ def _register_sub_apps() -> None:
     from cli import (
         check,
         customers,
+        deploy,
         exchange,
         ingest,
         mail,
@@ -264,6 +265,7 @@ def _register_sub_apps() -> None:
     exchange.register(app)
     mail.register(app)
     notify.register(app)
+    deploy.register(app)
     for sub in (review.app, web.app):
         app.registered_commands.extend(sub.registered_commands)
         app.registered_groups.extend(sub.registered_groups)

@@ -133,6 +133,9 @@ class Settings(BaseSettings):
     quarantine_stale_days: int = 14
     integrity_cron: str = "0 2 * * *"
     ingest_interval_seconds: int = 60
+    # On SIGTERM/SIGINT an intake pass takes no new file and lets running ones finish this long;
+    # what is still running then goes back to the intake (app/shutdown.py)
+    shutdown_grace_seconds: float = Field(default=60.0, ge=0)
     scrub_days: int = 7
     # Scheduled upkeep under `dossier serve` (cron fields read in schedule_timezone)
     schedule_timezone: str = "Asia/Shanghai"

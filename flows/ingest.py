@@ -1,4 +1,4 @@
-"""The Prefect flow ``ingest_intake``: a thin wrapper over ``app.intake_pass``.
+"""The Prefect flow ``ingest-intake``: a thin wrapper over :func:`app.intake_run.run_intake`.
 
 Each file is its own task run, retried for transient faults (storage, database); one bad file
 never fails the others (its outcome is a quarantine, not an exception). Concurrency is bounded
@@ -16,7 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from app.context import AppContext, app_context
+from app.context import app_context
 from app.intake_pass import (
     IngestServices,
     OnDone,
@@ -24,10 +24,10 @@ from app.intake_pass import (
     RunReport,
     is_transient,
     process_claim,
-    run_pass,
 )
+from app.intake_run import run_intake
 from ingest import intake
-from ingest.isolation import IsolatedPool
+from ingest.errors import WorkerInterruptedError
 
 
 @dataclass
@@ -39,6 +39,8 @@ class ProgressHooks:
 def _retry_transient(task_, task_run, state) -> bool:  # type: ignore[no-untyped-def]
     try:
         state.result()
+    except WorkerInterruptedError:
+        return False  # stopping: the file goes back to the intake now, not after retries
     except Exception as e:  # noqa: BLE001
         return is_transient(e)
     return False
@@ -46,7 +48,7 @@ def _retry_transient(task_, task_run, state) -> bool:  # type: ignore[no-untyped
 
 process_claim_task = task(
     process_claim,
-    name="process_file",
+    name="process-file",
     retries=2,
     retry_delay_seconds=[2, 10],
     retry_condition_fn=_retry_transient,
@@ -83,31 +85,8 @@ def markdown_report(report: RunReport) -> str:
     return "\n".join(lines)
 
 
-def run_with(
-    ctx: AppContext,
-    *,
-    settle: bool = True,
-    on_claims: Callable[[int], None] | None = None,
-    on_outcome: Callable[[Outcome], None] | None = None,
-    use_prefect_tasks: bool = True,
-) -> RunReport:
-    s = ctx.settings
-    ctx.initialize()
-    with IsolatedPool(
-        s.workers, timeout_seconds=s.file_timeout_seconds, memory_limit_mb=s.memory_limit_mb
-    ) as pool:
-        services = IngestServices(settings=s, engine=ctx.engine, store=ctx.store, pool=pool)
-        return run_pass(
-            services,
-            settle=settle,
-            execute=prefect_executor(services) if use_prefect_tasks else None,
-            on_claims=on_claims,
-            on_outcome=on_outcome,
-        )
-
-
 @flow(
-    name="ingest_intake",
+    name="ingest-intake",
     task_runner=ThreadPoolTaskRunner(max_workers=8),  # the real bound is Settings.workers
     validate_parameters=False,
 )
@@ -116,10 +95,17 @@ def ingest_intake(settle: bool = True, hooks: ProgressHooks | None = None) -> di
 
     ``hooks`` (used by the CLI for its progress bar) is not part of a deployment's parameters.
     """
-    ctx = app_context(check_schema=False)  # run_with initializes (idempotent)
+    ctx = app_context(check_schema=False)  # run_intake initializes (idempotent)
     hooks = hooks or ProgressHooks()
-    report = run_with(ctx, settle=settle, on_claims=hooks.on_claims, on_outcome=hooks.on_outcome)
-    create_markdown_artifact(
-        markdown_report(report), key="ingest-report", description="dossier intake run"
+    report = run_intake(
+        ctx,
+        settle=settle,
+        on_claims=hooks.on_claims,
+        on_outcome=hooks.on_outcome,
+        executor=prefect_executor,
     )
+    if report.outcomes:  # an empty pass leaves no artifact (one a minute under serve)
+        create_markdown_artifact(
+            markdown_report(report), key="ingest-report", description="dossier intake run"
+        )
     return report.as_dict()

@@ -1,84 +1,22 @@
-"""The nightly archive check as a Prefect flow: a thin wrapper over :mod:`archive.integrity`.
-
-settings -> engine and store -> run the checks -> (repair) -> store findings compared with the
-previous run -> markdown artifact -> summary. :func:`run_integrity_check` is the same work
-without Prefect (``dossier check --no-prefect`` and tests).
+"""The nightly archive check as a Prefect flow: the steps of :mod:`app.integrity_check` as
+task runs, then a markdown artifact. ``dossier check`` without a reachable Prefect server runs
+:func:`app.integrity_check.run_integrity_check` directly.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from pathlib import Path
 from typing import Any, Literal
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from app.context import AppContext, app_context
-from archive.integrity import (
-    CheckOptions,
-    CheckReport,
-    Mode,
-    QuarantineItem,
-    RepairAction,
-    record_run,
-    repair,
-    run_checks,
-)
-from ingest.quarantine import list_quarantine
-from models.db import session_scope
+from app.context import app_context
+from app.integrity_check import checks, record, repair_findings
+from archive.integrity import CheckOptions
 
 ARTIFACT_KEY = "archive-integrity"
 MARKDOWN_ROWS = 200
-
-
-def quarantine_items(quarantine_dir: Path | str | None) -> list[QuarantineItem]:
-    """The quarantine folder's entries as plain items for the archive check."""
-    if quarantine_dir is None:
-        return []
-    root = Path(quarantine_dir)
-    items = []
-    for entry in list_quarantine(root):
-        path = entry.path or entry.record_path
-        if path is None:
-            continue
-        items.append(QuarantineItem(name=path.relative_to(root).as_posix(), reason=entry.reason,
-                                    quarantined_at=entry.quarantined_at, problem=entry.problem))
-    return items
-
-
-def _checks(ctx: AppContext, options: CheckOptions) -> CheckReport:
-    return run_checks(engine=ctx.engine, store=ctx.store, taxonomy=ctx.taxonomy, options=options,
-                      quarantine=quarantine_items(ctx.settings.quarantine_dir))
-
-
-def _repair(ctx: AppContext, report: CheckReport) -> list[RepairAction]:
-    return repair(engine=ctx.engine, store=ctx.store, findings=report.findings)
-
-
-def _record(ctx: AppContext, report: CheckReport, actions: list[RepairAction]) -> dict[str, Any]:
-    with session_scope(ctx.engine) as session:
-        return record_run(session, report=report, repairs=actions)
-
-
-def run_integrity_check(
-    ctx: AppContext, *, mode: Mode | str = Mode.FULL, repair_: bool = False,
-    now: datetime | None = None, deep: bool = False,
-) -> dict[str, Any]:
-    """Check, optionally repair, record; return the summary (see ``archive.integrity.record_run``).
-
-    Args:
-        ctx: Settings, engine and store.
-        mode: ``full``, ``incremental`` or ``metadata``.
-        repair_: Repair what can be repaired (never destructive, audited).
-        now: Reference time (default: now).
-        deep: Open every PDF read with pypdf, also bytes whose PDF facts are already proven.
-    """
-    options = CheckOptions.from_settings(ctx.settings, mode=mode, now=now, deep=deep)
-    report = _checks(ctx, options)
-    actions = _repair(ctx, report) if repair_ else []
-    return _record(ctx, report, actions)
 
 
 def _cell(value: object) -> str:
@@ -113,9 +51,9 @@ def render_markdown(summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-checks_task = task(name="run-checks", cache_policy=NO_CACHE)(_checks)
-repair_task = task(name="repair", cache_policy=NO_CACHE)(_repair)
-record_task = task(name="record-run", cache_policy=NO_CACHE)(_record)
+checks_task = task(name="run-checks", cache_policy=NO_CACHE)(checks)
+repair_task = task(name="repair", cache_policy=NO_CACHE)(repair_findings)
+record_task = task(name="record-run", cache_policy=NO_CACHE)(record)
 
 
 @flow(name="check-archive", description="Prove every archived document is present and intact.")

@@ -13,6 +13,7 @@ set, the weekly backup (``backup_cron``). Cron fields are read in ``schedule_tim
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 import os
@@ -20,9 +21,8 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +30,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from app.prefect_address import clear_address, ui_url, wait_until_healthy, write_address
+from app.shutdown import STOP_FILE_ENV, write_stop_file
 from config import Settings
 from config.clock import CHINA_TZ
 
@@ -40,21 +42,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def wait_until_healthy(api_url: str, *, timeout: float = 90.0) -> None:
-    """Poll ``<api>/health`` until it answers 200; raise TimeoutError otherwise."""
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{api_url}/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, OSError) as e:
-            last = e
-        time.sleep(0.5)
-    raise TimeoutError(f"Prefect server at {api_url} not healthy after {timeout:.0f}s: {last}")
 
 
 @contextmanager
@@ -72,6 +59,8 @@ def prefect_server(settings: Settings, *, port: int | None = None) -> Iterator[s
         "PREFECT_HOME": str(prefect_home),
         "DO_NOT_TRACK": "1",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        # the dashboard asks this address, not the default port 4200 (issue 14)
+        "PREFECT_UI_API_URL": f"http://127.0.0.1:{port}/api",
     }
     cmd = [
         sys.executable,
@@ -157,8 +146,14 @@ def _flow_of(schedule: Schedule) -> Any:
     return getattr(importlib.import_module(module), attribute)
 
 
-def deployments(settings: Settings) -> list[Any]:
-    """The Prefect deployments of the jobs that are switched on."""
+#: Under serve the intake runs on demand: every ``ingest_interval_seconds`` serve looks, and
+#: makes a flow run only when there is a file or a claim (an idle intake makes no run at all).
+ON_DEMAND = "intake"
+
+
+def deployments(settings: Settings, *, on_demand: bool = False) -> list[Any]:
+    """The Prefect deployments of the jobs that are switched on (``on_demand``: the intake's
+    without its interval schedule; serve starts its runs, :func:`_intake_on_demand`)."""
     from prefect.deployments.runner import EntrypointType
     from prefect.schedules import Cron
 
@@ -169,6 +164,8 @@ def deployments(settings: Settings) -> list[Any]:
         timing: dict[str, Any] = (
             {"schedules": [Cron(job.cron, timezone=settings.schedule_timezone)]}
             if job.cron
+            else {}
+            if on_demand and job.name == ON_DEMAND
             else {"interval": job.interval}
         )
         out.append(
@@ -211,15 +208,155 @@ def schedule_table(settings: Settings, *, now: datetime | None = None) -> list[d
 
 
 def serve_forever(settings: Settings) -> None:
-    """Start (or reach) a Prefect server and serve dossier's scheduled flows until stopped."""
+    """Start (or reach) a Prefect server and serve dossier's scheduled flows until stopped.
 
-    def _stop(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)  # runs the finally blocks: the server is stopped too
+    SIGTERM or SIGINT stops gracefully: no new run is picked up, the intake passes under way
+    take no new file and finish theirs within ``shutdown_grace_seconds`` (they watch the stop
+    file, and get the signal themselves when it is sent to the whole group), then the runner
+    and the server stop. A second signal hurries: whatever is still running is interrupted and
+    its file goes back to the intake.
+    """
+    signals: list[int] = []
+    stopped = threading.Event()
 
-    signal.signal(signal.SIGTERM, _stop)
+    def _on_signal(signum: int, _frame: object) -> None:
+        signals.append(signum)
+        stopped.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _on_signal)
+    stop_file = Path(settings.home) / "prefect" / f"stop-{os.getpid()}.json"
+    stop_file.unlink(missing_ok=True)
     with prefect_server(settings) as api_url:
         os.environ["PREFECT_API_URL"] = api_url
-        # Imported only now: Prefect reads PREFECT_API_URL when its client is first built.
-        from prefect import serve
+        os.environ[STOP_FILE_ENV] = str(stop_file)  # inherited by the flow runs
+        where = write_address(settings, api_url)
+        try:
+            _serve_until_stopped(settings, api_url, where, stopped, signals, stop_file)
+        finally:
+            clear_address(settings)
+            stop_file.unlink(missing_ok=True)
 
-        serve(*deployments(settings))
+
+def _serve_until_stopped(
+    settings: Settings,
+    api_url: str,
+    where: Path,
+    stopped: threading.Event,
+    signals: list[int],
+    stop_file: Path,
+) -> None:
+    # Imported only now: Prefect reads PREFECT_API_URL when its client is first built.
+    from prefect.runner import Runner
+
+    runner = Runner(name="dossier-serve", pause_on_shutdown=True)
+    loop: list[asyncio.AbstractEventLoop] = []
+    served = deployments(settings, on_demand=True)  # built here: in a loop they are coroutines
+
+    async def _run() -> None:
+        loop.append(asyncio.get_running_loop())
+        ids = {}
+        for deployment in served:
+            ids[deployment.name] = await runner.add_deployment(deployment)
+        _banner(settings, api_url, where)
+        trigger = asyncio.create_task(_intake_on_demand(settings, ids[ON_DEMAND], stopped))
+        try:
+            await runner.start()  # in this thread, the runner leaves the signals to us
+        finally:
+            trigger.cancel()
+
+    failed: list[BaseException] = []
+
+    def _runner_thread() -> None:
+        try:
+            asyncio.run(_run())
+        except BaseException as e:  # noqa: BLE001 - raised again in the main thread
+            failed.append(e)
+
+    thread = threading.Thread(target=_runner_thread, name="prefect-runner")
+    thread.start()
+    while not stopped.wait(1.0):
+        if not thread.is_alive():  # the runner ended by itself: serve fails with its error
+            raise failed[0] if failed else RuntimeError("the Prefect runner stopped")
+    _drain(runner, settings.shutdown_grace_seconds, signals, stop_file)
+    if loop and thread.is_alive():  # cancels what still runs, ends runner.start()
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(runner.astop(), loop[0]).result(timeout=60)
+    thread.join(timeout=60)
+
+
+def _drain(runner: Any, grace: float, signals: list[int], stop_file: Path) -> None:
+    """Start no new run; wait until the runs under way (their processes) have ended: intake
+    passes take no new file and finish theirs within ``grace`` (they watch the stop file)."""
+    log.warning("stopping: intake passes finish their files (up to %.0f s)", grace)
+    write_stop_file(stop_file, grace_seconds=grace)
+    poller = getattr(runner, "_scheduled_run_poller", None)
+    if poller is not None:  # pick up no new run (the stop file makes a new pass take nothing)
+        poller.stopping = True
+    deadline = time.monotonic() + grace + _STOP_MARGIN_SECONDS
+    hurried = False
+    while _flow_run_processes() and time.monotonic() < deadline:
+        if len(signals) > 1 and not hurried:  # a second signal: interrupt now
+            hurried = True
+            log.warning("stopping now (signal %d): interrupting what runs", len(signals))
+            write_stop_file(stop_file, grace_seconds=0)
+            deadline = min(deadline, time.monotonic() + _STOP_MARGIN_SECONDS)
+        time.sleep(0.5)
+
+
+async def _intake_on_demand(
+    settings: Settings, deployment_id: Any, stopped: threading.Event
+) -> None:
+    """Every ``ingest_interval_seconds``: when the intake has work and the last intake run has
+    finished, make a new run of the intake deployment (the runner picks it up)."""
+    from prefect.client.orchestration import get_client
+
+    from app.intake_watch import intake_has_work
+
+    last = None
+    while not stopped.is_set():
+        try:
+            if await asyncio.to_thread(intake_has_work, settings):
+                async with get_client() as client:
+                    state = (await client.read_flow_run(last)).state if last else None
+                    busy = state is not None and not state.is_final()
+                    if not busy and not stopped.is_set():
+                        last = (await client.create_flow_run_from_deployment(deployment_id)).id
+        except Exception as e:  # noqa: BLE001 - the server may be busy: look again next time
+            log.warning("could not start an intake run: %s", e)
+        await asyncio.sleep(settings.ingest_interval_seconds)
+
+
+def _flow_run_processes() -> list[int]:
+    """The runs under way: our live child processes in our process group (the Prefect server
+    has a session of its own; multiprocessing's resource tracker is not a run)."""
+    me, group, found = os.getpid(), os.getpgrp(), []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        state, ppid, pgrp = fields[0], int(fields[1]), int(fields[2])
+        if ppid == me and pgrp == group and state != "Z" and b"resource_tracker" not in cmdline:
+            found.append(int(stat.parent.name))
+    return found
+
+
+#: After the grace period: time for interrupted passes to hand their files back and exit.
+_STOP_MARGIN_SECONDS = 15.0
+
+
+def _banner(settings: Settings, api_url: str, where: Path) -> None:
+    jobs = [j for j in schedules(settings) if j.off is None]
+    first = f"{_flow_of(jobs[0]).name}/{jobs[0].name}"
+    grace = f"{settings.shutdown_grace_seconds:g}"
+    lines = [
+        "dossier serve 已启动",
+        f"  Prefect 界面：{ui_url(api_url)}",
+        f"  Prefect API：{api_url}（已写入 {where}，dossier ingest / check 运行时会向它报告）",
+        f"  定时任务 {len(jobs)} 项（dossier serve --list 查看）；手动运行：",
+        f"    PREFECT_API_URL={api_url} prefect deployment run '{first}'",
+        f"  停止：Ctrl-C 或 SIGTERM（正在处理的文件最多再处理 {grace} 秒）",
+    ]  # fmt: skip
+    print("\n".join(lines), flush=True)

@@ -10,6 +10,12 @@ them between files, so imports and start-up are paid once per worker, not per fi
 - ``RLIMIT_AS`` bounds its memory (inherited by its children); ``OMP_THREAD_LIMIT=1``;
 - on a timeout, a crash or a ``MemoryError`` the worker is replaced by a fresh one.
 
+Stopping (``dossier serve`` or ``ingest`` told to stop): :meth:`IsolatedPool.drain` starts no new
+call, :meth:`IsolatedPool.interrupt` kills the running ones; both raise the retryable
+:class:`~ingest.errors.WorkerInterruptedError`, so the file goes back to the intake. The
+forkserver ignores SIGTERM and SIGINT (:mod:`ingest.forkserver_signals`): a signal to the whole
+process group is for the process running the pass, not for the workers' parent.
+
 Errors come back as the parent's own exceptions: :class:`~ingest.errors.ProcessingTimeoutError`,
 :class:`~ingest.errors.TooLargeError` (memory), :class:`WorkerCrashedError` (killed by a
 signal, named), and an exception raised in the child is re-raised with its type, message and
@@ -56,6 +62,15 @@ _MiB = 1024 * 1024
 _FORKSERVER_LOST = 255
 
 
+def _prepare_forkserver() -> None:
+    """Start the forkserver (once per process) with :mod:`ingest.forkserver_signals` preloaded:
+    it ignores SIGTERM and SIGINT sent to the whole process group."""
+    from multiprocessing import forkserver
+
+    forkserver.set_forkserver_preload(["__main__", "ingest.forkserver_signals"])
+    forkserver.ensure_running()
+
+
 @dataclass(frozen=True)
 class _Failure:
     """An exception from the child that could not be pickled as itself."""
@@ -68,6 +83,7 @@ class _Failure:
 def _worker_main(conn: Connection, memory_limit_mb: int | None) -> None:
     """Child side: isolate, then run tasks from ``conn`` until told to stop."""
     os.setpgid(0, 0)
+    _default_stop_signals()
     _die_with_parent()
     os.environ["OMP_THREAD_LIMIT"] = "1"
     if memory_limit_mb:
@@ -82,6 +98,13 @@ def _worker_main(conn: Connection, memory_limit_mb: int | None) -> None:
         if not task:
             return
         conn.send_bytes(_run_task(task))
+
+
+def _default_stop_signals() -> None:
+    """Ignored in the forkserver (and so until now here): back to their defaults, now that this
+    worker has its own process group."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _die_with_parent() -> None:
@@ -138,8 +161,13 @@ class _Worker:
         self.process = ctx.Process(
             target=_worker_main, args=(child_conn, memory_limit_mb), daemon=True
         )
-        self.process.start()
-        child_conn.close()
+        try:
+            self.process.start()
+        except (EOFError, OSError) as e:  # the forkserver is gone (e.g. stopped while starting)
+            self.conn.close()
+            raise WorkerSetupError(f"隔离进程无法启动：{type(e).__name__}: {e}") from e
+        finally:
+            child_conn.close()
         self.tasks = 0
         if not self.conn.poll(_START_TIMEOUT_SECONDS):
             self.kill()
@@ -229,6 +257,10 @@ class IsolatedPool:
         self._all: set[_Worker] = set()
         self._lock = threading.Lock()
         self._closed = False
+        self._draining = False  # no new call starts
+        self._interrupted = False  # running calls were killed
+        if start_method == "forkserver":
+            _prepare_forkserver()
         for _ in range(workers):
             self._idle.put(None)  # a slot; the worker starts on first use
 
@@ -254,10 +286,19 @@ class IsolatedPool:
             raise RuntimeError("IsolatedPool is closed")
         task = pickle.dumps((fn, args, kwargs, self.max_result_bytes), pickle.HIGHEST_PROTOCOL)
         worker = self._idle.get()
+        if self._draining:
+            self._idle.put(worker)
+            raise WorkerInterruptedError("服务停止中，文件未开始处理，已放回收件夹")
         try:
             worker = worker or self._start_worker()
-            answer = worker.call(task, self.timeout_seconds)
-            if _out_of_memory(answer) and worker.tasks > 1:
+            answer = (
+                ("interrupted", None)
+                if self._interrupted  # while the worker was starting
+                else worker.call(task, self.timeout_seconds)
+            )
+            if self._interrupted and answer[0] in ("died", "timeout"):
+                answer = ("interrupted", None)
+            elif _out_of_memory(answer) and worker.tasks > 1:
                 # A worker that has served other files may simply have grown (caches, model
                 # arenas): give the file one fresh worker before calling the file too large.
                 log.info("worker %s ran out of memory; retrying in a fresh worker", worker.pid)
@@ -298,6 +339,8 @@ class IsolatedPool:
         kind = answer[0]
         if kind == "ok":
             return answer[1]
+        if kind == "interrupted":
+            raise WorkerInterruptedError("处理因服务停止而中断，文件已放回收件夹")
         if kind == "timeout":
             raise ProcessingTimeoutError(
                 f"处理超时（超过 {self.timeout_seconds:g} 秒）",
@@ -317,6 +360,22 @@ class IsolatedPool:
         exc: BaseException = answer[1]
         exc.add_note(f"child traceback:\n{answer[2]}")
         raise exc
+
+    def drain(self) -> None:
+        """Start no new call (it raises :class:`WorkerInterruptedError`); running calls go on."""
+        self._draining = True
+
+    def interrupt(self) -> None:
+        """Kill the running calls now; each raises :class:`WorkerInterruptedError` (retryable:
+        its file goes back to the intake, never to quarantine)."""
+        self._draining = True
+        self._interrupted = True
+        with self._lock:
+            workers = list(self._all)
+        for worker in workers:
+            if worker.pid > 0:  # killpg(0) would be our own group
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(worker.pid, signal.SIGKILL)
 
     def close(self) -> None:
         """Stop all workers (idle ones now; busy ones when their call returns)."""

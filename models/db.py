@@ -26,6 +26,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, SQLModel
 
+from models.locks import lock_migrations
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -160,6 +162,7 @@ def _run_alembic(engine_or_url: Engine | str, action: str, target: str) -> None:
     engine, owned = _engine_of(engine_or_url)
     try:
         with engine.begin() as connection:
+            lock_migrations(connection)  # several workers starting together migrate once
             getattr(command, action)(_alembic_config(connection), target)
     finally:
         if owned:

@@ -21,3 +21,17 @@ def lock_original(session: Session, *, sha256: str) -> None:
         )
     else:
         session.execute(sa.text("SELECT 1"))
+
+
+def lock_migrations(connection: sa.Connection) -> None:
+    """Hold, until the connection's transaction ends, the right to migrate the schema.
+
+    Several workers starting together each run ``upgrade_to_head``: on PostgreSQL the second
+    waits on this advisory lock, then finds the schema at head and does nothing. SQLite's
+    ``BEGIN IMMEDIATE`` (models.db) already lets one writer at a time in.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": "dossier.migrations"},
+        )

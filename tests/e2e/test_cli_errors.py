@@ -135,7 +135,7 @@ def test_check_through_prefect_on_an_unreachable_database_exits_3(tmp_path: Path
     home = tmp_path / "home"
     home.mkdir()
     url = f"postgresql+psycopg://dossier:secret@127.0.0.1:{closed_port()}/dossier"
-    assert_clean(run(["check"], home, DOSSIER_DATABASE_URL=url), 3)
+    assert_clean(run(["check", "--prefect"], home, DOSSIER_DATABASE_URL=url), 3)
 
 
 def test_unknown_database_scheme_exits_3(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
-"""``dossier ingest`` as a user runs it: a real subprocess, DOSSIER_HOME set, the Prefect flow on
-its temporary server. Two runs only (each pays about 10 s of Prefect start-up): ``--now --json``
-over two scans, then the table output over one more scan.
+"""``dossier ingest`` as a user runs it: a real subprocess, DOSSIER_HOME set, no Prefect server
+reachable, so the plain functions run directly (no temporary server, no Prefect import):
+``--now --json`` over two scans, then the table output over one more scan.
 """
 
 from __future__ import annotations
@@ -8,13 +8,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.fixtures.ingest import REPO_ROOT, SMALL_DPI, drop_sample, intake_files
 
-DOSSIER = REPO_ROOT / ".venv" / "bin" / "dossier"
+DOSSIER = Path(sys.executable).with_name("dossier")
 FILE_FIELDS = {
     "source",
     "outcome",
@@ -77,7 +79,8 @@ def test_dossier_ingest_json_then_table(tmp_path: Path) -> None:
     result = run_cli(home, "ingest", "--now", "--json")
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout)
-    assert set(report) == {"run_id", "counts", "files", "relink"}
+    assert set(report) == {"run_id", "counts", "files", "relink", "stopped"}
+    assert report["stopped"] is False
     # the relink pass after the run looked at what is unlinked or provisional; nothing to move
     assert report["relink"]["linked"] == [] and report["relink"]["refile_failed"] == []
     by_source = {f["source"]: f for f in report["files"]}
@@ -106,6 +109,30 @@ def test_dossier_ingest_json_then_table(tmp_path: Path) -> None:
     assert "收件处理结果" in table.stdout
     assert "不支持的文件格式" in table.stdout  # the 原因 column, in Chinese
     assert "bank_permit" not in table.stdout and "pending_review" not in table.stdout
+    # no temporary Prefect server was started: it would have made its database here
+    assert not list((tmp_path / "prefect").rglob("*.db")), list((tmp_path / "prefect").rglob("*"))
+
+
+@pytest.mark.timeout(300)
+def test_without_a_server_ingest_starts_at_once_and_never_imports_prefect(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert run_cli(home, "init").returncode == 0
+    probe = (
+        "import sys, time, runpy; sys.argv = ['dossier', 'ingest', '--now', '--json'];"
+        "from cli.main import run; code = run(sys.argv[1:]);"
+        "print('PREFECT' if 'prefect' in sys.modules else 'NO-PREFECT', file=sys.stderr);"
+        "sys.exit(code)"
+    )
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO_ROOT, env=cli_env(home), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    took = time.monotonic() - started
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "NO-PREFECT" in result.stderr
+    assert json.loads(result.stdout)["files"] == []
+    assert took < 30, f"an empty ingest took {took:.1f} s"  # loose: a shared, loaded machine
 
 
 def intake_files_of(home: Path) -> list[Path]:

@@ -80,7 +80,7 @@ def test_serve_list_prints_every_schedule_in_china_time(tmp_home: Path) -> None:
     rows = {r["deployment"]: r for r in json.loads(done.stdout)}
     assert rows["backup-archive/weekly-backup"]["next_run"] is None  # no backup_dest: off
     assert rows["mail-intake/mail-intake"]["schedule"] == "未启用（未设置 mailboxes）"
-    assert rows["ingest_intake/intake"]["schedule"] == "每 60 秒"
+    assert rows["ingest-intake/intake"]["schedule"] == "每 60 秒"
     monthly = rows["upkeep-report/monthly-upkeep"]
     assert monthly["timezone"] == "Asia/Shanghai"
     assert monthly["next_run"].endswith("08:00+08:00") and monthly["next_run"][8:10] == "01"

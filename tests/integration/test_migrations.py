@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -115,5 +118,26 @@ def test_sqlite_engine_enforces_foreign_keys_and_uses_wal(tmp_path) -> None:
             assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() > 0
+    finally:
+        engine.dispose()
+
+
+def test_workers_starting_together_migrate_once(db_url: str) -> None:
+    """Four processes run ``upgrade_to_head`` on one empty database at once (workers starting
+    together): every one succeeds, the schema is at head once (advisory lock on PostgreSQL,
+    BEGIN IMMEDIATE on SQLite)."""
+    code = "import sys; from models.db import upgrade_to_head; upgrade_to_head(sys.argv[1])"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, db_url], stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    errors = [p.communicate(timeout=240)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], "\n".join(errors)[-3000:]
+    engine = make_engine(db_url)
+    try:
+        assert current_revision(engine) == head_revision()
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("select count(*) from alembic_version")).scalar() == 1
+            assert EXPECTED_TABLES <= set(sa.inspect(conn).get_table_names())
     finally:
         engine.dispose()
