@@ -394,13 +394,29 @@ def _process_rounds(
     execute: Executor | None,
     on_claims: Callable[[int], None] | None,
     on_done: OnDone,
-    stopping: Callable[[], bool] = lambda: False,
-) -> PullReport | None:
+) -> tuple[PullReport | None, bool]:
     """Claim and process; with an S3 intake, pull a batch first and go on while it has more.
+    Returns the pull and whether a stop was requested.
 
-    Once ``stopping()`` (a stop was requested, :mod:`app.shutdown`) no new file is pulled or
-    claimed; files in progress finish within the grace period, then are handed back.
+    Once a stop is requested (SIGTERM/SIGINT or the stop file, :mod:`app.shutdown`) no new file
+    is pulled or claimed; files in progress finish within ``shutdown_grace_seconds``, then are
+    interrupted and handed back.
     """
+    grace = services.settings.shutdown_grace_seconds
+    with graceful_stop(grace, on_deadline=services.pool.interrupt) as stop:
+        stop.on_request(services.pool.drain)
+        pull = _rounds(services, settle, execute, on_claims, on_done, lambda: stop.requested)
+        return pull, stop.requested
+
+
+def _rounds(
+    services: IngestServices,
+    settle: bool,
+    execute: Executor | None,
+    on_claims: Callable[[int], None] | None,
+    on_done: OnDone,
+    stopping: Callable[[], bool],
+) -> PullReport | None:
     pull: PullReport | None = None
     claimed = 0
     for _ in range(S3_ROUNDS):  # one round without an S3 intake
@@ -459,18 +475,9 @@ def run_pass(
             if on_outcome:
                 on_outcome(outcome)
 
-        grace = services.settings.shutdown_grace_seconds
-        with graceful_stop(grace, on_deadline=services.pool.interrupt) as stop:
-            stop.on_request(services.pool.drain)
-            pull = _process_rounds(
-                services,
-                settle=settle,
-                execute=execute,
-                on_claims=on_claims,
-                on_done=on_done,
-                stopping=lambda: stop.requested,
-            )
-            stopped = stop.requested
+        pull, stopped = _process_rounds(
+            services, settle=settle, execute=execute, on_claims=on_claims, on_done=on_done
+        )
         relinked = after_pass(services, outcomes)
     except BaseException:
         status = "failed"
