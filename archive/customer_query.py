@@ -225,5 +225,9 @@ def list_customers(
     )
     order = _order(sort)
     total = session.exec(select(func.count()).select_from(Customer).where(*where)).one()
-    query = select(Customer).where(*where).order_by(*order).offset(offset).limit(limit)
+    # The page's ids first (a deep offset then skips index entries, not whole rows), then rows.
+    page = (
+        select(col(Customer.id)).where(*where).order_by(*order).offset(offset).limit(limit)
+    ).correlate(None)
+    query = select(Customer).where(col(Customer.id).in_(page.scalar_subquery())).order_by(*order)
     return list(session.exec(query).all()), int(total)

@@ -79,7 +79,7 @@ EXPIRY = {"business_license": "term_end", "id_card": "valid_to", "contract": "ex
 def _uscc(n: int) -> str:
     from models.validation import uscc_check_char
 
-    body = f"91330100{n:09d}"
+    body = f"91330100{(n * 7919 + 104729) % 10**9:09d}"  # unique, digits spread like real ones
     return body + uscc_check_char(body)
 
 

@@ -243,15 +243,22 @@ def untag_customer(
 
 
 def customers_with_all_tags(tag_ids: Sequence[int]) -> sa.ColumnElement[bool]:
-    """SQL condition on :class:`Customer`: has every one of ``tag_ids`` (uses the tag index)."""
+    """SQL condition on :class:`Customer`: has every one of ``tag_ids``.
+
+    One ``EXISTS`` per tag, each a primary-key probe of ``customer_tag``: a list page walking
+    its sort index stops after a page of matches instead of first collecting every tagged
+    customer (bench/customers.py: one tag, p95 149 -> see docs/benchmarks.md).
+    """
     ids = sorted(set(tag_ids))
-    having = (
-        select(CustomerTag.customer_id)
-        .where(col(CustomerTag.tag_id).in_(ids))
-        .group_by(col(CustomerTag.customer_id))
-        .having(func.count() == len(ids))
+    return sa.and_(
+        sa.true(),
+        *(
+            sa.exists().where(
+                col(CustomerTag.customer_id) == col(Customer.id), col(CustomerTag.tag_id) == i
+            )
+            for i in ids
+        ),
     )
-    return col(Customer.id).in_(having.scalar_subquery())
 
 
 def tag_names_by_customer(session: Session, *, customer_ids: Sequence[int]) -> dict[int, list[str]]:
