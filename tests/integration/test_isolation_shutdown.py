@@ -2,8 +2,9 @@
 
 A stop signal sent to the whole process group (systemd, Ctrl-C) must not kill the
 multiprocessing forkserver (its death kills every worker): it ignores SIGTERM and SIGINT
-(ingest.forkserver_signals, preloaded). Should it be lost anyway, the worker dies too and its exit status reads 255: a
-retryable interruption (the claim goes back to the intake), never a crash that quarantines.
+(ingest.forkserver_signals, preloaded). Should it be lost anyway, the worker dies too and its
+exit status reads 255: a retryable interruption (the claim goes back to the intake), never a
+crash that quarantines.
 A pool told to drain starts no new call; one interrupted kills the running ones; both raise
 the retryable :class:`WorkerInterruptedError`.
 """
