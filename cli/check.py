@@ -92,23 +92,23 @@ def check(
         bool, typer.Option("--repair", help="修复可修复的问题（不删除任何数据）")
     ] = False,
     json_out: Annotated[
-        bool, typer.Option("--json", help="Machine-readable JSON on stdout.")
+        bool, typer.Option("--json", help="输出 JSON（机器可读）")
     ] = False,
     output: Annotated[
-        Path | None, typer.Option("--output", help="Also save the JSON report here.")
+        Path | None, typer.Option("--output", help="同时把 JSON 报告保存到此文件")
     ] = None,
     use_prefect: Annotated[
         bool | None,
         typer.Option(
             "--prefect/--no-prefect",
-            help="Run as a Prefect flow; default: only when a Prefect server answers "
-            "(dossier serve running, or PREFECT_API_URL).",
+            help="作为 Prefect 流程运行；默认仅当 Prefect 服务器可达时"
+            "（dossier serve 正在运行，或设置了 PREFECT_API_URL）",
         ),
     ] = None,
     deep: Annotated[
         bool,
         typer.Option(
-            "--deep", help="Open every PDF read with pypdf, also bytes already proven (slower)."
+            "--deep", help="用 pypdf 打开读取的每个 PDF，包括已验证过的内容（较慢）"
         ),
     ] = False,
 ) -> None:

@@ -15,7 +15,9 @@ from cli.output import JsonOpt, console, emit_json
 
 
 def deploy(
-    pool: Annotated[str, typer.Option("--pool", help="Prefect work pool (created, process type).")],
+    pool: Annotated[
+        str, typer.Option("--pool", help="Prefect 工作池名称（不存在则创建，process 类型）")
+    ],
     json_out: JsonOpt = False,
 ) -> None:
     """把定时任务注册到 Prefect 工作池（各机器上的 prefect worker start --pool NAME 执行）。"""

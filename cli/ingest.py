@@ -51,17 +51,17 @@ def _reason_cell(f: dict, taxonomy: Taxonomy) -> str:
 
 
 def ingest(
-    watch: Annotated[bool, typer.Option("--watch", help="Keep watching the intake.")] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="持续监视收件夹")] = False,
     now: Annotated[
-        bool, typer.Option("--now", help="Do not wait for files to settle (one-shot imports).")
+        bool, typer.Option("--now", help="不等待文件写完稳定（一次性导入）")
     ] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable JSON.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="输出 JSON（机器可读）")] = False,
     use_prefect: Annotated[
         bool | None,
         typer.Option(
             "--prefect/--no-prefect",
-            help="Run as a Prefect flow; default: only when a Prefect server answers "
-            "(dossier serve running, or PREFECT_API_URL).",
+            help="作为 Prefect 流程运行；默认仅当 Prefect 服务器可达时"
+            "（dossier serve 正在运行，或设置了 PREFECT_API_URL）",
         ),
     ] = None,
 ) -> None:
