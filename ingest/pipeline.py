@@ -409,7 +409,8 @@ def _extract(
             ):
                 merged[name] = f
     _apply_rereads(merged, part_pages)
-    return assess_fields(doc_type, merged, pages=[p.words for p in part_pages], today=params.today)
+    return assess_fields(doc_type, merged, pages=[p.words for p in part_pages],
+                         texts=[p.text for p in part_pages], today=params.today)
 
 
 def _apply_rereads(merged: dict[str, Field], part_pages: list[PageResult]) -> None:
