@@ -24,7 +24,7 @@ from typing import Any
 from ingest.extract.confidence import is_flagged
 from ingest.fields import LONG_TERM, compact, parse_amount
 
-#: Truth key -> extracted field key, per kind: every field the generator prints and the
+#: Extracted field key -> truth key, per kind: every field the generator prints and the
 #: extraction reads (the registration authority under the seal and the license's issue date
 #: are printed but not in the truth's fields).
 FLAG_FIELDS: dict[str, dict[str, str]] = {
@@ -34,7 +34,7 @@ FLAG_FIELDS: dict[str, dict[str, str]] = {
         "company_type": "company_type",
         "legal_representative": "legal_representative",
         "registered_capital": "registered_capital",
-        "established": "established_date",
+        "established_date": "established",
         "term_start": "term_start",
         "term_end": "term_end",
         "address": "address",
@@ -47,7 +47,7 @@ FLAG_FIELDS: dict[str, dict[str, str]] = {
         "birth_date": "birth_date",
         "address": "address",
         "id_number": "id_number",
-        "issuer": "issuing_authority",
+        "issuing_authority": "issuer",
         "valid_from": "valid_from",
         "valid_to": "valid_to",
     },
@@ -56,25 +56,26 @@ FLAG_FIELDS: dict[str, dict[str, str]] = {
         "serial_number": "serial_number",
         "depositor_name": "depositor_name",
         "legal_representative": "legal_representative",
-        "bank": "bank_name",
+        "bank_name": "bank",
         "account_number": "account_number",
         "issue_date": "issue_date",
     },
     "customer_form": {
-        "name": "customer_name",
+        "customer_name": "name",
         "customer_type": "customer_type",
         "uscc": "uscc",
         "legal_representative": "legal_representative",
-        "contact": "contact_person",
+        "contact_person": "contact",
         "phone": "phone",
         "email": "email",
         "address": "address",
         "industry": "industry",
-        "source": "source_channel",
+        "source_channel": "source",
+        "submitted_by": "contact",  # 填表人: the sample's contact fills in the form
         "filled_date": "filled_date",
     },
     "contract": {
-        "title": "contract_name",
+        "contract_name": "title",
         "contract_number": "contract_number",
         "party_a": "party_a",
         "party_b": "party_b",
@@ -118,7 +119,7 @@ def field_flags(
 ) -> dict[str, list[bool]]:
     """Field key -> ``[right, flagged]`` for every compared field of one document."""
     out: dict[str, list[bool]] = {}
-    for truth_key, key in FLAG_FIELDS.get(kind, {}).items():
+    for key, truth_key in FLAG_FIELDS.get(kind, {}).items():
         field = fields.get(key)
         field = field if isinstance(field, Mapping) else None
         out[key] = [

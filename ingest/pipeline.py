@@ -351,7 +351,13 @@ def _extract(
             ):
                 merged[name] = f
     apply_rereads(merged, [(n, p.rereads) for n, p in enumerate(part_pages, start=1)])
-    return assess_fields(doc_type, merged, pages=[p.words for p in part_pages], today=params.today)
+    return assess_fields(
+        doc_type,
+        merged,
+        pages=[p.words for p in part_pages],
+        texts=[p.text for p in part_pages],
+        today=params.today,
+    )
 
 
 def _field_dict(f: Field) -> dict:

@@ -28,9 +28,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import cache
 from typing import Any
 
-from ingest.extract.plausibility import implausible
+from ingest.extract.plausibility import confirmed, implausible
+from ingest.extraction_rules import load_extraction_rules
 from ingest.fields import Field, compact, compact_lines
 
 #: Below this confidence a field is shown as doubtful even without a reason (the page's rule).
@@ -55,6 +57,10 @@ DOUBT_REASONS = (
     "code_format",
     "option_unknown",
     "same_party",
+    "rare_character",
+    "unbalanced_brackets",
+    "ocr_confusable",
+    "value_unread",
     "trimmed_date",
     "trimmed_label",
     "date_unparsed",
@@ -65,13 +71,14 @@ DOUBT_REASONS = (
     "email_format",
     "code_unparsed",
 )
-#: A value read from characters the engine scored below this (0..1) is doubtful. Measured on
-#: the accuracy bench (docs/benchmarks-accuracy.md, flag table).
-LOW_OCR_SCORE = 0.9
+#: A value read from characters the engine scored below this (0..1) is doubtful, unless an
+#: independent check vouches for it (:func:`ingest.extract.plausibility.confirmed`). On the
+#: accuracy bench one-character values read right scored 0.82-0.89 and the lowest right longer
+#: value 0.88; at 0.9 without the exception 52 values were flagged, 8 of them wrong
+#: (docs/benchmarks-accuracy.md, flag table).
+LOW_OCR_SCORE = 0.85
 #: How much of the OCR score each way of finding a value keeps (by its extraction confidence).
 _METHOD_WEIGHTS = ((0.9, 1.0), (0.85, 0.95), (0.7, 0.8))
-#: Codes whose check digit is stronger evidence than the engine's score.
-CHECKED_CODES = frozenset({"uscc", "id_number"})
 
 
 def reading_doubts(reasons: Iterable[str]) -> list[str]:
@@ -141,8 +148,9 @@ def _method_weight(confidence: float) -> float:
     return 0.7
 
 
-def _scored(name: str, f: Field, text: ScoredText | None) -> Field:
-    """The field's confidence from its characters' OCR scores."""
+def _scored(name: str, f: Field, text: ScoredText | None, *, vouched: bool) -> Field:
+    """The field's confidence from its characters' OCR scores (a low score is a doubt unless
+    an independent check vouches for the value)."""
     if f.value is None or text is None or not text.text:
         return f
     score = text.score_of(f.raw) if f.raw else None
@@ -152,10 +160,28 @@ def _scored(name: str, f: Field, text: ScoredText | None) -> Field:
         return f
     confidence = round(_method_weight(f.confidence) * score, 3)
     reasons = list(f.reasons)
-    checked = name in CHECKED_CODES and not reading_doubts(f.reasons)  # its check digit held
-    if score < LOW_OCR_SCORE and not checked:
+    if score < LOW_OCR_SCORE and not vouched:
         reasons.append("low_ocr_score")
     return replace(f, confidence=confidence, reasons=reasons)
+
+
+@cache
+def _labels_of(document_type: str) -> dict[str, tuple[str, ...]]:
+    """Field -> the printed labels that introduce it, for one document type."""
+    out: dict[str, tuple[str, ...]] = {}
+    for rule in load_extraction_rules().fields.get(document_type, ()):
+        for key in rule.outputs:
+            out[key] = out.get(key, ()) + rule.labels
+    return out
+
+
+def _unread(document_type: str, name: str, f: Field, lines: Sequence[str]) -> list[str]:
+    """``value_unread``: no value, yet a line of the page starts with the field's label (a
+    filled-in cell the engine did not see, or an empty one: the reviewer looks)."""
+    if f.value is not None or "missing" in f.reasons or not lines:
+        return []
+    labels = tuple(label for label in _labels_of(document_type).get(name, ()) if len(label) >= 2)
+    return ["value_unread"] if labels and any(line.startswith(labels) for line in lines) else []
 
 
 def assess_fields(
@@ -163,6 +189,7 @@ def assess_fields(
     fields: Mapping[str, Field],
     *,
     pages: Sequence[Sequence[tuple[str, float]]] = (),
+    texts: Sequence[str] = (),
     today: date | None = None,
 ) -> dict[str, Field]:
     """Each field's confidence and doubts from OCR scores and plausibility rules.
@@ -172,19 +199,23 @@ def assess_fields(
         fields: The extracted fields (page numbers 1-based within ``pages``).
         pages: Per page of the document, its :func:`word_scores` (empty for a page that had
             its own text layer or no words).
+        texts: Per page, its text (for labels printed without a value).
         today: Reference day for date plausibility (default: today).
 
     Returns:
         The fields with confidence set and doubt reasons added; a doubtful field's
         confidence is at most :data:`DOUBT_CAP`.
     """
-    texts = [ScoredText.of(words) if words else None for words in pages]
+    scored_pages = [ScoredText.of(words) if words else None for words in pages]
+    page_lines = [line for text in texts for line in compact_lines(text)]
     day = today or date.today()
     out: dict[str, Field] = {}
     for name, f in fields.items():
-        text = texts[f.page - 1] if 0 < f.page <= len(texts) else None
-        scored = _scored(name, f, text)
+        text = scored_pages[f.page - 1] if 0 < f.page <= len(scored_pages) else None
+        vouched = confirmed(document_type, name, f, fields)
+        scored = _scored(name, f, text, vouched=vouched)
         extra = implausible(document_type, name, scored, fields, today=day)
+        extra += _unread(document_type, name, scored, page_lines)
         reasons = list(dict.fromkeys([*scored.reasons, *extra]))
         confidence = scored.confidence
         if reading_doubts(reasons) and scored.value is not None:

@@ -15,16 +15,25 @@ Each rule returns reason codes (Chinese labels in config/taxonomy.toml ``[review
   a date in it;
 * ``code_format``: an approval number, serial or account number outside the printed format;
 * ``option_unknown``: an ethnicity that is none of the 56, a value outside its option list;
-* ``same_party``: a contract whose party A and party B read the same.
+* ``same_party``: a contract whose party A and party B read the same;
+* on every value: ``rare_character`` (a traditional or rare character outside GB 2312, as OCR
+  reads 號 for 号), ``unbalanced_brackets`` (a value cut inside its brackets);
+  ``ocr_confusable`` on an e-mail domain with a digit between letters (examp1e.com).
+
+:func:`confirmed` tells which values an independent check already vouches for (a valid check
+digit, a member of a closed list, a birth date the ID number repeats): their OCR score is not
+held against them.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import date
 
 from ingest.fields import LONG_TERM, Field, chinese_amount, compact, parse_amount
+from models.validation import id_birth_date, id_number_is_valid
 
 PERSON_NAMES = frozenset({"legal_representative", "contact_person", "submitted_by"})
 #: (document type, field) pairs holding a person's name beyond :data:`PERSON_NAMES`.
@@ -45,6 +54,11 @@ _ORG_ENDINGS = re.compile(
 )
 _PERSON = re.compile(r"[\u4e00-\u9fff]{2,6}|[\u4e00-\u9fff]{1,8}(·[\u4e00-\u9fff]{1,8}){1,3}")
 _PLACE_WORDS = re.compile(r"[省市区县镇乡村路街道巷弄号楼室栋层幢座组]")
+#: How addresses end: a place word, a number or a letter (``…号``, ``…3栋2单元501``, ``…A座``).
+_ADDRESS_END = re.compile(
+    r"[号室楼层栋幢座区村组弄院园厦场店铺位门段街路道巷内房户城苑湾站港镇乡庄里坊屯心馆所部处口"
+    r"旁侧元舍墅厂0-9A-Za-z)]$"
+)
 _DATE_INSIDE = re.compile(r"(19|20)\d{2}年\d{1,2}月|(19|20)\d{2}[-./]\d{1,2}[-./]\d{1,2}")
 #: Printed formats of codes (compact, upper case).
 CODE_FORMATS = {
@@ -98,6 +112,8 @@ def _org_name(value: str) -> list[str]:
 def _address(value: str) -> list[str]:
     v = compact(value)
     if len(v) < 6 or not _PLACE_WORDS.search(v) or _DATE_INSIDE.search(v):
+        return ["address_implausible"]
+    if not _ADDRESS_END.search(v.translate(str.maketrans("）", ")"))):
         return ["address_implausible"]
     return []
 
@@ -171,6 +187,52 @@ def _rule(document_type: str, name: str) -> Callable[..., list[str]] | None:
     return None
 
 
+def _email(value: str) -> list[str]:
+    domain = value.rpartition("@")[2]
+    return ["ocr_confusable"] if re.search(r"[a-z][01][a-z]", domain, re.I) else []
+
+
+def _common(value: str) -> list[str]:
+    """Rules for every value: rare characters, brackets that do not pair."""
+    found = []
+    for ch in value:
+        if "\u4e00" <= ch <= "\u9fff":
+            try:
+                ch.encode("gb2312")
+            except UnicodeEncodeError:
+                found.append("rare_character")
+                break
+    v = unicodedata.normalize("NFKC", value)
+    if v.count("(") != v.count(")"):
+        found.append("unbalanced_brackets")
+    return found
+
+
+def confirmed(document_type: str, name: str, f: Field, fields: Mapping[str, Field]) -> bool:
+    """Whether an independent check vouches for the value (its OCR score then counts less):
+    a code that passed its check digit, a member of a closed list, a birth date the valid ID
+    number repeats."""
+    value = compact(str(f.value or ""))
+    if not value or f.reasons:
+        return False
+    if name in ("uscc", "id_number"):
+        return True  # without a reason it passed its check digit
+    if name == "gender":
+        return value in ("男", "女")
+    if name == "ethnicity":
+        return value.removesuffix("族") in ETHNICITIES
+    if name == "birth_date":
+        number = fields.get("id_number")
+        return bool(
+            number
+            and number.value
+            and not number.reasons
+            and id_number_is_valid(number.value)
+            and id_birth_date(number.value).isoformat() == value
+        )
+    return False
+
+
 def _is_company(fields: Mapping[str, Field]) -> bool:
     kind = fields.get("customer_type")
     return kind is None or kind.value != "个人客户"
@@ -184,6 +246,9 @@ def implausible(
         return []
     rule = _rule(document_type, name)
     found = rule(f, fields=fields, today=today) if rule else []
+    found += _common(str(f.value))
+    if name == "email":
+        found += _email(str(f.value))
     if document_type == "contract" and name == "party_b":
         a = fields.get("party_a")
         if a is not None and a.value and compact(a.value) == compact(f.value):

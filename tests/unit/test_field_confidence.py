@@ -66,7 +66,8 @@ def words(text: str, *, low: dict[str, float] | None = None) -> tuple[tuple[str,
 
 def assess(doc_type: str, text: str, **low: float) -> dict[str, Field]:
     fields = extract_fields(doc_type, text, today=TODAY)
-    return assess_fields(doc_type, fields, pages=[words(text, low=low)], today=TODAY)
+    pages = [words(text, low=low)]
+    return assess_fields(doc_type, fields, pages=pages, texts=[text], today=TODAY)
 
 
 def test_a_clean_license_read_with_high_scores_carries_no_doubt() -> None:
@@ -170,3 +171,47 @@ def test_status_and_informational_reasons_are_not_flags() -> None:
     assert not is_flagged({"value": USCC, "confidence": 0.9, "reasons": ["reread"]})
     assert is_flagged({"value": "x", "confidence": 0.4, "reasons": []})
     assert not is_flagged({"value": None, "confidence": 0.0, "reasons": []})
+
+
+def test_an_address_ending_in_a_misread_label_is_flagged() -> None:
+    # "登记机" read as "登记林": no label fragment to cut, but no address ends like that
+    fields = assess("business_license", license_text(address="北京市朝阳区建国路115号登记林"))
+    assert fields["address"].reasons == ["address_implausible"]
+    for good in (
+        "杭州市西湖区文三路94号",
+        "杭州市西湖区某小区3栋2单元501",
+        "深圳市南山区科技园A座",
+    ):
+        assert assess("business_license", license_text(address=good))["address"].reasons == []
+
+
+def test_traditional_characters_and_cut_brackets_are_flagged() -> None:
+    fields = assess("business_license", license_text(address="南京市鼓楼区中山北路211號"))
+    assert "rare_character" in fields["address"].reasons
+    text = license_text().replace("类型 有限责任公司", "类型 有限责任公司(自然人投资或控股")
+    assert assess("business_license", text)["company_type"].reasons == ["unbalanced_brackets"]
+
+
+FORM = """客户资料登记表
+客户名称 广州华瑞软件有限公司
+客户类型 企业客户
+统一社会信用代码 91440106MA97HUWH6H
+法定代表人 {rep}
+联系人 孙建国
+联系方式 15129919867
+电子邮箱 {email}
+地址 广东省广州市天河区体育西路365号
+所属行业 制造业
+客户来源 客户转介绍
+备注
+"""
+
+
+def test_a_form_row_read_without_its_value_is_flagged_a_full_form_is_clean() -> None:
+    clean = assess("customer_form", FORM.format(rep="高丽", email="contact190@example.com"))
+    assert {k: f.reasons for k, f in clean.items() if f.reasons} == {}
+    empty = assess("customer_form", FORM.format(rep="", email="contact190@example.com"))
+    assert empty["legal_representative"].reasons == ["value_unread"]
+    assert empty["id_number"].reasons == []  # no such row on the page: nothing expected
+    confusable = assess("customer_form", FORM.format(rep="高丽", email="contact209@examp1e.com"))
+    assert confusable["email"].reasons == ["ocr_confusable"]
