@@ -230,7 +230,8 @@ def placed_values(rule: FieldRule, cells: Sequence[Cell]) -> list[str]:
 
 
 def _wrapped(first: Cell, cells: Sequence[Cell], lines: int) -> list[Cell]:
-    """A value and the unlabelled lines it wraps onto (left-aligned under it), up to ``lines``."""
+    """A value and the unlabelled lines it wraps onto (left-aligned under it, on no row of
+    labels), up to ``lines``."""
     out = [first]
     while len(out) < lines:
         last = out[-1]
@@ -242,6 +243,7 @@ def _wrapped(first: Cell, cells: Sequence[Cell], lines: int) -> list[Cell]:
             and c not in out
             and abs(c.left - first.left) <= h
             and 0 <= c.top - last.bottom <= 0.8 * h
+            and not any(o.labelled and _on_row(c, o) for o in cells)  # the next row's value
         ]
         if not nxt:
             break

@@ -118,6 +118,17 @@ def test_an_address_wrapped_in_its_cell_keeps_both_lines() -> None:
     fields = extract("customer_form", text, *boxes)
     assert fields["address"].value == "广东省广州市天河区体育西路237号"
     assert fields["contact_person"].value == "田斌"
+    # the next row's value written high in its cell is not the address's second line
+    boxes = (
+        box("*地址", 100, 300),
+        box("湖北省武汉市武昌区中北路223号", 600, 310),
+        box("所属行业", 100, 380),
+        box("制造业", 600, 372),
+    )
+    text = "客户资料登记表\n*地址 湖北省武汉市武昌区中北路223号\n所属行业 制造业\n"
+    fields = extract("customer_form", text, *boxes)
+    assert fields["address"].value == "湖北省武汉市武昌区中北路223号"
+    assert fields["industry"].value == "制造业"
 
 
 def test_an_empty_cell_takes_nothing_from_the_row_under_it() -> None:
