@@ -16,9 +16,9 @@ import typer
 from typer.testing import CliRunner
 
 from app.context import AppContext, app_context
+from app.integrity_check import quarantine_items, run_integrity_check
 from cli.check import register
 from config import Settings
-from app.integrity_check import quarantine_items, run_integrity_check
 from flows.integrity import check_archive, render_markdown
 from ingest.quarantine import quarantine
 from tests.integration.test_integrity import Archive, build_clean_archive, make_pdf
