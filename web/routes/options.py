@@ -9,14 +9,14 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlmodel import Session
 
 from archive import option_lists
-from models.errors import ConflictError, NotFoundError, ValidationError
+from models.errors import NotFoundError
 from models.user import User
 from web.deps import Context, CurrentUser, DbSession
-from web.views import render
+from web.views import form_change, render
 
 router = APIRouter()
 Text = Annotated[str, Form()]
@@ -59,18 +59,15 @@ def _change(
     work: Callable[[], str],
 ) -> Response:
     """Run an admin's change and commit; the page again (422/409) with the Chinese error."""
-    try:
-        message = work()
-        db.commit()
-    except (ValidationError, ConflictError, NotFoundError) as e:
-        db.rollback()
-        status = 409 if isinstance(e, ConflictError) else 422
+
+    def show_error(e: Exception, status: int) -> Response:
         if isinstance(e, NotFoundError) and values.get("list") not in option_lists.EDITABLE_LISTS:
-            raise
-        return _page(request, db=db, user=user, ctx=ctx, status=status, error=e.message,
-                     values=values)  # fmt: skip
-    request.session["flash"], request.session["flash_kind"] = message, "ok"
-    return RedirectResponse(f"/options#list-{values.get('list', '')}", status_code=303)
+            raise e
+        return _page(request, db=db, user=user, ctx=ctx, status=status,
+                     error=e.message, values=values)  # type: ignore[attr-defined]  # fmt: skip
+
+    redirect_to = f"/options#list-{values.get('list', '')}"
+    return form_change(request, db, work, redirect_to=redirect_to, show_error=show_error)
 
 
 def _label(key: str) -> str:

@@ -8,16 +8,16 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlmodel import Session
 
 from archive import tags
 from archive.permissions import Action, can
 from models.customer_fields import label as field_label
-from models.errors import ConflictError, NotFoundError, ValidationError
+from models.errors import ValidationError
 from models.user import User
 from web.deps import Context, CurrentUser, DbSession
-from web.views import render
+from web.views import form_change, render
 
 router = APIRouter()
 
@@ -64,19 +64,14 @@ def _change(
     values: dict[str, str],
     work: Callable[[], str],
 ) -> Response:
-    """Run an admin's change and commit; the page again (422) with the Chinese error."""
-    try:
-        message = work()
-        db.commit()
-    except (ValidationError, ConflictError, NotFoundError) as e:
-        db.rollback()
-        status = 409 if isinstance(e, ConflictError) else 422
-        return _page(
-            request, db=db, user=user, ctx=ctx, status=status, error=e.message, action=action,
-            values=values,
-        )  # fmt: skip
-    request.session["flash"], request.session["flash_kind"] = message, "ok"
-    return RedirectResponse("/tags", status_code=303)
+    """Run an admin's change and commit; the page again (422/409) with the Chinese error."""
+    return form_change(
+        request, db, work, redirect_to="/tags",
+        show_error=lambda e, status: _page(
+            request, db=db, user=user, ctx=ctx, status=status, error=e.message,  # type: ignore[attr-defined]
+            action=action, values=values,
+        ),
+    )  # fmt: skip
 
 
 Text = Annotated[str, Form()]
