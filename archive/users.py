@@ -15,6 +15,7 @@ The managing functions flush but never commit; :func:`authenticate` commits (see
 
 from __future__ import annotations
 
+import functools
 import logging
 import unicodedata
 from datetime import datetime, timedelta
@@ -40,7 +41,13 @@ _AUTH_FAILED = "用户名或密码错误"
 
 _hasher = PasswordHasher()
 # Verified against for unknown users, so that they take as long as known ones.
-_DUMMY_HASH = _hasher.hash("dossier-dummy-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against when the user does not exist (same time either way); made on
+    first use, not at import (argon2 takes about 0.2 s, which every CLI command would pay)."""
+    return _hasher.hash("dossier-dummy-password")
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -338,7 +345,7 @@ def _fold(username: str) -> str:
 
 
 def _password_ok(user: User | None, password: str) -> bool:
-    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    stored = user.password_hash if user is not None and user.password_hash else _dummy_hash()
     try:
         ok = _hasher.verify(stored, password or "")
     except (VerifyMismatchError, VerificationError, InvalidHashError):

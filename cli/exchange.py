@@ -15,7 +15,6 @@ from rich.table import Table
 
 from archive.exchange.export import export_customers
 from archive.exchange.importing import import_file
-from archive.exchange.template import write_rejects, write_template
 from cli.customers import UserOpt, acting, customer_filter, customers_app, filter_options
 from cli.output import JsonOpt, console, emit_json, err
 from config.errors import DossierError
@@ -95,6 +94,8 @@ def customers_import(
     written = None
     if partial and report.rejected:
         written = rejects or file.with_name(file.stem + ".rejected.csv")
+        from archive.exchange.template import write_rejects  # openpyxl only when needed
+
         write_rejects(written, report.rejected)
     data = report.as_dict() | {"rejects_file": str(written) if written else None}
     if json_out:
@@ -119,6 +120,8 @@ def customers_template(output: OutputOpt) -> None:
     else:
         with ctx.session() as session:  # the option lists as admins edited them
             taxonomy = repo.options_in_effect(session, ctx.taxonomy)
+    from archive.exchange.template import write_template  # openpyxl only when needed
+
     write_template(output, taxonomy)
     console.print(f"导入模板已写入 {output}")
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import typer
 import typer.main
-from typer import rich_utils
 from typer.core import TyperCommand, TyperGroup
 
 HELP_OPTION_TEXT = "显示此帮助并退出。"
@@ -106,6 +105,10 @@ _RICH_TEXTS = {
 class ChineseHelpOption:
     """Mixin: the ``--help`` option described in Chinese."""
 
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _chinese_panels()  # Typer's help renderer is imported only when help is shown
+        super().format_help(ctx, formatter)  # type: ignore[misc]
+
     def get_help_option(self, ctx: Any) -> Any:
         option = super().get_help_option(ctx)  # type: ignore[misc]
         if option is not None:
@@ -119,6 +122,13 @@ class _Command(ChineseHelpOption, TyperCommand):
 
 class _Group(ChineseHelpOption, TyperGroup):
     pass
+
+
+def _chinese_panels() -> None:
+    from typer import rich_utils
+
+    for name, text in _RICH_TEXTS.items():
+        setattr(rich_utils, name, text)
 
 
 def command_name(info: typer.models.CommandInfo) -> str:
@@ -138,5 +148,3 @@ def apply(app: typer.Typer, prefix: str = "") -> None:
         if group.typer_instance is not None:
             group.cls = _Group
             apply(group.typer_instance, f"{prefix}{group.name} ")
-    for name, text in _RICH_TEXTS.items():
-        setattr(rich_utils, name, text)

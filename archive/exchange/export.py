@@ -13,16 +13,17 @@ import dataclasses
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from sqlmodel import Session, select
 
 from archive.customer_query import CustomerFilter, list_customers
 from archive.exchange.columns import HEADERS, customer_row
 from archive.permissions import PermissionDeniedError
 from config.settings import Settings
+
+if TYPE_CHECKING:
+    from openpyxl.cell import WriteOnlyCell
 from models import repo
 from models.customer import Customer
 from models.user import Role, User
@@ -70,12 +71,16 @@ def iter_customers(
 
 
 def _text_cell(sheet: Any, text: str) -> WriteOnlyCell:
+    from openpyxl.cell import WriteOnlyCell  # openpyxl (and numpy) only when writing XLSX
+
     cell = WriteOnlyCell(sheet, value=text)
     cell.data_type = "s"  # never a formula, whatever the text starts with
     return cell
 
 
 def _write_xlsx(path: Path, rows: Iterator[list[str]]) -> int:
+    from openpyxl import Workbook
+
     book = Workbook(write_only=True)
     sheet = book.create_sheet(SHEET_TITLE)
     sheet.append([_text_cell(sheet, h) for h in HEADERS])
