@@ -28,6 +28,7 @@ from sqlmodel import Session, col, select
 from archive.permissions import Action, can_view_customer, require, sees_everything
 from archive.tiers import derived_values, tier_level
 from config.settings import Settings
+from config.taxonomy import Taxonomy
 from models import repo
 from models.cooperation import DERIVED_FIELDS
 from models.customer import Customer, CustomerCreate, normalize_customer_name
@@ -90,16 +91,24 @@ def create_customer(
         PermissionDeniedError: A disabled user.
         ValidationError, ConflictError: As ``models.repo.create_customer``.
     """
-    data = prepare_customer(settings, actor, values)
+    taxonomy = repo.options_in_effect(session, settings.taxonomy)  # as admins edited them
+    data = prepare_customer(settings, actor, values, taxonomy=taxonomy)
     similar = similar_customers(session, name=data.name) if look_for_similar else []
     customer = repo.create_customer(session, data=data, actor=actor.username)
     _mark_manual(session, actor, [customer])
     return customer, similar
 
 
-def prepare_customer(settings: Settings, actor: User, values: Mapping[str, Any]) -> CustomerCreate:
+def prepare_customer(
+    settings: Settings,
+    actor: User,
+    values: Mapping[str, Any],
+    *,
+    taxonomy: Taxonomy | None = None,
+) -> CustomerCreate:
     """A new customer's values checked with the editor's rules, as ``actor`` would create it (a
-    sales user's customer is theirs); nothing is read or written.
+    sales user's customer is theirs); nothing is read or written. ``taxonomy``: the option
+    lists in effect (``repo.options_in_effect``); default the file's.
 
     Raises:
         PermissionDeniedError: A disabled user.
@@ -109,7 +118,8 @@ def prepare_customer(settings: Settings, actor: User, values: Mapping[str, Any])
     data = dict(values)
     if not sees_everything(actor):
         data["owner_id"] = actor.id
-    return CustomerCreate.model_validate(data, context={"taxonomy": settings.taxonomy})
+    context = {"taxonomy": taxonomy or settings.taxonomy}
+    return CustomerCreate.model_validate(data, context=context)
 
 
 def create_customers(session: Session, actor: User, prepared: list[CustomerCreate]) -> list[str]:

@@ -38,6 +38,7 @@ from archive.exchange.reading import Row, open_rows
 from archive.permissions import can_view_customer
 from config.errors import DossierError
 from config.settings import Settings
+from config.taxonomy import Taxonomy
 from models import repo
 from models.customer import Customer, CustomerCreate, validate_customer_values
 from models.user import User
@@ -189,21 +190,22 @@ def _current(customer: Customer) -> dict[str, Any]:
     return {f: getattr(customer, f) for f in names} | {"owner_id": customer.owner_id}
 
 
-def _changes(settings: Settings, customer: Customer, values: dict[str, Any]) -> dict[str, Any]:
+def _changes(taxonomy: Taxonomy, customer: Customer, values: dict[str, Any]) -> dict[str, Any]:
     """The fields the row changes, checked with the editor's rules on the merged record."""
     given = {k: v for k, v in values.items() if k != "code"}
-    labels = {ct.label: ct.code for ct in settings.taxonomy.customer_types}
+    labels = {ct.label: ct.code for ct in taxonomy.customer_types}
     kind = given.get("customer_type")
     if kind is not None and labels.get(kind, kind) != customer.customer_type:
         what = "客户类型不能通过导入修改（请在编辑页处理）"
         raise Rejected("customer_type", "not_editable", what)
-    merged, _ = validate_customer_values(_current(customer) | given, taxonomy=settings.taxonomy)
+    merged, _ = validate_customer_values(_current(customer) | given, taxonomy=taxonomy)
     return {k: given[k] for k in given if merged.get(k) != getattr(customer, k)}
 
 
 # --- one row, a batch of rows, the whole file -------------------------------------------------
 
-Ctx = tuple[Session, Settings, User]
+#: The session, settings, acting user and the option lists in effect (read once per import).
+Ctx = tuple[Session, Settings, User, Taxonomy]
 
 
 def _decide(ctx: Ctx, index: Index, values: dict[str, Any]) -> str | CustomerCreate:
@@ -212,12 +214,12 @@ def _decide(ctx: Ctx, index: Index, values: dict[str, Any]) -> str | CustomerCre
     An edit goes through the editor (:func:`archive.customers.edit_customer`, audited with
     before/after) in a savepoint; new customers are written together by :func:`_create`.
     """
-    session, settings, actor = ctx
+    session, settings, actor, taxonomy = ctx
     customer = _match(index, actor, values)
     if customer is None:
         new = {k: v for k, v in values.items() if k != "code"}
-        return customers.prepare_customer(settings, actor, new)
-    changes = _changes(settings, customer, values)
+        return customers.prepare_customer(settings, actor, new, taxonomy=taxonomy)
+    changes = _changes(taxonomy, customer, values)
     if not changes:
         return "unchanged"
     with session.begin_nested():
@@ -268,7 +270,7 @@ def _judged(row: Row, step: Callable[[], Any]) -> Any:
 def _create(ctx: Ctx, new: list[tuple[Row, CustomerCreate]], report: ImportReport) -> None:
     """Write the batch's new customers together; should that fail (another session took an
     identifier meanwhile) each is written alone in its savepoint and judged on its own."""
-    session, _, actor = ctx
+    session, _, actor, _ = ctx
     try:
         with session.begin_nested():
             customers.create_customers(session, actor, [values for _, values in new])
@@ -355,10 +357,11 @@ def import_rows(
     owners = {u.username: u.id for u in session.exec(select(UserRow)).all()}
     state = _State(ImportReport(), owners, partial=partial, dry_run=dry_run)  # type: ignore[arg-type]
     report = state.report
+    taxonomy = repo.options_in_effect(session, settings.taxonomy)  # as admins edited them
     try:
         for batch in _batches(rows):
             report.rows += len(batch)
-            _batch((session, settings, actor), batch, state)
+            _batch((session, settings, actor, taxonomy), batch, state)
             session.flush()
             session.expunge_all()  # nothing loaded is kept between batches
             if progress:
