@@ -121,7 +121,7 @@ def test_each_event_reaches_its_people_once_and_is_audited(
         from app.intake_pass import run_pass
 
         run_pass(services, settle=False)
-    from flows.integrity import run_integrity_check
+    from app.integrity_check import run_integrity_check
 
     assert run_integrity_check(ctx, mode="metadata")["counts"]["critical"] >= 1
 
