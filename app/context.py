@@ -55,7 +55,6 @@ class AppContext:
         if current != head_revision():
             raise SchemaOutdatedError(
                 f"数据库结构版本为 {current or '空'}，需要 {head_revision()}：请先运行 dossier init"
-                " (database schema is not at head; run `dossier init`)"
             )
 
     def _unreachable(self) -> str:

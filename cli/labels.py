@@ -12,6 +12,7 @@ from typing import Any
 
 import typer
 
+from config.clock import local_time
 from config.taxonomy import Taxonomy
 from ingest.extraction_rules import field_labels
 from models.validation import FIELD_LABELS
@@ -71,6 +72,8 @@ def _value_text(key: str, value: Any, action_labels: dict[str, str]) -> str:
         return f"{value['name']}（{value['code']}）"
     if key == "review_reasons":
         return "、".join(r["label"] for r in value) or "—"
+    if key.endswith("_at"):
+        return local_time(value) + "（北京时间）"
     if key == "allowed_actions":
         return "、".join(action_labels.get(a, a) for a in value) or "—"
     if isinstance(value, dict | list):
@@ -90,3 +93,33 @@ def print_document_record(record: dict[str, Any], *, action_labels: dict[str, st
     for name, info in fields.items():
         value = info.get("value") if isinstance(info, dict) else info
         typer.echo(f"  {field_label(record['document_type'], name)}：{value if value else '—'}")
+
+
+def print_document_tables(record: dict[str, Any], *, taxonomy: Taxonomy) -> None:
+    """``dossier documents show``: the record and its fields as two tables with Chinese labels."""
+    from rich.table import Table
+
+    from cli.output import console
+
+    table = Table(title=f"资料 #{record['id']}", show_header=False)
+    for key, label in RECORD_LABELS.items():
+        if key in record and key not in ("fields", "review_reasons", "allowed_actions"):
+            table.add_row(label, _value_text(key, record[key], {}))
+    console.print(table)
+    fields = Table(title="提取字段")
+    for col in ("字段", "值", "置信度", "问题"):
+        fields.add_column(col)
+    for name, info in (record.get("fields") or {}).items():
+        if name.startswith("_") or not isinstance(info, dict):
+            continue
+        value = info.get("value")
+        confidence = info.get("confidence")
+        fields.add_row(
+            field_label(record["document_type"], name),
+            "—" if value in (None, "") else str(value),
+            "—" if confidence is None else f"{confidence:.0%}",
+            "、".join(taxonomy.reason_label(str(r)) for r in info.get("reasons") or ()) or "—",
+        )
+    console.print(fields)
+    reasons = "、".join(r["label"] for r in record.get("review_reasons") or ())
+    console.print("审核原因：" + (reasons or "无"))

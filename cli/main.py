@@ -8,7 +8,6 @@ line on stderr (a traceback only with ``--debug``); ``dossier check`` adds 1 war
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tomllib
@@ -28,6 +27,7 @@ import flows  # noqa: F401  (switches Prefect telemetry off before anything impo
 from app.context import app_context
 from app.records import document_record, record_unmasked
 from cli import help_text
+from cli.labels import print_document_tables
 from cli.output import (
     DocumentIdArg,
     FullOpt,
@@ -42,6 +42,7 @@ from cli.output import (
     err,
     print_documents,
 )
+from cli.usage_errors import usage_message
 from config import load_settings
 from config.errors import DossierError, exit_code
 from models import repo
@@ -183,25 +184,7 @@ def documents_show(
     if json_out:
         emit_json(record)
         return
-    table = Table(title=f"资料 #{record['id']}", show_header=False)
-    for k, v in record.items():
-        if k in ("fields", "review_reasons"):
-            continue
-        table.add_row(k, json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else str(v))
-    console.print(table)
-    fields = Table(title="提取字段")
-    for col in ("字段", "值", "置信度", "问题"):
-        fields.add_column(col)
-    for name, f in (record["fields"] or {}).items():
-        if isinstance(f, dict):
-            fields.add_row(
-                name,
-                str(f.get("value", "")),
-                f"{f.get('confidence', '')}",
-                "、".join(map(str, f.get("reasons", []))),
-            )
-    console.print(fields)
-    console.print("审核原因：" + ("、".join(r["label"] for r in record["review_reasons"]) or "无"))
+    print_document_tables(record, taxonomy=ctx.taxonomy)
 
 
 # ---- long-running ------------------------------------------------------------------------
@@ -288,7 +271,7 @@ def _usage_line(e: ClickException) -> str:
     where = ""
     if isinstance(e, UsageError) and e.ctx is not None:
         where = f"（运行 {e.ctx.command_path} --help 查看用法）"
-    return f"用法错误：{_one_line(e.format_message())}{where}"
+    return f"用法错误：{usage_message(e.format_message())}{where}"
 
 
 def _classify(e: BaseException) -> tuple[int, str]:

@@ -6,7 +6,7 @@ every date the archive holds and needs no time-zone database on the machine.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 
@@ -14,6 +14,20 @@ CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 def china_date(moment: datetime | None = None) -> date:
     """The calendar date in China at ``moment`` (an aware datetime; now when None)."""
     return (moment or datetime.now(CHINA_TZ)).astimezone(CHINA_TZ).date()
+
+
+def local_time(value: datetime | str | None) -> str:
+    """A timestamp as people here read it: China time, ``YYYY-MM-DD HH:MM`` (naive is UTC)."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
 
 
 def quiet_window(spec: str) -> tuple[time, time]:

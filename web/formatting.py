@@ -14,7 +14,7 @@ from typing import Any
 
 from jinja2 import Environment
 
-from config.clock import CHINA_TZ
+from config.clock import CHINA_TZ, local_time
 
 DEFAULT_CURRENCY = "元"
 _MONEY_TEXT = re.compile(r"^\s*(?P<number>-?[\d,]+(?:\.\d+)?)\s*(?P<unit>[^\d\s,.]*)\s*$")
@@ -70,20 +70,6 @@ def ymd(value: Any) -> str:
         return ymd(datetime.fromisoformat(text)) if "T" in text else ymd(date.fromisoformat(text))
     except ValueError:
         return text
-
-
-def local_time(value: datetime | str | None) -> str:
-    """A timestamp in China time, ``YYYY-MM-DD HH:MM`` (naive values are UTC)."""
-    if value is None or value == "":
-        return ""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
 
 
 FILTERS = {"money": money, "ymd": ymd, "local_time": local_time}

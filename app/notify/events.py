@@ -31,7 +31,7 @@ from archive.notice_events import (
     rejected_documents,
 )
 from archive.recipients import owner_emails, role_emails, submitter_emails
-from config.clock import CHINA_TZ
+from config.clock import local_time
 from ingest.quarantine import QuarantineEntry, list_quarantine, reason_label
 from models.customer import Customer
 from models.db import utcnow
@@ -74,11 +74,6 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def local_time_text(moment: datetime) -> str:
-    """A moment as people here read it: China time, to the minute."""
-    return _aware(moment).astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
-
-
 def _customer_text(customer: Customer | None) -> str:
     return f"客户 {customer.name}（{customer.code}）" if customer else "未关联客户"
 
@@ -118,7 +113,7 @@ def _quarantined(session: Session, entry: QuarantineEntry) -> Notice:
     ident = entry.sha256 or hashlib.sha256(entry.ref.encode()).hexdigest()
     subject = f"【文件被隔离】{name}：{why}"
     body = (
-        f"文件“{name}”于 {local_time_text(when)} 被隔离，未能入库。\n原因：{why}\n"
+        f"文件“{name}”于 {local_time(when)} 被隔离，未能入库。\n原因：{why}\n"
         f"提交人：{entry.submitted_by or '未知'}\n"
         f"请检查文件后重新提交，或由管理员在“隔离区”页面处理。\n\n{SIGNATURE}\n"
     )
@@ -150,7 +145,7 @@ def _integrity(session: Session, item: CriticalRun) -> Notice:
     lines = [f"- {KINDS[k][1] if k in KINDS else k}：{n} 项" for k, n in kinds.items()]
     subject = f"【完整性检查】发现 {len(findings)} 项严重问题"
     body = (
-        f"完整性检查（{local_time_text(run.started_at)} 开始）发现新的严重问题：\n"
+        f"完整性检查（{local_time(run.started_at)} 开始）发现新的严重问题：\n"
         + "\n".join(lines)
         + f"\n\n请尽快在“完整性检查”中查看并处理（dossier check）。\n\n{SIGNATURE}\n"
     )

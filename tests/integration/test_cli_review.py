@@ -4,6 +4,7 @@ local archive folder under DOSSIER_HOME)."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -255,9 +256,10 @@ def test_users_email_set_checked_cleared_and_audited(home: Settings) -> None:
         input=f"{PASSWORD}\n{PASSWORD}\n",
     )  # fmt: skip
     assert json.loads(added[added.index("{") :])["email"] == "Eve@example.com"  # after the prompt
-    assert json.loads(run_ok("users", "set-email", "sam", "sam@example.com", "--json"))[
-        "email"
-    ] == "sam@example.com"
+    assert (
+        json.loads(run_ok("users", "set-email", "sam", "sam@example.com", "--json"))["email"]
+        == "sam@example.com"
+    )
     assert "sam@example.com" in run_ok("users", "list")
     bad = run("users", "set-email", "sam", "not-an-address")
     assert bad.exit_code != 0 and "电子邮箱格式错误" in bad.stderr
@@ -274,3 +276,20 @@ def test_users_email_set_checked_cleared_and_audited(home: Settings) -> None:
         ({"email": None}, {"email": "sam@example.com"}),
         ({"email": "sam@example.com"}, {"email": None}),
     ]
+
+
+def test_documents_show_reads_in_chinese(home: Settings, docs: dict[str, int]) -> None:
+    out = run_ok("documents", "show", str(docs["a"]))
+    for label in (
+        "资料编号",
+        "状态",
+        "资料类型",
+        "客户",
+        "入库时间",
+        "提取字段",
+        "审核原因：已过期",
+    ):
+        assert label in out, label
+    assert "（北京时间）" in out
+    # no record key or field code printed as a label (JSON keeps them; `--json` is for programs)
+    assert not re.search(r"\b(status_label|document_type|pdf_key|created_at|_meta)\b", out), out
