@@ -14,6 +14,7 @@ from app.records import contact_record, cooperation_record, customer_record, fol
 from archive import contacts, cooperations, followups
 from cli.customers import CodeArg, UserOpt, acting, check_unmask, field_options
 from cli.output import MAX_ID, FullOpt, JsonOpt, LimitOpt, console, emit_json
+from config.clock import local_time
 
 contacts_app = typer.Typer(help="联系人 (contacts)", no_args_is_help=True)
 followups_app = typer.Typer(help="跟进记录 (follow-ups)", no_args_is_help=True)
@@ -181,7 +182,7 @@ def followups_add(
     if json_out:
         emit_json(record)
     else:
-        console.print(f"已记录跟进 #{record['id']}（{record['followed_at'][:16]}）")
+        console.print(f"已记录跟进 #{record['id']}（{local_time(record['followed_at'])}）")
 
 
 @followups_app.command("list")
@@ -200,7 +201,7 @@ def followups_list(
         return
     for r in records:
         console.print(
-            f"{r['followed_at'][:16]} {r['followed_by']} {r['channel'] or ''} "
+            f"{local_time(r['followed_at'])} {r['followed_by']} {r['channel'] or ''} "
             f"{r['status'] or ''} {r['content']} → {r['next_step'] or ''}"
         )
 

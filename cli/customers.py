@@ -20,7 +20,6 @@ from contextlib import contextmanager
 from typing import Annotated, Any, get_type_hints
 
 import typer
-from rich.table import Table
 from sqlmodel import Session
 
 from app.context import AppContext, app_context
@@ -37,6 +36,7 @@ from archive.customer_merge import merge_customers
 from archive.customer_query import CustomerFilter, list_customers
 from archive.permissions import PermissionDeniedError, sees_everything
 from archive.tiers import refresh_tiers, tier_thresholds
+from cli.labels import print_customer_record, print_customer_table
 from cli.output import (
     FullOpt,
     JsonOpt,
@@ -50,6 +50,7 @@ from cli.output import (
     err,
     print_documents,
 )
+from config.clock import local_time
 from models import repo
 from models.user import Role, User
 
@@ -227,15 +228,6 @@ def check_unmask(actor: User) -> None:
         )
 
 
-def _print_record(title: str, record: dict[str, Any]) -> None:
-    table = Table(title=title, show_header=False)
-    for key, value in record.items():
-        if value not in (None, [], ""):
-            text = "、".join(map(str, value)) if isinstance(value, list) else str(value)
-            table.add_row(key, text)
-    console.print(table)
-
-
 # --- commands ---------------------------------------------------------------------------------
 
 
@@ -346,13 +338,13 @@ def customers_show(
         emit_json(record)
         return
     parts = ("contacts", "follow_ups", "cooperations", "documents")
-    _print_record(
+    print_customer_record(
         f"{record['code']} {record['name']}", {k: v for k, v in record.items() if k not in parts}
     )
     for c in record["contacts"]:
         console.print(f"联系人 #{c['id']} {c['name']} {c['title'] or ''} {c['mobile'] or ''}")
     for f in record["follow_ups"]:
-        console.print(f"跟进 {f['followed_at'][:16]} {f['followed_by']} {f['content']}")
+        console.print(f"跟进 {local_time(f['followed_at'])} {f['followed_by']} {f['content']}")
     for c in record["cooperations"]:
         console.print(f"合作 #{c['id']} {c['name']} {c['signed_date'] or ''} {c['amount'] or ''}")
     print_documents(record["documents"])
@@ -386,19 +378,7 @@ def customers_list(
     if json_out:
         emit_json(records)
         return
-    _print_customer_table(records, total)
-
-
-def _print_customer_table(records: list[dict], total: int) -> None:
-    table = Table(title=f"客户 ({len(records)} / {total})")
-    for col in ("编号", "名称", "类型", "状态", "行业", "等级", "价值层级", "标签"):
-        table.add_column(col)
-    for r in records:
-        table.add_row(
-            r["code"], r["name"], r["customer_type_label"], r["status_label"],
-            r["industry"] or "", r["level"] or "", r["value_tier"] or "", "、".join(r["tags"]),
-        )  # fmt: skip
-    console.print(table)
+    print_customer_table(records, total)
 
 
 @customers_app.command("tag")

@@ -11,10 +11,13 @@ import json
 from typing import Any
 
 import typer
+from rich.table import Table
 
+from cli.output import console
 from config.clock import local_time
 from config.taxonomy import Taxonomy
 from ingest.extraction_rules import field_labels
+from models.customer_fields import label as customer_label
 from models.validation import FIELD_LABELS
 
 #: What happened to one file in ``dossier ingest``.
@@ -97,10 +100,6 @@ def print_document_record(record: dict[str, Any], *, action_labels: dict[str, st
 
 def print_document_tables(record: dict[str, Any], *, taxonomy: Taxonomy) -> None:
     """``dossier documents show``: the record and its fields as two tables with Chinese labels."""
-    from rich.table import Table
-
-    from cli.output import console
-
     table = Table(title=f"资料 #{record['id']}", show_header=False)
     for key, label in RECORD_LABELS.items():
         if key in record and key not in ("fields", "review_reasons", "allowed_actions"):
@@ -123,3 +122,31 @@ def print_document_tables(record: dict[str, Any], *, taxonomy: Taxonomy) -> None
     console.print(fields)
     reasons = "、".join(r["label"] for r in record.get("review_reasons") or ())
     console.print("审核原因：" + (reasons or "无"))
+
+
+def print_customer_record(title: str, record: dict[str, Any]) -> None:
+    """A customer record with Chinese labels: option codes by their label, times in China time."""
+    table = Table(title=title, show_header=False)
+    for key, value in record.items():
+        if key.endswith("_label") or value in (None, [], ""):
+            continue
+        shown = record.get(f"{key}_label", value)
+        if key == "manual_fields":
+            shown = [customer_label(f) for f in value]
+        if key.endswith("_at"):
+            shown = local_time(value) + "（北京时间）"
+        text = "、".join(map(str, shown)) if isinstance(shown, list) else str(shown)
+        table.add_row(customer_label(key), text)
+    console.print(table)
+
+
+def print_customer_table(records: list[dict], total: int) -> None:
+    table = Table(title=f"客户 ({len(records)} / {total})")
+    for col in ("编号", "名称", "类型", "状态", "行业", "等级", "价值层级", "标签"):
+        table.add_column(col)
+    for r in records:
+        table.add_row(
+            r["code"], r["name"], r["customer_type_label"], r["status_label"],
+            r["industry"] or "", r["level"] or "", r["value_tier"] or "", "、".join(r["tags"]),
+        )  # fmt: skip
+    console.print(table)

@@ -28,7 +28,6 @@ from models.validation import mask_id_number, mask_phone
 from web.views import local_time
 
 #: Labels the models do not name yet (shown on the page only).
-EXTRA_LABELS = {"code": "客户编号", "name": "客户名称", "updated_at": "更新时间"}
 #: Field -> the taxonomy ``[options]`` list of its dropdown.
 OPTION_SOURCE = {
     "industry": "industry",
@@ -74,7 +73,7 @@ SATISFACTION = ("1", "2", "3", "4", "5")
 
 def field_label(name: str) -> str:
     """The Chinese label of a customer field."""
-    return EXTRA_LABELS.get(name) or label(name)
+    return label(name)
 
 
 def applies(name: str, customer: Customer | None) -> bool:

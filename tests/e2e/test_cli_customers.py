@@ -164,3 +164,25 @@ def test_admin_merges_duplicates_from_the_command_line(home: Path) -> None:
     assert merged["removed"] == dup["code"] and len(merged["moved"]["contacts"]) == 1
     assert [c["name"] for c in ok("contacts", "list", kept)] == ["乙"]
     assert f"客户 {dup['code']} 不存在" in refused("customers", "show", dup["code"])
+
+
+def test_customer_show_reads_in_chinese(home: Path) -> None:
+    code = _add("杭州某某物流有限公司", 7, "--industry", "制造业", user="sam")["code"]
+    assert run("followups", "add", code, "--content", "电话回访", user="sam").exit_code == 0
+    result = run("customers", "show", code, user="sam")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for label in (
+        "客户编号",
+        "客户名称",
+        "客户类型",
+        "企业客户",
+        "所属行业",
+        "创建时间",
+        "（北京时间）",
+    ):
+        assert label in out, label
+    assert "跟进 20" in out and "T0" not in out and "T1" not in out and "T2" not in out
+    # record keys and option codes are for --json only
+    for key in ("customer_type", "enterprise", "created_at", "status_label", "owner_id"):
+        assert key not in out, key
