@@ -22,6 +22,7 @@ SEVERITY_LABELS = {
     "warning": "[yellow]警告[/yellow]",
     "info": "提示",
 }
+MODE_LABELS = {"full": "完整读取", "incremental": "增量读取", "metadata": "仅元数据"}
 STATUS_LABELS = {"new": "新增", "open": "未解决", "resolved": "[green]已解决[/green]"}
 
 
@@ -38,13 +39,16 @@ class CheckMode(StrEnum):
 
 
 def _table(summary: dict[str, Any]) -> Table:
-    table = Table(title=f"归档完整性检查 ({summary['mode']})")
+    from archive.integrity.findings import KINDS
+
+    mode = MODE_LABELS.get(summary["mode"], summary["mode"])
+    table = Table(title=f"归档完整性检查（{mode}）")
     for name in ("严重性", "类型", "状态", "资料", "对象键", "说明"):
         table.add_column(name, overflow="fold")
     for f in summary["findings"]:
         table.add_row(
             SEVERITY_LABELS.get(f["severity"], f["severity"]),
-            f["kind"],
+            KINDS[f["kind"]][1] if f["kind"] in KINDS else f["kind"],
             STATUS_LABELS.get(f["status"], f["status"]),
             str(f["document_id"] or ""),
             f["object_key"] or "",
@@ -59,7 +63,7 @@ def _print_summary(console: Console, summary: dict[str, Any]) -> None:
         console.print(_table(summary))
     for a in summary["repairs"]:
         mark = "[green]✓[/green]" if a["ok"] else "[red]✗[/red]"
-        console.print(f"{mark} 修复 {a['action']}: {a['object_key']} → {a['target_key'] or '-'}")
+        console.print(f"{mark} 修复 {a['object_key']}：{a['message'] or '—'}")
     console.print(
         f"资料 {c['documents']} 份，对象 {c['objects']} 个，读取校验 {c['hashed_objects']} 个；"
         f"严重 {c['critical']}，警告 {c['warning']}，提示 {c['info']}；新增 {c['new']}，"

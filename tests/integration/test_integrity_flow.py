@@ -92,7 +92,7 @@ def test_cli_exit_codes_json_and_report(home_archive: Archive, tmp_path: Path) -
     warn = runner.invoke(app, ["check", "--no-prefect", "--mode", "metadata",
                                "--output", str(report)])
     assert warn.exit_code == 1, warn.output
-    assert "orphan" in warn.stdout
+    assert "无记录引用的对象" in warn.stdout and "orphan" not in warn.stdout
     saved = json.loads(report.read_text(encoding="utf-8"))
     assert [(f["kind"], f["object_key"]) for f in saved["findings"]] == [("orphan", stray)]
 
