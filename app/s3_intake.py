@@ -11,9 +11,13 @@ Per object listed under ``intake_s3_url``, oldest first, until a batch of files 
    its bytes against the digest the object records (if any). Too large, or a name the store
    refuses: the row says ``refused`` with the reason and the object stays in S3 for a person;
    deleted meanwhile: ``vanished``;
-3. **hand it in** with :func:`ingest.intake.drop_file` (submitter ``s3:<key>``), check the
-   dropped bytes against the download, mark the row ``pulled`` and commit;
-4. **delete** the object, mark the row ``done``.
+3. **hand it in** with :func:`ingest.intake.drop_file`, with the submitter, hints, note and
+   intake sub-folder of its signed companion sidecar (:mod:`app.intake_drop`; none, or one not
+   signed with the shared key or not for these bytes: submitter ``s3:<key>``, the note saying
+   why), check the dropped bytes against the download, mark the row ``pulled`` and commit;
+4. **delete** the object, then its sidecar, and mark the row ``done``. Sidecars without their
+   object (a crash between writing the two, or between the two deletes) are deleted once older
+   than the claim timeout.
 
 A crash anywhere is finished by the next pass of any worker: before step 3 is committed the
 object is still there and is pulled again (a copy the dead worker had already dropped is filed
@@ -42,6 +46,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from app.intake_drop import (
+    intake_secret,
+    is_sidecar_key,
+    read_companion,
+    sidecar_key,
+    sweep_orphan_sidecars,
+)
 from archive.errors import InvalidKeyError, ObjectNotFoundError, StorageError
 from archive.storage import ObjectInfo, ObjectStore, store_from_settings
 from config import Settings
@@ -144,11 +155,16 @@ def pull_s3_intake(
     puller = _Puller(settings=settings, engine=engine, store=store, worker=worker)
     puller.sweep_downloads()
     try:
-        listed = [i for i in store.iter_objects() if not i.key.endswith("/")]
+        everything = [i for i in store.iter_objects() if not i.key.endswith("/")]
     except DossierError as e:
         report.error = f"无法列出 S3 收件前缀：{e.message}"
         log.warning("s3 intake: listing failed: %s", e.message)
         return report
+    try:
+        sweep_orphan_sidecars(store, everything, older_than=puller.timeout)
+    except DossierError as e:  # the next pass sweeps again
+        log.warning("s3 intake: orphan sidecars not swept: %s", e.message)
+    listed = [i for i in everything if not is_sidecar_key(i.key)]
     limit = batch or 4 * settings.workers
     for info in sorted(listed, key=lambda i: (i.last_modified, i.key)):
         if len(report.fresh) >= limit:
@@ -174,8 +190,12 @@ class _Puller:
     worker: str
 
     @property
+    def timeout(self) -> timedelta:
+        return timedelta(seconds=self.settings.intake_s3_claim_timeout_seconds)
+
+    @property
     def stale_before(self) -> datetime:
-        return utcnow() - timedelta(seconds=self.settings.intake_s3_claim_timeout_seconds)
+        return utcnow() - self.timeout
 
     def pull(self, info: ObjectInfo) -> PullOutcome | None:
         """Claim one listed object and take it as far as it goes; None: not ours."""
@@ -269,14 +289,25 @@ class _Puller:
         return self._finish(row, path=path)
 
     def _hand_in(self, row: IntakePull, temp: Path, digest: str) -> Path:
-        """Drop the downloaded file into the intake under its name; check the dropped bytes."""
-        submitter = f"s3:{row.object_key}"[:_MAX_SUBMITTER]
+        """Drop the downloaded file into the intake under its name, with what its signed sidecar
+        says (else as an anonymous ``s3:<key>`` submission); check the dropped bytes."""
+        check = read_companion(
+            self.store, row.object_key, sha256=digest, secret=intake_secret(self.settings)
+        )
+        record = check.record
+        if check.problem:
+            log.warning("s3 intake: %s sidecar not trusted: %s", row.object_key, check.problem)
+        note = f"S3 收件：{row.object_key}"
+        if check.problem:
+            note += f"；{check.problem}，已按匿名提交处理"
         path = drop_file(
             temp,
             intake_name(row.object_key),
-            self.settings.intake_dir,  # type: ignore[arg-type]
-            submitted_by=submitter,
-            note=f"S3 收件：{row.object_key}"[:500],
+            Path(self.settings.intake_dir or "") / check.folder,
+            submitted_by=record.submitted_by if record else f"s3:{row.object_key}"[:_MAX_SUBMITTER],
+            customer_code=record.customer_code if record else None,
+            document_type=record.document_type if record else None,
+            note=(record.note if record else note[:500]),
         )
         if sha256_file(path) != digest:  # pragma: no cover - a failing local disk
             raise StorageError(f"收件文件与下载内容不一致：{path.name}")
@@ -285,6 +316,8 @@ class _Puller:
     def _finish(self, row: IntakePull, *, path: Path | None = None) -> PullOutcome:
         """Delete the object (already handed in) and close the row."""
         self.store.delete(row.object_key)  # deleting a missing object is no error
+        with contextlib.suppress(InvalidKeyError):  # a key too long to have a sidecar
+            self.store.delete(sidecar_key(row.object_key))  # crash before: swept after timeout
         if not self._advance(row, "done"):
             return PullOutcome(row.object_key, "lost", None if path is None else str(path))
         kind: PullKind = "pulled" if path is not None else "finished"

@@ -3,7 +3,8 @@
 An upload is recorded nowhere twice. Its outcome is read from where the pipeline already keeps
 it, matched by the submitter (and, for files still waiting, the drop sidecar's sha256):
 
-- waiting: the file still in the uploader's intake folder beside its drop sidecar;
+- waiting: the file still in the uploader's intake folder beside its drop sidecar, or in the
+  uploader's folder of the shared S3 intake beside its signed sidecar;
 - processing: a claim in the work area whose manifest names the submitter;
 - filed: the documents whose ``submitted_by`` is the uploader, grouped by the original bytes
   (``original_sha256``), with their status (已归档, 待审核, ...);
@@ -21,12 +22,14 @@ from typing import BinaryIO
 
 from sqlmodel import Session
 
+from app import intake_drop
+from app.intake_drop import Dropped
 from archive.customers import get_visible
 from archive.naming import sanitize_component
 from config.settings import Settings
 from config.taxonomy import Taxonomy
 from ingest.detect import DetectedFormat, FormatKind, detect_stream
-from ingest.intake import PROCESSING_DIR, drop_file, load_claim
+from ingest.intake import PROCESSING_DIR, load_claim
 from ingest.intake.drop import Readable
 from ingest.intake.sidecar import dropped_files
 from ingest.quarantine import list_quarantine, reason_label
@@ -93,15 +96,19 @@ def hand_in(
     username: str,
     customer_code: str | None = None,
     document_type: str | None = None,
-) -> Path:
-    """Drop an upload (already checked by :func:`refuse_unreadable`) into the user's folder."""
-    return drop_file(
+    upload_id: str | None = None,
+) -> Dropped:
+    """Hand an upload (already checked by :func:`refuse_unreadable`) in, into the user's folder
+    of the intake (local, or the shared S3 intake's: :func:`app.intake_drop.hand_in`)."""
+    return intake_drop.hand_in(
         source,
         name,
-        upload_folder(settings, username),
+        settings=settings,
+        folder=sanitize_component(username),
         submitted_by=username,
         customer_code=customer_code,
         document_type=document_type,
+        upload_id=upload_id,
     )
 
 
@@ -146,7 +153,11 @@ def _parse_time(text: str | None) -> datetime:
 
 
 def _waiting(settings: Settings, username: str) -> Iterator[UploadRow]:
-    for _path, record in dropped_files(upload_folder(settings, username)):
+    waiting = [record for _path, record in dropped_files(upload_folder(settings, username))]
+    if settings.intake_s3_url:  # waiting in the shared S3 intake for any worker
+        folder = sanitize_component(username)
+        waiting += [record for _key, record in intake_drop.waiting_in_s3(settings, folder)]
+    for record in waiting:
         if record.submitted_by == username:
             yield UploadRow(
                 name=record.name,

@@ -22,6 +22,7 @@ OUTCOME_LABELS = {"filed": "已收取", "partial": "部分收取", "refused": "�
 def mail_fetch(json_out: JsonOpt = False) -> None:
     """Fetch new messages from every configured mailbox and hand their attachments in."""
     from app.context import app_context
+    from app.intake_drop import mail_drop
     from ingest.mailbox import fetch_all
 
     settings = app_context(check_schema=False).settings
@@ -30,7 +31,7 @@ def mail_fetch(json_out: JsonOpt = False) -> None:
             "未配置任何邮箱：请在 dossier.toml 中添加 [[mailboxes]]", key="mailboxes", rule="empty"
         )
     settings.ensure_dirs()
-    reports = [r.as_dict() for r in fetch_all(settings)]
+    reports = [r.as_dict() for r in fetch_all(settings, drop=mail_drop(settings))]
     if json_out:
         emit_json(reports)
     else:

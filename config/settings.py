@@ -126,6 +126,10 @@ class Settings(BaseSettings):
     # timeout. Empty: no S3 intake.
     intake_s3_url: str = ""
     intake_s3_claim_timeout_seconds: float = Field(default=900.0, gt=0)
+    # Name of the variable holding the key that signs what uploads, the API and the e-mail intake
+    # say about a file they put there (submitter, hints: app/intake_drop.py); web processes and
+    # workers share it. None: such files are filed as anonymous "s3:<key>" submissions.
+    intake_s3_secret_env: str | None = None
 
     # Checks and maintenance
     expiry_warning_days: int = 30

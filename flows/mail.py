@@ -9,6 +9,7 @@ from __future__ import annotations
 from prefect import flow
 
 from app.context import app_context
+from app.intake_drop import mail_drop
 from ingest.mailbox import fetch_all
 
 
@@ -16,4 +17,4 @@ from ingest.mailbox import fetch_all
 def fetch_mail() -> list[dict[str, object]]:
     settings = app_context(check_schema=False).settings
     settings.ensure_dirs()
-    return [report.as_dict() for report in fetch_all(settings)]
+    return [report.as_dict() for report in fetch_all(settings, drop=mail_drop(settings))]

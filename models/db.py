@@ -215,6 +215,7 @@ def load_all_tables() -> sa.MetaData:
     import models.followup  # noqa: F401
     import models.intake_pull  # noqa: F401
     import models.notification  # noqa: F401
+    import models.notification_setting  # noqa: F401
     import models.option_item  # noqa: F401
     import models.runs  # noqa: F401
     import models.tag  # noqa: F401

@@ -49,6 +49,7 @@ ACTION_LABELS = {
     "user.set_password": "修改密码",
     "user.set_email": "修改邮箱",
     "notification.send": "发送通知",
+    "notification.configure": "修改通知设置",
     "user.login": "登录",
     "user.login_failed": "登录失败",
     "user.login_throttled": "登录受限",

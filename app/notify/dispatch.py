@@ -4,11 +4,13 @@ A :class:`Notice` is one event (an expiry, a rejection, a quarantined file, a cr
 integrity finding, an incomplete checklist) with its Chinese subject and body, the JSON the
 webhook gets, and the e-mail addresses of the people it concerns. :func:`deliver` sends each
 notice once per channel and recipient: the webhook (``webhook_url``) gets every notice, each
-address gets its notices by e-mail (when ``smtp_host`` is set), one per notice or, with
-``notify_digest``, one e-mail per recipient and run. What ``notification_sent`` already holds is
+address gets its notices by e-mail (when ``smtp_host`` is set), one per notice or, with the
+digest on, one e-mail per recipient and run. Events switched off, the quiet hours, the digest and
+the webhook address come from :func:`app.notify.config.notify_config` (the web page's settings,
+else the environment's). What ``notification_sent`` already holds is
 skipped; a delivery is recorded (and audited, ``notification.send``) in its own transaction
 after it succeeded; a failed one is reported and goes out on the next run. Inside
-``notify_quiet_hours`` (China time) nothing is sent: the notices wait for the first run after
+the quiet hours (China time) nothing is sent: the notices wait for the first run after
 the window.
 """
 
@@ -21,6 +23,7 @@ from typing import Any
 
 from app.context import AppContext
 from app.errors import NotificationError
+from app.notify.config import NotifyConfig, notify_config
 from app.notify.senders import post_webhook, send_email
 from config.clock import in_quiet_hours
 from models import repo
@@ -75,20 +78,29 @@ class NotifyReport:
         }
 
 
-def deliver(ctx: AppContext, notices: list[Notice], *, now: datetime | None = None) -> NotifyReport:
-    """Send the notices not yet sent (see the module)."""
-    settings = ctx.settings
+def deliver(
+    ctx: AppContext,
+    notices: list[Notice],
+    *,
+    now: datetime | None = None,
+    config: NotifyConfig | None = None,
+) -> NotifyReport:
+    """Send the notices of the events switched on and not yet sent (see the module)."""
+    if config is None:
+        with ctx.session() as session:
+            config = notify_config(session, ctx.settings)
+    notices = [n for n in notices if config.on(n.kind)]
     report = NotifyReport(events=len(notices))
-    if in_quiet_hours(settings.notify_quiet_hours, now):
+    if in_quiet_hours(config.quiet_hours, now):
         report.quiet_hours = True
         return report
-    if settings.webhook_url:
-        for notice in _pending(ctx, notices, "webhook", settings.webhook_url, report):
-            _send(ctx, [notice], "webhook", settings.webhook_url, report)
-    if settings.smtp_host:
+    if url := config.webhook_url:
+        for notice in _pending(ctx, notices, "webhook", url, report):
+            _send(ctx, [notice], "webhook", url, report)
+    if ctx.settings.smtp_host:
         for recipient, theirs in _by_recipient(notices).items():
             pending = _pending(ctx, theirs, "email", recipient, report)
-            digest = settings.notify_digest and len(pending) > 1
+            digest = config.digest and len(pending) > 1
             for batch in [pending] if digest else [[n] for n in pending]:
                 _send(ctx, batch, "email", recipient, report)
     return report
@@ -145,7 +157,7 @@ def _deliver(ctx: AppContext, notices: list[Notice], channel: str, recipient: st
     """Send over one channel; the subject that went out."""
     if channel == "webhook":
         [notice] = notices
-        post_webhook(ctx.settings, notice.payload, event_key=notice.key)
+        post_webhook(ctx.settings, notice.payload, event_key=notice.key, url=recipient)
         return notice.subject
     if len(notices) == 1:
         subject, body = notices[0].subject, notices[0].body

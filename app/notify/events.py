@@ -1,10 +1,11 @@
-"""Notices beyond expiry, each to the people it concerns (``archive.recipients``):
+"""Notices beyond expiry, each to the people it concerns (by default, below; an admin may choose
+others on the web: :func:`app.notify.config.recipients_for`), each kind only while switched on:
 
 - a document rejected (已驳回) -> its submitter;
 - a file quarantined -> its submitter when that is a user with an address, else the admins
   (a duplicate is not announced: the intake's duplicate check is doing its job);
 - an integrity run with critical findings first seen in it -> the admins;
-- a customer still missing a required document ``checklist_notice_days`` after it was
+- a customer still missing a required document the checklist days in effect after it was
   created -> its owner (负责人), once per set of missing types.
 
 Rejections, quarantined files and runs older than ``notify_lookback_days`` are not announced.
@@ -20,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import Session
 
 from app.context import AppContext
+from app.notify.config import NotifyConfig, notify_config, recipients_for
 from app.notify.dispatch import SIGNATURE, Notice, NotifyReport, deliver
 from app.notify.expiry import expiry_notices
 from archive.integrity import KINDS
@@ -30,13 +32,11 @@ from archive.notice_events import (
     incomplete_checklists,
     rejected_documents,
 )
-from archive.recipients import owner_emails, role_emails, submitter_emails
 from config.clock import local_time
 from ingest.quarantine import QuarantineEntry, list_quarantine, reason_label
 from models.customer import Customer
 from models.db import utcnow
 from models.document import Document
-from models.user import Role
 
 _LINK = "详情请登录资料库查看。"
 
@@ -51,18 +51,23 @@ def event_notices(ctx: AppContext, *, now: datetime | None = None) -> list[Notic
     now = now or utcnow()
     since = now - timedelta(days=ctx.settings.notify_lookback_days)
     with ctx.session() as session:
-        notices = [_rejected(ctx, session, d) for d in rejected_documents(session, since=since)]
-        notices += [
-            _quarantined(session, entry)
-            for entry in list_quarantine(ctx.settings.quarantine_dir or "")
-            if entry.reason != "duplicate" and _aware(entry.quarantined_at) >= since
+        c = notify_config(session, ctx.settings)
+        notices = [
+            _rejected(ctx, session, c, d)
+            for d in (rejected_documents(session, since=since) if c.on("rejected") else ())
         ]
-        notices += [_integrity(session, run) for run in critical_runs(session, since=since)]
-        days = ctx.settings.checklist_notice_days
-        if days:
-            created_before = now - timedelta(days=days)
+        notices += [
+            _quarantined(session, c, entry)
+            for entry in (list_quarantine(ctx.settings.quarantine_dir or "") if c.on("quarantined")
+                          else ())
+            if entry.reason != "duplicate" and _aware(entry.quarantined_at) >= since
+        ]  # fmt: skip
+        if c.on("integrity"):
+            notices += [_integrity(session, c, run) for run in critical_runs(session, since=since)]
+        if c.checklist_days and c.on("checklist"):
+            created_before = now - timedelta(days=c.checklist_days)
             notices += [
-                _checklist(ctx, session, item, days)
+                _checklist(ctx, session, c, item)
                 for item in incomplete_checklists(
                     session, taxonomy=ctx.taxonomy, created_before=created_before
                 )
@@ -78,7 +83,7 @@ def _customer_text(customer: Customer | None) -> str:
     return f"客户 {customer.name}（{customer.code}）" if customer else "未关联客户"
 
 
-def _rejected(ctx: AppContext, session: Session, doc: Document) -> Notice:
+def _rejected(ctx: AppContext, session: Session, c: NotifyConfig, doc: Document) -> Notice:
     customer = session.get(Customer, doc.customer_id) if doc.customer_id else None
     label = ctx.taxonomy.document_type(doc.document_type).label
     reason = str(((doc.fields or {}).get("_rejection") or {}).get("reason") or "未填写")
@@ -100,12 +105,14 @@ def _rejected(ctx: AppContext, session: Session, doc: Document) -> Notice:
             "reason": reason,
             "submitted_by": doc.submitted_by,
         },
-        recipients=tuple(submitter_emails(session, doc.submitted_by)),
+        recipients=recipients_for(
+            session, c, "rejected", customer=customer, submitted_by=doc.submitted_by
+        ),
         document_id=doc.id,
     )
 
 
-def _quarantined(session: Session, entry: QuarantineEntry) -> Notice:
+def _quarantined(session: Session, c: NotifyConfig, entry: QuarantineEntry) -> Notice:
     record = entry.record or {}
     name = str(record.get("original_name") or (entry.path.name if entry.path else entry.ref))
     why = reason_label(entry.reason, entry.message)
@@ -131,13 +138,11 @@ def _quarantined(session: Session, entry: QuarantineEntry) -> Notice:
             "submitted_by": entry.submitted_by,
             "quarantined_at": when.isoformat(),
         },
-        recipients=tuple(
-            submitter_emails(session, entry.submitted_by) or role_emails(session, Role.ADMIN)
-        ),
+        recipients=recipients_for(session, c, "quarantined", submitted_by=entry.submitted_by),
     )
 
 
-def _integrity(session: Session, item: CriticalRun) -> Notice:
+def _integrity(session: Session, c: NotifyConfig, item: CriticalRun) -> Notice:
     run, findings = item.run, item.findings
     kinds: dict[str, int] = {}
     for f in findings:
@@ -160,12 +165,14 @@ def _integrity(session: Session, item: CriticalRun) -> Notice:
             "critical": len(findings),
             "kinds": kinds,
         },
-        recipients=tuple(role_emails(session, Role.ADMIN)),
+        recipients=recipients_for(session, c, "integrity"),
     )
 
 
-def _checklist(ctx: AppContext, session: Session, item: IncompleteChecklist, days: int) -> Notice:
-    customer = item.customer
+def _checklist(
+    ctx: AppContext, session: Session, c: NotifyConfig, item: IncompleteChecklist
+) -> Notice:
+    customer, days = item.customer, c.checklist_days
     labels = "、".join(ctx.taxonomy.document_type(t).label for t in item.missing)
     subject = f"【资料清单未齐】{_customer_text(customer)}仍缺少{labels}"
     body = (
@@ -183,7 +190,7 @@ def _checklist(ctx: AppContext, session: Session, item: IncompleteChecklist, day
             "missing": list(item.missing),
             "days": days,
         },
-        recipients=tuple(owner_emails(session, customer)),
+        recipients=recipients_for(session, c, "checklist", customer=customer),
     )
 
 

@@ -1,10 +1,11 @@
 """Expiry notices: each license, ID or contract reaching a notice threshold (30, 7 and 0 days by
 default) is announced once per channel and recipient (:func:`app.notify.dispatch.deliver`).
 
-The events are :func:`archive.expiry_events.expiry_events`; each goes to the webhook, to every
-``notify_email_to`` address and to the customer's owner (负责人) when they have an e-mail
-address. The webhook's ``X-Dossier-Event`` (the event key) lets a receiver drop a repeat after
-a crash between delivering and recording.
+The events are :func:`archive.expiry_events.expiry_events` at the lead days in effect
+(:func:`app.notify.config.notify_config`); each goes to the webhook, to every
+``notify_email_to`` address and to the people chosen for it (by default the customer's owner,
+负责人, when they have an e-mail address). The webhook's ``X-Dossier-Event`` (the event key)
+lets a receiver drop a repeat after a crash between delivering and recording.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from app.context import AppContext
+from app.notify.config import notify_config, recipients_for
 from app.notify.dispatch import SIGNATURE, Notice, NotifyReport, deliver
 from archive.expiry_events import ExpiryEvent, expiry_events
-from archive.recipients import owner_emails
 from models import repo
+from models.document import Document
 
 
 def expiry_notices(ctx: AppContext, *, now: datetime | None = None) -> list[Notice]:
@@ -23,9 +25,16 @@ def expiry_notices(ctx: AppContext, *, now: datetime | None = None) -> list[Noti
     settings = ctx.settings
     notices = []
     with ctx.session() as session:
-        for event in expiry_events(session, thresholds=settings.expiry_notice_days, now=now):
+        config = notify_config(session, settings)
+        thresholds = list(config.expiry_days) if config.on("expiry") else []
+        for event in expiry_events(session, thresholds=thresholds, now=now):
             code = event.customer_code
             customer = repo.get_customer(session, code=code) if code else None
+            document = session.get(Document, event.document_id)
+            people = recipients_for(
+                session, config, "expiry", customer=customer,
+                submitted_by=document.submitted_by if document else None,
+            )  # fmt: skip
             subject, body = expiry_text(ctx, event)
             notices.append(
                 Notice(
@@ -34,7 +43,7 @@ def expiry_notices(ctx: AppContext, *, now: datetime | None = None) -> list[Noti
                     subject=subject,
                     body=body,
                     payload=event.as_dict(),
-                    recipients=(*settings.notify_email_to, *owner_emails(session, customer)),
+                    recipients=(*settings.notify_email_to, *people),
                     document_id=event.document_id,
                 )
             )

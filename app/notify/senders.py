@@ -78,9 +78,11 @@ def post_webhook(
     payload: dict[str, object],
     *,
     event_key: str,
+    url: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
-    """POST ``payload`` as JSON to the webhook, retrying; the number of attempts it took.
+    """POST ``payload`` as JSON to the webhook (``url``, default ``webhook_url``), retrying;
+    the number of attempts it took.
 
     Raises:
         NotificationError: Still failing after ``webhook_attempts``, or a final 4xx answer.
@@ -91,7 +93,7 @@ def post_webhook(
     for attempt in range(1, settings.webhook_attempts + 1):
         if attempt > 1:
             sleep(min(30.0, BACKOFF_SECONDS * 2 ** (attempt - 2)))
-        request = _webhook_request(settings.webhook_url, body, event_key, secret)
+        request = _webhook_request(url or settings.webhook_url, body, event_key, secret)
         try:
             with urllib.request.urlopen(request, timeout=settings.notify_timeout_seconds):
                 return attempt

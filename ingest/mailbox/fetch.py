@@ -5,7 +5,8 @@ For each new message of each configured mailbox, in order:
 1. its size is asked first; a message over ``max_message_mb`` is refused unread;
 2. it is read and parsed (:func:`~ingest.mailbox.message.read_message`);
 3. every acceptable attachment is handed in with :func:`ingest.intake.drop_file` (the sender
-   as submitter, the subject as note), exactly like an upload;
+   as submitter, the subject as note), exactly like an upload, or with the ``drop`` the caller
+   passes (the shared S3 intake: :func:`app.intake_drop.mail_drop`);
 4. only then is the message marked: the processed keyword (and a move to the processed folder
    when set) when anything was handed in, the refused keyword plus ``dossier-<reason>``
    keywords when anything was refused. A marked message is never read again.
@@ -17,7 +18,9 @@ once. A server that cannot be reached ends that mailbox's pass with its error in
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,7 +29,7 @@ from config.errors import DossierError
 from config.mail import MailboxSettings, mailbox_password
 from ingest.intake import drop_file
 from ingest.mailbox.imap import ImapMailbox
-from ingest.mailbox.message import ReadMessage, Refusal, read_message
+from ingest.mailbox.message import Refusal, read_message
 
 log = logging.getLogger("ingest.mailbox")
 
@@ -59,26 +62,36 @@ class MailboxReport:
         return asdict(self)
 
 
-def fetch_all(settings: Settings) -> list[MailboxReport]:
+#: How an attachment is handed in: ``drop(data, name, submitted_by=..., note=...)`` returns the
+#: name it waits under. Default: :func:`ingest.intake.drop_file` into the local intake; with a
+#: shared S3 intake the caller passes :func:`app.intake_drop.mail_drop`.
+Drop = Callable[..., str]
+
+
+def fetch_all(settings: Settings, *, drop: Drop | None = None) -> list[MailboxReport]:
     """Run the e-mail intake pass over every configured mailbox."""
-    return [fetch_mailbox(mb, settings=settings) for mb in settings.mailboxes]
+    return [fetch_mailbox(mb, settings=settings, drop=drop) for mb in settings.mailboxes]
 
 
-def fetch_mailbox(mailbox: MailboxSettings, *, settings: Settings) -> MailboxReport:
+def fetch_mailbox(
+    mailbox: MailboxSettings, *, settings: Settings, drop: Drop | None = None
+) -> MailboxReport:
     """Read one mailbox's new messages into the intake; errors end up in the report."""
     report = MailboxReport(mailbox.name)
     try:
         password = mailbox_password(mailbox)
         with ImapMailbox(mailbox, password=password, timeout=settings.mail_timeout_seconds) as imap:
             for uid in imap.new_uids():
-                report.messages.append(handle_message(imap, uid, settings=settings))
+                report.messages.append(handle_message(imap, uid, settings=settings, drop=drop))
     except DossierError as e:  # unreachable server, bad login, dropped connection, no password
         log.warning("mailbox %s: %s", mailbox.name, e.message)
         report.error = e.to_dict()
     return report
 
 
-def handle_message(imap: ImapMailbox, uid: str, *, settings: Settings) -> MessageOutcome:
+def handle_message(
+    imap: ImapMailbox, uid: str, *, settings: Settings, drop: Drop | None = None
+) -> MessageOutcome:
     """Read, hand in and then mark one message (see the module's steps)."""
     mailbox = imap.mailbox
     limit = mailbox.max_message_mb * 1024 * 1024
@@ -87,7 +100,8 @@ def handle_message(imap: ImapMailbox, uid: str, *, settings: Settings) -> Messag
         reason = f"邮件大小 {size / 1024 / 1024:.1f} MB，超过上限 {mailbox.max_message_mb} MB"
         outcome = MessageOutcome(uid, "refused", refusals=[asdict(Refusal("too_large", reason))])
     else:
-        outcome = file_message(imap.fetch(uid), uid=uid, mailbox=mailbox, settings=settings)
+        raw = imap.fetch(uid)
+        outcome = file_message(raw, uid=uid, mailbox=mailbox, settings=settings, drop=drop)
     imap.mark(uid, _keywords(mailbox, outcome))
     log.info(
         "mailbox %s message %s: %s, %d file(s), %d refused",
@@ -101,7 +115,12 @@ def handle_message(imap: ImapMailbox, uid: str, *, settings: Settings) -> Messag
 
 
 def file_message(
-    raw: bytes, *, uid: str, mailbox: MailboxSettings, settings: Settings
+    raw: bytes,
+    *,
+    uid: str,
+    mailbox: MailboxSettings,
+    settings: Settings,
+    drop: Drop | None = None,
 ) -> MessageOutcome:
     """Hand one message's acceptable attachments in to the intake (no IMAP: nothing marked)."""
     try:
@@ -110,8 +129,10 @@ def file_message(
         log.warning("mailbox %s message %s unreadable: %s", mailbox.name, uid, type(e).__name__)
         refusal = Refusal("malformed", f"邮件无法解析（{type(e).__name__}）")
         return MessageOutcome(uid, "refused", refusals=[asdict(refusal)])
-    intake = Path(settings.intake_dir)  # type: ignore[arg-type]
-    files = [_drop(a.name, a.data, read, intake=intake) for a in read.attachments]
+    drop = drop or functools.partial(_local_drop, intake=Path(settings.intake_dir or ""))
+    submitter = read.sender[:_MAX_SUBMITTER] if read.sender else None
+    note = read.subject[:_MAX_NOTE] or None
+    files = [drop(a.data, a.name, submitted_by=submitter, note=note) for a in read.attachments]
     kind = "partial" if files and read.refusals else ("filed" if files else "refused")
     return MessageOutcome(
         uid,
@@ -124,12 +145,10 @@ def file_message(
     )
 
 
-def _drop(name: str, data: bytes, read: ReadMessage, *, intake: Path) -> str:
-    submitter = read.sender[:_MAX_SUBMITTER] if read.sender else None
-    path = drop_file(
-        data, name, intake, submitted_by=submitter, note=read.subject[:_MAX_NOTE] or None
-    )
-    return path.name
+def _local_drop(
+    data: bytes, name: str, *, intake: Path, submitted_by: str | None, note: str | None
+) -> str:
+    return drop_file(data, name, intake, submitted_by=submitted_by, note=note).name
 
 
 def _keywords(mailbox: MailboxSettings, outcome: MessageOutcome) -> list[str]:

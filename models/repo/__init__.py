@@ -72,6 +72,10 @@ from models.repo.integrity_runs import (
     list_integrity_findings,
     list_integrity_runs,
 )
+from models.repo.notification_settings import (
+    get_notification_setting,
+    save_notification_setting,
+)
 from models.repo.notifications import (
     list_notifications,
     notification_sent,
@@ -176,6 +180,8 @@ __all__ = [
     "notification_sent",
     "record_notification",
     "list_notifications",
+    "get_notification_setting",
+    "save_notification_setting",
     "notification_subjects",
     "list_audit_events",
     "list_contacts",

@@ -1,7 +1,8 @@
 """``POST /api/v1/documents`` (upload) and ``GET /api/v1/uploads/{id}`` (its outcome).
 
-A file is handed in through :func:`ingest.intake.drop_file`, like the web form and every other
-channel, into the uploader's sub-folder of the intake, with the uploader as the submitter. An
+A file is handed in through :func:`app.intake_drop.hand_in`, like the web form and every other
+channel, into the uploader's sub-folder of the intake (or of the shared S3 intake, with a signed
+sidecar carrying the uploader, hints and upload id), with the uploader as the submitter. An
 ``Idempotency-Key`` header makes a retry safe: the same user sending the same key again gets the
 first upload back (``Idempotent-Replayed: true``) and nothing is dropped twice. The upload id's
 status follows the file through the intake: ``queued`` (in the intake), ``processing``
@@ -30,10 +31,10 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from app import uploads
+from app import intake_drop, uploads
 from app.records import document_record
-from archive.naming import sanitize_component
 from archive.permissions import Action, can, can_view_document, require
+from config.errors import DossierError
 from config.settings import Settings
 from ingest.quarantine import list_quarantine
 from models import repo
@@ -93,9 +94,19 @@ def _status(db: Session, settings: Settings, row: ApiUpload, user: User) -> dict
         if entry.sha256 == row.sha256:
             status = "duplicate" if entry.reason == "duplicate" else "quarantined"
             return {"status": status, "error": {"code": entry.reason, "message": entry.message}}
-    if row.stored_name and (Path(settings.intake_dir or "") / row.stored_name).exists():
+    if row.stored_name and _still_waiting(settings, row.stored_name):
         return {"status": "queued"}
     return {"status": "processing"}
+
+
+def _still_waiting(settings: Settings, stored: str) -> bool:
+    """Whether the dropped file still waits in the intake (local, or ``s3:<key>``)."""
+    if not stored.startswith("s3:"):
+        return (Path(settings.intake_dir or "") / stored).exists()
+    try:
+        return intake_drop.intake_store(settings).exists(stored[3:])
+    except DossierError:  # the S3 intake unreachable: say so through the status
+        return False
 
 
 def upload_record(db: Session, settings: Settings, row: ApiUpload, user: User) -> dict[str, Any]:
@@ -240,6 +251,7 @@ async def _drop(
                 username=user.username,
                 customer_code=customer,
                 document_type=dtype,
+                upload_id=row.id,
             )
         )
     except BaseException:
@@ -249,7 +261,7 @@ async def _drop(
     repo.mark_api_upload_dropped(
         db,
         row=row,
-        stored_name=f"{sanitize_component(user.username)}/{path.name}",
+        stored_name=path.stored,
         sha256=source.digest.hexdigest(),
         size=source.size,
     )
