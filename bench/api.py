@@ -34,14 +34,11 @@ from pathlib import Path
 
 import httpx
 import uvicorn
-from psycopg import sql
 from sqlmodel import Session
 
 from app.intake_pass import IngestServices, run_pass
-from archive import tokens
-from archive import users as user_service
 from archive.storage import LocalObjectStore
-from bench.review import _admin, _stats, _uscc
+from bench.common import api_token, p50_p95, throwaway_database, uscc, vacuum_analyze
 from bench.samples import generate, write_sample
 from config import Settings, load_settings
 from ingest.isolation import IsolatedPool
@@ -51,7 +48,6 @@ from models.document import Document
 from web.app import create_app
 
 API = "/api/v1"
-PASSWORD = "bench-password-1"
 
 
 def _free_port() -> int:
@@ -76,27 +72,6 @@ def _served(settings: Settings, engine, store) -> Iterator[str]:  # type: ignore
         thread.join(timeout=10)
 
 
-@contextmanager
-def _database() -> Iterator[str]:
-    name = f"dossier_bench_{uuid.uuid4().hex[:10]}"
-    _admin(sql.SQL("CREATE DATABASE {} ENCODING 'UTF8' TEMPLATE template0").format(
-        sql.Identifier(name)))  # fmt: skip
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        _admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def _token(engine, username: str, role: str) -> str:  # type: ignore[no-untyped-def]
-    with Session(engine) as session:
-        user = user_service.create_user(
-            session, username=username, password=PASSWORD, role=role, actor="bench"
-        )
-        token, _row = tokens.create_token(session, user, name="bench")
-        session.commit()
-    return token
-
-
 def _seed_documents(engine, count: int) -> None:  # type: ignore[no-untyped-def]
     """``count`` archived and pending documents over 500 customers (no objects: a list reads
     rows only)."""
@@ -104,7 +79,7 @@ def _seed_documents(engine, count: int) -> None:  # type: ignore[no-untyped-def]
     with Session(engine) as session:
         session.execute(Customer.__table__.insert(), [  # type: ignore[attr-defined]
             {"code": f"CUS2026{n:05d}", "name": f"基准测试企业{n}有限公司",
-             "customer_type": "enterprise", "uscc": _uscc(n), "status": "prospect",
+             "customer_type": "enterprise", "uscc": uscc(n), "status": "prospect",
              "created_by": "bench", "updated_by": "bench", "created_at": now, "updated_at": now}
             for n in range(1, 501)
         ])  # fmt: skip
@@ -157,7 +132,7 @@ def bench_uploads(client: httpx.Client, scans: list[bytes]) -> dict[str, float]:
         files = {"file": (f"扫描{n}.png", data, "image/png")}
         timings.append(_timed(client, "POST", "/documents", files=files)[0])
     seconds = time.perf_counter() - started
-    median, p95 = _stats(timings)
+    median, p95 = p50_p95(timings)
     return {"files": len(scans), "per_second": round(len(scans) / seconds, 1),
             "median_ms": round(median, 1), "p95_ms": round(p95, 1)}  # fmt: skip
 
@@ -174,7 +149,7 @@ def bench_to_archived(
         _ms, status = _timed(client, "GET", upload["status_url"].removeprefix(API))
         assert status["status"] == "filed", status
         latencies.append(time.perf_counter() - started)
-    median, p95 = _stats(latencies)
+    median, p95 = p50_p95(latencies)
     return {"scans": len(scans), "p50_s": round(median, 2), "p95_s": round(p95, 2)}
 
 
@@ -182,9 +157,12 @@ def bench_list(client: httpx.Client, runs: int) -> dict[str, dict[str, float]]:
     rng = random.Random(1)
     first = _timed(client, "GET", "/documents?limit=50")[1]
     cursors = [first["next_cursor"]]
-    for _ in range(40):  # walk 40 pages deep to collect real cursors
+    for _ in range(40):  # walk 40 pages deep to collect real cursors (fewer in a small set)
+        if cursors[-1] is None:
+            break
         page = _timed(client, "GET", f"/documents?limit=50&cursor={cursors[-1]}")[1]
         cursors.append(page["next_cursor"])
+    cursors = [c for c in cursors if c is not None] or [first["items"][-1]["id"]]
     shapes = {
         "first page": lambda: "/documents?limit=50",
         "status + type filter": lambda: (
@@ -196,13 +174,13 @@ def bench_list(client: httpx.Client, runs: int) -> dict[str, dict[str, float]]:
     }
     out = {}
     for label, make in shapes.items():
-        median, p95 = _stats([_timed(client, "GET", make())[0] for _ in range(runs)])
+        median, p95 = p50_p95([_timed(client, "GET", make())[0] for _ in range(runs)])
         out[label] = {"median_ms": round(median, 1), "p95_ms": round(p95, 1)}
     return out
 
 
 def run(*, documents: int, uploads: int, scans: int, runs: int) -> dict[str, object]:
-    with _database() as url, tempfile.TemporaryDirectory() as tmp:
+    with throwaway_database() as url, tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(url)
         upgrade_to_head(engine)
         store = LocalObjectStore(Path(tmp) / "objects")
@@ -210,7 +188,7 @@ def run(*, documents: int, uploads: int, scans: int, runs: int) -> dict[str, obj
         settings = load_settings(home=Path(tmp) / "home", database_url=url,
                                  api_rate_limit_per_minute=0, settle_seconds=0.0)  # fmt: skip
         settings.ensure_dirs()
-        sales, admin = _token(engine, "sales", "sales"), _token(engine, "admin", "admin")
+        sales, admin = api_token(engine, "sales", "sales"), api_token(engine, "admin", "admin")
         files = _scans(Path(tmp), uploads + scans, seed=1000)
         result: dict[str, object] = {"bench": "api", "documents": documents}
         with _served(settings, engine, store) as base:
@@ -225,8 +203,7 @@ def run(*, documents: int, uploads: int, scans: int, runs: int) -> dict[str, obj
                         client, services, files[uploads:]
                     )
             _seed_documents(engine, documents)
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.exec_driver_sql("VACUUM ANALYZE")
+            vacuum_analyze(engine)
             with httpx.Client(base_url=base, timeout=120,
                               headers={"Authorization": f"Bearer {admin}"}) as client:  # fmt: skip
                 result["list"] = bench_list(client, runs)

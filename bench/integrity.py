@@ -116,17 +116,22 @@ def _insert_docs(engine: sa.Engine, rows: list[dict[str, Any]]) -> None:
             conn.execute(sa.insert(table), rows[i:i + 5000])
 
 
+#: Columns that replace a generated row's (``extra(i, (customer id, name), document type)``).
+RowExtra = Callable[[int, tuple[int, str], str], dict[str, Any]]
+
+
 def generate_archive(*, db_url: str, store: ObjectStore, docs: int, size: int, seed: int = 1,
-                     threads: int = 8) -> dict[str, Any]:
-    """Put ``docs`` documents (PDF + original of about ``size`` bytes each) and their rows."""
+                     threads: int = 8, extra: RowExtra | None = None) -> dict[str, Any]:
+    """Put ``docs`` documents (PDF + original of about ``size`` bytes each) and their rows:
+    four per customer (one of each type), all archived unless ``extra`` says otherwise."""
     engine = make_engine(db_url)
     upgrade_to_head(engine)
     store.ensure_ready()
     customers = _customers(engine, (docs + len(DOC_TYPES) - 1) // len(DOC_TYPES))
-    plan = [(customers[i // 4], DOC_TYPES[i % 4]) for i in range(docs)]
+    plan = [(i, customers[i // 4], DOC_TYPES[i % 4]) for i in range(docs)]
 
-    def put(item: tuple[tuple[int, str], str]) -> dict[str, Any]:
-        (cid, name), doc_type = item
+    def put(item: tuple[int, tuple[int, str], str]) -> dict[str, Any]:
+        i, (cid, name), doc_type = item
         rng = random.Random(f"{seed}-{cid}-{doc_type}")
         pdf = make_pdf(f"{cid} {doc_type}", size, rng)
         orig = rng.randbytes(size)
@@ -136,7 +141,8 @@ def generate_archive(*, db_url: str, store: ObjectStore, docs: int, size: int, s
             digest = hashlib.sha256(data).hexdigest()
             store.put(key, io.BytesIO(data), sha256=digest)
             infos.append((digest, len(data)))
-        return _doc_row(cid, doc_type, keys, infos[0], infos[1])
+        row = _doc_row(cid, doc_type, keys, infos[0], infos[1])
+        return {**row, **extra(i, (cid, name), doc_type)} if extra else row
 
     started = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
@@ -228,7 +234,7 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def _measure_in_subprocess(**kw: Any) -> dict[str, Any]:
+def measure_in_subprocess(**kw: Any) -> dict[str, Any]:
     args = [sys.executable, "-m", "bench.integrity", "measure"]
     for name, value in kw.items():
         if value is not None:
@@ -274,15 +280,15 @@ def _modes(db_url: str, storage_url: str, endpoint: str | None, workers: int,
     runs = []
     for label in FULL_RUNS:
         before = ceiling() if ceiling else None
-        run = _measure_in_subprocess(db_url=db_url, storage_url=storage_url, endpoint=endpoint,
+        run = measure_in_subprocess(db_url=db_url, storage_url=storage_url, endpoint=endpoint,
                                      mode="full", workers=workers)
         run["mode"] = label
         runs.append(_against(run, before) if before else run)
     for mode in ("incremental", "metadata"):
-        runs.append(_measure_in_subprocess(db_url=db_url, storage_url=storage_url,
+        runs.append(measure_in_subprocess(db_url=db_url, storage_url=storage_url,
                                            endpoint=endpoint, mode=mode, workers=workers))
     due = backdate_fraction(db_url, 1 / 7, days=7)
-    run = _measure_in_subprocess(db_url=db_url, storage_url=storage_url, endpoint=endpoint,
+    run = measure_in_subprocess(db_url=db_url, storage_url=storage_url, endpoint=endpoint,
                                  mode="incremental", workers=workers)
     run["mode"] = f"incremental (1/7 due: {due})"
     runs.append(run)
@@ -329,7 +335,7 @@ def bench_scale(out: Path, *, docs: int, workers: int) -> dict[str, Any]:
     root = out / "scale-objects"
     db_url = f"sqlite:///{out / 'scale.db'}"
     gen = generate_scale(db_url=db_url, root=root, docs=docs)
-    run = _measure_in_subprocess(db_url=db_url, storage_url=root.as_uri(), endpoint=None,
+    run = measure_in_subprocess(db_url=db_url, storage_url=root.as_uri(), endpoint=None,
                                  mode="metadata", workers=workers)
     return {"generate": gen, "runs": [run]}
 

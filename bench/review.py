@@ -14,44 +14,34 @@ import hashlib
 import os
 import platform
 import random
-import statistics
 import tempfile
-import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import psycopg
 from fastapi.testclient import TestClient
-from psycopg import sql
 from sqlmodel import Session
 
 from archive import users as user_service
 from archive.storage import LocalObjectStore
+from bench.common import (
+    PASSWORD,
+    p50_p95,
+    pending_review,
+    throwaway_database,
+    time_gets,
+    uscc,
+    vacuum_analyze,
+    web_login,
+)
 from bench.samples import generate, write_sample
 from config import load_settings
 from models.customer import Customer
 from models.db import make_engine, upgrade_to_head
-from models.document import Document, has_anomaly
-from models.validation import uscc_check_char
+from models.document import Document
 from web.app import create_app
 
-ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
 REPORT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks-review.md"
-PASSWORD = "bench-password-1"
-REASONS = ["low_ocr_confidence", "missing_field", "invalid_check_digit", "expired", "unlinked",
-           "possible_duplicate", "field_mismatch"]
-
-
-def _admin(statement: sql.Composable) -> None:
-    with psycopg.connect(os.environ.get("BENCH_PG_ADMIN_DSN", ADMIN_DSN), autocommit=True) as c:
-        c.execute(statement)
-
-
-def _uscc(n: int) -> str:
-    body = f"91310000{n:09d}"
-    return body + uscc_check_char(body)
 
 
 def _seed(engine, *, documents: int, store: LocalObjectStore, workdir: Path) -> list[int]:  # type: ignore[no-untyped-def]
@@ -70,7 +60,7 @@ def _seed(engine, *, documents: int, store: LocalObjectStore, workdir: Path) -> 
         session.commit()
         customers = [
             {"code": f"CUS2026{n:05d}", "name": f"基准测试企业{n}有限公司",
-             "customer_type": "enterprise", "uscc": _uscc(n), "status": "prospect",
+             "customer_type": "enterprise", "uscc": uscc(n), "status": "prospect",
              "owner_id": sales.id if n % 2 else reviewer.id,
              "created_by": "bench", "updated_by": "bench", "created_at": now, "updated_at": now}
             for n in range(1, 501)
@@ -78,20 +68,19 @@ def _seed(engine, *, documents: int, store: LocalObjectStore, workdir: Path) -> 
         session.execute(Customer.__table__.insert(), customers)  # type: ignore[attr-defined]
         rows = []
         for i in range(documents):
-            reasons = rng.sample(REASONS, rng.choice((0, 1, 1, 2))) or ["second_check"]
+            pending = pending_review(rng)
             stamp = now - timedelta(minutes=documents - i)
             rows.append({
                 "customer_id": rng.randint(1, 500), "document_type": "business_license",
-                "status": "pending_review", "submitted_date": date(2026, 11, 1),
+                "submitted_date": date(2026, 11, 1),
                 "original_filename": f"scan-{i}.pdf", "original_key": key,
                 "original_sha256": sha, "original_size": len(pdf), "pdf_key": key,
                 "pdf_sha256": sha, "pdf_size": len(pdf), "page_count": 1,
                 "ocr_text": f"营业执照 基准测试 {i} " * 20, "ocr_confidence": 0.7,
                 "fields": {"name": {"value": f"基准测试企业{i}", "confidence": 0.9},
-                           "uscc": {"value": _uscc(i + 1), "confidence": 0.5,
+                           "uscc": {"value": uscc(i + 1), "confidence": 0.5,
                                     "reasons": ["uscc_corrected"]}},
-                "review_reasons": reasons, "is_anomaly": has_anomaly(reasons),
-                "created_at": stamp, "updated_at": stamp,
+                **pending, "created_at": stamp, "updated_at": stamp,
             })
         for start in range(0, len(rows), 2000):
             session.execute(Document.__table__.insert(), rows[start:start + 2000])  # type: ignore[attr-defined]
@@ -99,70 +88,43 @@ def _seed(engine, *, documents: int, store: LocalObjectStore, workdir: Path) -> 
     return list(range(1, documents + 1))
 
 
-def _time(client: TestClient, paths: list[str]) -> list[float]:
-    timings = []
-    for path in paths:
-        start = time.perf_counter()
-        response = client.get(path)
-        timings.append((time.perf_counter() - start) * 1000)
-        assert response.status_code == 200, (path, response.status_code)
-    return timings
-
-
-def _stats(values: list[float]) -> tuple[float, float]:
-    ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
-    return statistics.median(ordered), p95
-
-
-def _login(client: TestClient) -> None:
-    import re
-
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
-    assert token
-    client.post("/login", data={"username": "bench", "password": PASSWORD,
-                                "csrf_token": token.group(1)})
+def queue_paths(rng: random.Random, runs: int, *, last_page: int = 200) -> list[str]:
+    """``runs`` queue pages: a random page 1-``last_page``, without or with a filter."""
+    return [
+        rng.choice(["/queue?page=", "/queue?reason=expired&page=",
+                    "/queue?customer_type=enterprise&page="]) + str(rng.randint(1, last_page))
+        for _ in range(runs)
+    ]  # fmt: skip
 
 
 def run(*, documents: int, runs: int) -> dict[str, tuple[float, float]]:
     """Seed a fresh database and time the pages; returns {page: (median ms, p95 ms)}."""
-    name = f"dossier_bench_{uuid.uuid4().hex[:10]}"
-    _admin(sql.SQL("CREATE DATABASE {} ENCODING 'UTF8' TEMPLATE template0").format(
-        sql.Identifier(name)))
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    engine = make_engine(url)
-    try:
-        upgrade_to_head(engine)
-        with tempfile.TemporaryDirectory() as tmp:
+    with throwaway_database() as url, tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(url)
+        try:
+            upgrade_to_head(engine)
             store = LocalObjectStore(Path(tmp) / "objects")
             store.ensure_ready()
             ids = _seed(engine, documents=documents, store=store, workdir=Path(tmp))
-            # What autovacuum does on a live database: statistics, and the visibility map that
-            # lets the queue's covering index answer without reading the table.
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.exec_driver_sql("VACUUM ANALYZE")
+            vacuum_analyze(engine)
             settings = load_settings(home=Path(tmp) / "home", database_url=url)
             app = create_app(settings, engine=engine, store=store)
             with TestClient(app) as client:
-                _login(client)
+                web_login(client, "bench")
                 rng = random.Random(1)
                 pages: dict[str, Callable[[], list[str]]] = {
                     "queue page (first page, no filter)": lambda: ["/queue"] * runs,
-                    "queue page (random page 1-200, filters)": lambda: [
-                        rng.choice(["/queue?page=", "/queue?reason=expired&page=",
-                                    "/queue?customer_type=enterprise&page="])
-                        + str(rng.randint(1, 200)) for _ in range(runs)],
+                    "queue page (random page 1-200, filters)": lambda: queue_paths(rng, runs),
                     "document page (claims on open)": lambda: [
                         f"/documents/{rng.choice(ids)}" for _ in range(runs)],
                     "page image (cached PNG)": lambda: [
                         f"/documents/{rng.choice(ids)}/pages/1.png" for _ in range(runs)],
-                }
+                }  # fmt: skip
                 warm = ["/queue", f"/documents/{ids[0]}", f"/documents/{ids[0]}/pages/1.png"]
-                _time(client, warm)
-                return {label: _stats(_time(client, make())) for label, make in pages.items()}
-    finally:
-        engine.dispose()
-        _admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+                time_gets(client, warm)
+                return {label: p50_p95(time_gets(client, make())) for label, make in pages.items()}
+        finally:
+            engine.dispose()
 
 
 #: How the queue is made fast, and the figures before that (kept in the report).
