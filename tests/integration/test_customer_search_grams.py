@@ -4,11 +4,14 @@ generated names, and the grams follow every write of a name, contact person or c
 
 from __future__ import annotations
 
+import csv
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, col, select
 
-from archive.customer_query import like_condition, text_condition
+from archive.customer_query import CustomerFilter, like_condition, list_customers, text_condition
+from archive.users import create_user
 from models import repo
 from models.customer import Customer, CustomerCreate, normalize_customer_name
 from models.repo.merge import merge_customer_into
@@ -148,6 +151,12 @@ def test_grams_follow_a_merge(session):
     assert _found(session, "吴刚") == {kept.code}  # the moved contact is found on the kept one
     assert _found(session, "周杰") == set()  # the duplicate's own contact person went with it
     assert _grams(session, kept.id) == _expected(session, kept.id)
+    # The list itself (count and page) through the gram path, as the web and CLI ask it.
+    admin = create_user(session, username="a1", password="secret-pw3", role="admin", actor="t")
+    page, total = list_customers(session, admin, CustomerFilter(text=" 吴刚 "))
+    assert ([c.code for c in page], total) == ([kept.code], 1)
+    page, total = list_customers(session, admin, CustomerFilter(text="星"), sort="-name")
+    assert ([c.code for c in page], total) == ([kept.code], 1)
 
 
 def test_grams_of_a_bulk_import(session):
@@ -170,3 +179,27 @@ def test_grams_of_a_bulk_import(session):
     ids = session.exec(select(Customer.id).where(col(Customer.code).in_(codes))).all()
     for customer_id in ids:
         assert _grams(session, customer_id) == _expected(session, customer_id) != set()
+
+
+def test_grams_follow_a_file_import_and_its_updates(session, tmp_path):
+    from archive.exchange.importing import import_file
+    from config.settings import load_settings
+
+    admin = create_user(session, username="ada", password="secret-pw3", role="admin", actor="t")
+    settings = load_settings()
+    path = tmp_path / "customers.csv"
+
+    def write(person: str) -> None:
+        rows = [["客户名称", "客户类型", "统一社会信用代码", "法定代表人", "成立时间", "地址",
+                 "联系人"]]  # fmt: skip
+        rows += [[f"星辰{n}号科技有限公司", "企业客户", make_uscc(n), "张三", "2015-03-12",
+                  "北京市海淀区中关村大街1号", person] for n in range(1, 4)]  # fmt: skip
+        with path.open("w", encoding="utf-8", newline="") as f:
+            csv.writer(f).writerows(rows)
+
+    write("周杰")
+    assert import_file(session, settings, admin, path).created == 3
+    assert len(_found(session, "周杰")) == 3 == len(_found(session, "星辰"))
+    write("吴刚")
+    assert import_file(session, settings, admin, path).updated == 3
+    assert (len(_found(session, "周杰")), len(_found(session, "吴刚"))) == (0, 3)
