@@ -10,7 +10,8 @@ page come from the database:
 - tags: every one of the named tags (制造业 + 高价值, :func:`archive.tags.tag_filter`);
 - documents: complete (every document the customer type requires is in effect), or having an
   expired or expiring document (the integrity check's expiry fields);
-- text: name (normalized), code, USCC, contact person, phone or a contact's name contains it.
+- text: name (normalized), code, USCC, contact person, phone or a contact's name contains it
+  (a one- or two-character Chinese term through the search grams of migration 0018).
 
 Sort keys are :data:`SORTABLE` (``-`` in front: descending). What a row shows beside the record
 (documents present, expiring) is :func:`archive.customer_documents.document_summaries`.
@@ -35,6 +36,7 @@ from models.customer import Customer, normalize_customer_name
 from models.db import utcnow
 from models.document import Document
 from models.errors import ValidationError
+from models.search_gram import CustomerGram, lookup_grams
 from models.user import User
 
 #: Sort keys (``-`` in front: descending) and their columns.
@@ -119,27 +121,50 @@ def expiring_condition(cutoff: date) -> sa.ColumnElement[bool]:
     )
 
 
-def text_condition(text: str) -> sa.ColumnElement[bool]:
-    """Name (normalized), code, USCC, contact person, phone or a contact's name contains it.
+def like_condition(text: str) -> sa.ColumnElement[bool]:
+    """Name (normalized), code, USCC, contact person, phone or a contact's name contains it:
+    the plain substring match (``LIKE '%…%'``) that every search means.
 
     Shaped for the indexes of migration 0016: the customer's own columns in one ``OR`` (on
     PostgreSQL a union of trigram index look-ups, or one scan for a term under three
     characters), a contact's name in a second set, the two joined by ``IN (… UNION …)``.
     """
     key = normalize_customer_name(text)
-    own = select(col(Customer.id)).where(
-        sa.or_(
-            col(Customer.name_key).contains(key, autoescape=True),
-            col(Customer.code).contains(text.upper(), autoescape=True),
-            col(Customer.uscc).contains(key.upper(), autoescape=True),
-            col(Customer.contact_person).contains(text, autoescape=True),
-            col(Customer.phone).contains(key, autoescape=True),
-        )
-    )
+    own = select(col(Customer.id)).where(_own_match(text, key))
     by_contact = select(col(Contact.customer_id)).where(
         col(Contact.name).contains(text, autoescape=True)
     )
     return col(Customer.id).in_(sa.union(own, by_contact))
+
+
+def _own_match(text: str, key: str) -> sa.ColumnElement[bool]:
+    return sa.or_(
+        col(Customer.name_key).contains(key, autoescape=True),
+        col(Customer.code).contains(text.upper(), autoescape=True),
+        col(Customer.uscc).contains(key.upper(), autoescape=True),
+        col(Customer.contact_person).contains(text, autoescape=True),
+        col(Customer.phone).contains(key, autoescape=True),
+    )
+
+
+def text_condition(text: str) -> sa.ColumnElement[bool]:
+    """The search: the same customers as :func:`like_condition`.
+
+    A term of one or two characters with a Chinese (non-ASCII) character has no trigram: its
+    candidates come from ``customer_gram`` (:func:`models.search_gram.lookup_grams`, migration
+    0018: a superset of the matches, found by index), and the plain match is checked on them
+    only. Any other term is :func:`like_condition`.
+    """
+    key = normalize_customer_name(text)
+    grams = lookup_grams(text, key)
+    if grams is None:
+        return like_condition(text)
+    candidates = select(col(CustomerGram.customer_id)).where(col(CustomerGram.gram).in_(grams))
+    by_contact = sa.exists().where(
+        col(Contact.customer_id) == col(Customer.id),
+        col(Contact.name).contains(text, autoescape=True),
+    )
+    return sa.and_(col(Customer.id).in_(candidates), sa.or_(_own_match(text, key), by_contact))
 
 
 def customer_conditions(

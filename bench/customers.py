@@ -6,15 +6,18 @@ Run by hand (not a test)::
 
 Creates a throw-away PostgreSQL database on 127.0.0.1:5432 (user postgres; another server:
 ``BENCH_PG_ADMIN_DSN``; or ``--database-url`` for an existing empty database), bulk-inserts
-customers (names, USCCs or ID numbers, phones, statuses, tiers, owners), their tags, contacts
-and documents, and times the list two ways for every case: the query alone
-(``archive.customer_query.list_customers``) and the whole page (``GET /customers`` through
-FastAPI's TestClient, server time, signed in as an admin or a sales user).
+customers, their tags, contacts and documents (``bench.customer_seed``), and times the list
+two ways for every case: the query alone (``archive.customer_query.list_customers``) and the
+whole page (``GET /customers`` through FastAPI's TestClient, server time, signed in as an
+admin or a sales user).
 
+The seed fills the search grams of migration 0018 with the migration's own function (timed).
 ``--phase both`` (the default) first measures without migration 0016's indexes (dropped by
-name after seeding), then builds them with the migration's own statements (timed) and measures
-again. In a checkout without 0016 the database is measured as it is. The result is a Markdown
-table on stdout (``--report FILE`` also writes it to a file).
+name after seeding) and without the gram path of 0018 (a one- or two-character term then takes
+the plain ``LIKE``, as before 0018), then builds the indexes with the migration's own
+statements (timed) and measures again with both. In a checkout without 0016 the database is
+measured as it is. The result is a Markdown table on stdout (``--report FILE`` also writes it
+to a file).
 """
 
 from __future__ import annotations
@@ -30,9 +33,9 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,169 +45,17 @@ from psycopg import sql
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from bench.customer_seed import FILTERED, PASSWORD, TAGS, seed
+
+#: ``--phase``: what "before" and "after" measure.
+PHASES = {
+    "both": "before: no 0016 indexes, plain search; after: 0016 indexes and 0018 grams",
+    "before": "before only (no 0016 indexes, plain search)",
+    "after": "after only (0016 indexes and 0018 grams)",
+    "grams": "0016 indexes in both; before: plain search, after: with 0018 grams",
+}
 ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
-PASSWORD = "bench-password-1"
-SALES_USERS = 20
 PAGE_SIZE = 30  # web.routes.customers.PAGE_SIZE
-BATCH = 5000
-FILTERED = ("won", "lost", "interested")
-
-CITIES = "北京 上海 广州 深圳 杭州 南京 苏州 成都 重庆 武汉 西安 天津 长沙 郑州 青岛 宁波".split()
-SYLLABLES = list("华星辰宏远恒通达瑞博鑫泰安康盛嘉信诚润智汇丰隆昌明德新海天宇中金云峰凯越蓝")
-TRADES = "科技 智能 机械 电子 贸易 物流 医药 建材 食品 纺织 化工 软件 网络 咨询 环保 能源".split()
-SUFFIXES = ["有限公司", "股份有限公司", "集团有限公司", "有限责任公司"]
-SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾")
-GIVEN = list("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰")
-INDUSTRIES = [
-    "制造业",
-    "互联网",
-    "金融",
-    "零售",
-    "IT服务",
-    "教育",
-    "医疗",
-    "房地产",
-    "物流",
-    "其他",
-]
-REGIONS = ["华东", "华南", "华北", "华中", "西南", "西北", "东北"]
-SOURCES = ["展会推广", "线上广告", "客户转介绍", "销售陌拜", "其他"]
-TAGS = [*INDUSTRIES[:6], "高价值", "重点客户", "战略合作", "续约关注", "新客户", "老客户",
-        "政府关系", "上市公司", "外资企业", "需回访", "价格敏感", "成交客户", "潜在客户",
-        "意向客户", "流失风险", "VIP", "年度框架", "区域代理", "集采客户", "海外业务"]  # fmt: skip
-DOC_TYPES = ["business_license", "bank_permit", "id_card", "customer_form", "contract", "other"]
-EXPIRY = {"business_license": "term_end", "id_card": "valid_to", "contract": "expiry_date"}
-
-
-def _uscc(n: int) -> str:
-    from models.validation import uscc_check_char
-
-    body = f"91330100{(n * 7919 + 104729) % 10**9:09d}"  # unique, digits spread like real ones
-    return body + uscc_check_char(body)
-
-
-def _id_number(n: int) -> str:
-    from models.validation import id_check_digit
-
-    born = date(1960, 1, 1) + timedelta(days=n // 900)
-    body = f"330106{born:%Y%m%d}{n % 900 + 100:03d}"
-    return body + id_check_digit(body)
-
-
-def _person(rng: random.Random) -> str:
-    return rng.choice(SURNAMES) + "".join(rng.choices(GIVEN, k=rng.choice((1, 2))))
-
-
-def _tier(amount: Decimal | None) -> str | None:
-    if amount is None:
-        return None
-    return "高价值" if amount >= 500_000 else "中价值" if amount >= 100_000 else "普通"
-
-
-def _customer(n: int, rng: random.Random, owners: list[int], now: datetime) -> dict[str, Any]:
-    enterprise = rng.random() < 0.85
-    name = (
-        rng.choice(CITIES) + "".join(rng.sample(SYLLABLES, 2)) + rng.choice(TRADES)
-        + rng.choice(SUFFIXES)
-        if enterprise else _person(rng)
-    )  # fmt: skip
-    status = rng.choices(["prospect", "interested", "won", "lost"], [30, 25, 35, 10])[0]
-    amount = None
-    if status in ("won", "lost"):
-        amount = Decimal(int(rng.paretovariate(1.2) * 40_000)).quantize(Decimal("0.01"))
-    return {
-        "code": f"CUS2026{n:06d}", "name": name, "name_key": name,
-        "customer_type": "enterprise" if enterprise else "individual",
-        "uscc": _uscc(n) if enterprise else None,
-        "id_number": None if enterprise else _id_number(n),
-        "legal_representative": _person(rng) if enterprise else None,
-        "contact_person": _person(rng), "phone": f"1{rng.choice('3589')}{rng.randrange(10**9):09d}",
-        "industry": rng.choice(INDUSTRIES), "region": rng.choice(REGIONS),
-        "source_channel": rng.choice(SOURCES), "status": status,
-        "level": rng.choice(["A类大客户", "B类中小客户", "C类小客户"]),
-        "owner_id": rng.choice(owners), "cumulative_amount": amount,
-        "annual_amount": amount, "value_tier": _tier(amount),
-        "decision_roles": [], "campaigns": [], "manual_fields": [], "version": 1,
-        "created_by": "bench", "updated_by": "bench",
-        "created_at": now - timedelta(days=rng.randrange(1000)),
-        "updated_at": now - timedelta(minutes=rng.randrange(2 * 365 * 24 * 60)),
-    }  # fmt: skip
-
-
-def _document(i: int, customer_id: int, rng: random.Random, now: datetime) -> dict[str, Any]:
-    doc_type = rng.choice(DOC_TYPES)
-    fields: dict[str, Any] = {}
-    if doc_type in EXPIRY:
-        end = date(2025, 1, 1) + timedelta(days=rng.randrange(6 * 365))
-        fields[EXPIRY[doc_type]] = {"value": end.isoformat(), "confidence": 0.9}
-    sha = f"{i:064x}"
-    return {
-        "customer_id": customer_id, "document_type": doc_type,
-        "status": rng.choices(["archived", "pending_review", "superseded"], [85, 5, 10])[0],
-        "submitted_date": date(2026, 1, 1), "original_filename": f"scan-{i}.pdf",
-        "original_key": f"originals/{i}.pdf", "original_sha256": sha, "original_size": 1000,
-        "pdf_key": f"archive/{i}.pdf", "pdf_sha256": sha, "pdf_size": 1000, "page_count": 1,
-        "fields": fields, "review_reasons": [], "is_anomaly": False,
-        "created_at": now, "updated_at": now,
-    }  # fmt: skip
-
-
-def _batches(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def seed(engine: Engine, *, customers: int, documents: int, seed_value: int = 15) -> None:
-    """Bulk-insert users, customers, tags, contacts and documents (portable SQL inserts)."""
-    from archive import users as user_service
-    from models.contact import Contact
-    from models.customer import Customer
-    from models.document import Document
-    from models.tag import CustomerTag, Tag
-
-    rng = random.Random(seed_value)
-    now = datetime.now(UTC)
-    with Session(engine) as session:
-        user_service.create_user(session, username="bench", password=PASSWORD, role="admin",
-                                 actor="bench")  # fmt: skip
-        owners = [
-            user_service.create_user(session, username=f"sales{n}", password=PASSWORD,
-                                     role="sales", actor="bench").id
-            for n in range(SALES_USERS)
-        ]  # fmt: skip
-        session.add_all(Tag(name=t, created_by="bench", updated_by="bench") for t in TAGS)
-        session.commit()
-        tag_ids = list(range(1, len(TAGS) + 1))
-        insert = {t: t.__table__.insert() for t in (Customer, Contact, Document, CustomerTag)}  # type: ignore[attr-defined]
-        rows = (_customer(n, rng, owners, now) for n in range(1, customers + 1))  # type: ignore[arg-type]
-        for batch in _batches(rows):
-            session.execute(insert[Customer], batch)
-        links = (
-            {"customer_id": c, "tag_id": t, "created_by": "bench", "created_at": now}
-            for c in range(1, customers + 1)
-            for t in rng.sample(tag_ids, rng.choice((0, 1, 2, 2, 3, 3, 4, 5)))
-        )
-        for batch in _batches(links):
-            session.execute(insert[CustomerTag], batch)
-        contacts = (
-            {"customer_id": c, "name": _person(rng), "mobile": f"139{rng.randrange(10**8):08d}",
-             "phones": [], "is_primary": k == 0, "is_decision_maker": False,
-             "created_by": "bench", "updated_by": "bench", "created_at": now, "updated_at": now}
-            for c in range(1, customers + 1) for k in range(rng.choice((0, 1, 1, 2)))
-        )  # fmt: skip
-        for batch in _batches(contacts):
-            session.execute(insert[Contact], batch)
-        docs = (_document(i, rng.randint(1, customers), rng, now) for i in range(documents))
-        for batch in _batches(docs):
-            session.execute(insert[Document], batch)
-        session.commit()
-
 
 # --- measuring --------------------------------------------------------------------------------
 
@@ -252,12 +103,17 @@ def cases(samples: dict[str, list[Any]]) -> list[Case]:
              lambda r: {"tag": r.sample(TAGS[:8], 2), "status": "won"}),
         Case("搜索：名称 4 字", "bench", lambda r: {"q": name_part(r, 4)}),
         Case("搜索：名称 2 字", "bench", lambda r: {"q": name_part(r, 2)}),
+        Case("搜索：名称 1 字", "bench", lambda r: {"q": name_part(r, 1)}),
+        Case("搜索：联系人姓名 2 字", "bench",
+             lambda r: {"q": r.choice([c for c in contacts if len(c) == 2] or contacts)}),
+        Case("搜索：联系电话 2 位数字", "bench", lambda r: {"q": r.choice(rows)[2][-2:]}),
         Case("搜索：统一社会信用代码片段", "bench",
              lambda r: {"q": r.choice(rows)[1][8 : 8 + r.randint(6, 10)]}),
         Case("搜索：联系电话片段", "bench", lambda r: {"q": r.choice(rows)[2][-r.randint(6, 8):]}),
         Case("搜索：联系人姓名", "bench", lambda r: {"q": r.choice(contacts)}),
         Case("销售专员：自己的客户首页", "sales0", lambda r: {}),
         Case("销售专员：搜索名称 3 字", "sales0", lambda r: {"q": name_part(r, 3)}),
+        Case("销售专员：搜索名称 2 字", "sales0", lambda r: {"q": name_part(r, 2)}),
     ]  # fmt: skip
 
 
@@ -298,7 +154,9 @@ def _login(client: Any, username: str) -> None:
     assert response.status_code in (302, 303), response.status_code
 
 
-def measure(engine: Engine, url: str, *, runs: int) -> dict[str, tuple[float, float, float, float]]:
+def measure(
+    engine: Engine, url: str, *, runs: int, only: str = ""
+) -> dict[str, tuple[float, float, float, float]]:
     """Per case: (query median, query p95, page median, page p95) in ms."""
     from urllib.parse import urlencode
 
@@ -318,7 +176,7 @@ def measure(engine: Engine, url: str, *, runs: int) -> dict[str, tuple[float, fl
             _login(admin, "bench")
             _login(sales, "sales0")
             clients = {"bench": admin, "sales0": sales}
-            for case in cases(_samples(engine)):
+            for case in (c for c in cases(_samples(engine)) if only in c.label):
                 rng = random.Random(case.label)
                 queries = [case.queries(rng) for _ in range(runs)]
                 _query_ms(engine, case.user, queries[0])  # warm the cache and the plan
@@ -376,31 +234,58 @@ def _analyze(engine: Engine) -> None:
     _execute(engine, ["VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"])
 
 
+@contextmanager
+def _plain_search() -> Iterator[None]:
+    """Searches take the plain ``LIKE`` (the gram path of migration 0018 switched off): the
+    "before" phase measures the search as it was."""
+    from archive import customer_query
+
+    gram_rule = customer_query.lookup_grams
+    customer_query.lookup_grams = lambda text, key: None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        customer_query.lookup_grams = gram_rule
+
+
+def _fill_grams(engine: Engine) -> float:
+    """Migration 0018's fill of the search grams (the seed inserts rows directly)."""
+    from models.repo.search_grams import fill_search_grams
+
+    start = time.perf_counter()
+    with engine.begin() as conn:
+        fill_search_grams(conn)
+    return time.perf_counter() - start
+
+
 def run_phases(
-    url: str, *, customers: int, documents: int, runs: int, phase: str
+    url: str, *, customers: int, documents: int, runs: int, phase: str, only: str = ""
 ) -> dict[str, Any]:
-    """Migrate, seed, measure without and/or with migration 0016's indexes."""
+    """Migrate, seed, measure "before" and/or "after" (see :data:`PHASES`); ``only``: just
+    the cases whose label contains it."""
     from models.db import make_engine, upgrade_to_head
 
     engine = make_engine(url)
     migration = index_migration()
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"phase": phase}
     try:
         upgrade_to_head(engine)
         start = time.perf_counter()
         seed(engine, customers=customers, documents=documents)
         out["seed_s"] = time.perf_counter() - start
+        out["grams_s"] = _fill_grams(engine)
         if phase in ("both", "before") and migration is not None:
             _execute(engine, [f"DROP INDEX IF EXISTS {name}" for name in migration.INDEX_NAMES])
         _analyze(engine)
-        if phase in ("both", "before"):
-            out["before"] = measure(engine, url, runs=runs)
+        if phase in ("both", "before", "grams"):
+            with _plain_search():
+                out["before"] = measure(engine, url, runs=runs, only=only)
         if phase == "both" and migration is not None:
             statements = migration.index_statements(engine.dialect.name)
             out["upgrade_s"] = _execute(engine, statements)
             _analyze(engine)
-        if phase in ("both", "after"):
-            out["after"] = measure(engine, url, runs=runs)
+        if phase in ("both", "after", "grams"):
+            out["after"] = measure(engine, url, runs=runs, only=only)
     finally:
         engine.dispose()
     return out
@@ -413,7 +298,9 @@ def report(out: dict[str, Any], *, customers: int, documents: int, runs: int) ->
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
         f"({os.cpu_count()} cores, Python {platform.python_version()}), load {load}; "
         f"{customers:,} customers, {documents:,} documents, {runs} runs per case; "
-        f"seeding {out.get('seed_s', 0):.0f} s"
+        f"phase {out.get('phase', '?')} ({PHASES.get(out.get('phase', ''), '')}); "
+        f"seeding {out.get('seed_s', 0):.0f} s, filling migration 0018's search grams "
+        f"{out.get('grams_s', 0):.1f} s"
         + (
             f", building migration 0016's indexes on the loaded data {out['upgrade_s']:.1f} s"
             if "upgrade_s" in out
@@ -438,7 +325,8 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--documents", type=int, default=500_000)
     parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--phase", choices=("both", "before", "after"), default="both")
+    parser.add_argument("--phase", choices=tuple(PHASES), default="both")
+    parser.add_argument("--cases", default="", help="only cases whose label contains this")
     parser.add_argument("--database-url", help="an existing empty database (default: a new one)")
     parser.add_argument("--report", type=Path, help="also write the table to this file")
     args = parser.parse_args()
@@ -451,7 +339,7 @@ def main() -> None:
         url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     try:
         out = run_phases(url, customers=args.customers, documents=args.documents,
-                         runs=args.runs, phase=args.phase)  # fmt: skip
+                         runs=args.runs, phase=args.phase, only=args.cases)  # fmt: skip
     finally:
         if name is not None:
             _admin_sql(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(

@@ -218,6 +218,7 @@ def load_all_tables() -> sa.MetaData:
     import models.notification_setting  # noqa: F401
     import models.option_item  # noqa: F401
     import models.runs  # noqa: F401
+    import models.search_gram  # noqa: F401
     import models.tag  # noqa: F401
     import models.user  # noqa: F401
     import models.web_session  # noqa: F401

@@ -16,6 +16,7 @@ from models.errors import NotFoundError
 from models.repo.audit import add_audit_event
 from models.repo.base import atomic, snapshot
 from models.repo.options import held_values, options_in_effect
+from models.repo.search_grams import refresh_search_grams
 
 
 def _customer(session: Session, code: str) -> Customer:
@@ -78,6 +79,7 @@ def add_contact(
         )
         session.add(contact)
         session.flush()
+        refresh_search_grams(session, [contact.customer_id])
         if contact.is_primary:
             _only_primary(session, contact, actor)
         add_audit_event(
@@ -126,6 +128,8 @@ def update_contact(
         contact.updated_by, contact.updated_at = actor, utcnow()
         session.add(contact)
         session.flush()
+        if "name" in changed:
+            refresh_search_grams(session, [contact.customer_id])
         if "is_primary" in changed and contact.is_primary:
             _only_primary(session, contact, actor)
         add_audit_event(
@@ -146,6 +150,7 @@ def delete_contact(session: Session, *, contact: Contact, actor: str) -> None:
     before = {"customer": customer.code if customer else None, **snapshot(contact, CONTACT_FIELDS)}
     with atomic(session):
         session.execute(sa.delete(Contact).where(col(Contact.id) == contact.id))
+        refresh_search_grams(session, [contact.customer_id])
         add_audit_event(
             session,
             actor=actor,

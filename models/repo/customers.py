@@ -29,12 +29,15 @@ from models.errors import ConflictError, NotFoundError, ValidationError
 from models.repo.audit import add_audit_event, add_audit_events
 from models.repo.base import atomic, dialect, snapshot
 from models.repo.options import held_values, options_in_effect
+from models.repo.search_grams import refresh_search_grams
 from models.user import User
 from models.validation import field_label
 
 CUSTOMER_CODE_PREFIX = "CUS"
 
 CUSTOMER_AUDIT_FIELDS = customer_audit_fields()
+#: The input fields whose values the search grams hold (the name through its name key).
+SEARCHED_FIELDS = frozenset({"name", "contact_person"})
 
 
 def _bump_counter(session: Session, period: str, by: int = 1) -> int:
@@ -131,6 +134,7 @@ def _insert_customer(
             )
             session.add(customer)
             session.flush()
+            refresh_search_grams(session, [customer.id])  # type: ignore[list-item]
             add_audit_event(
                 session,
                 actor=actor,
@@ -203,6 +207,8 @@ def create_customers(
                           "created_at": stamp, "updated_at": stamp}
                        for v, code in zip(values, codes, strict=True)]  # fmt: skip
             session.execute(sa.insert(Customer.__table__), records)  # type: ignore[attr-defined]
+            new_ids = select(Customer.id).where(col(Customer.code).in_(codes))
+            refresh_search_grams(session, list(session.exec(new_ids)))  # type: ignore[arg-type]
             add_audit_events(session, [
                 {"actor": actor, "action": "customer.create", "entity_type": "customer",
                  "entity_id": r["code"], "after": snapshot(SimpleNamespace(**r),
@@ -379,6 +385,8 @@ def update_customer(
             customer.updated_at = utcnow()
             session.add(customer)
             session.flush()
+            if SEARCHED_FIELDS & set(changed):
+                refresh_search_grams(session, [customer.id])  # type: ignore[list-item]
             add_audit_event(
                 session,
                 actor=actor,

@@ -16,6 +16,7 @@ from models.repo.audit import add_audit_event
 from models.repo.base import atomic, snapshot
 from models.repo.customers import CUSTOMER_AUDIT_FIELDS
 from models.repo.documents import update_document
+from models.repo.search_grams import refresh_search_grams
 from models.tag import MAX_TAGS_PER_CUSTOMER, CustomerTag, Tag
 
 
@@ -113,6 +114,7 @@ def merge_customer_into(
         _move_tags(session, kept, duplicate, moved, actor)
         before = snapshot(duplicate, CUSTOMER_AUDIT_FIELDS)
         session.execute(sa.delete(Customer).where(col(Customer.id) == duplicate.id))
+        refresh_search_grams(session, [kept.id, duplicate.id])  # type: ignore[list-item]
         add_audit_event(
             session,
             actor=actor,
