@@ -172,22 +172,7 @@ def pull_s3_intake(
     puller.sweep_downloads()
     for outcome in puller.resume_own():
         report.add(outcome)
-    try:
-        listed = [i for i in store.iter_objects() if not i.key.endswith("/")]
-    except DossierError as e:
-        report.error = f"无法列出 S3 收件前缀：{e.message}"
-        log.warning("s3 intake: listing failed: %s", e.message)
-        return report
-    limit = batch or 4 * settings.workers
-    for info in sorted(listed, key=lambda i: (i.last_modified, i.key)):
-        if len(report.fresh) >= limit:
-            report.more = True
-            break
-        outcome = puller.pull(info)
-        if outcome is not None:
-            report.add(outcome)
-    for outcome in puller.close_unlisted({(i.key, object_version(i)) for i in listed}):
-        report.add(outcome)
+    puller.pull_listed(report, limit=batch or 4 * settings.workers)
     if report.fresh:
         log.info("s3 intake by %s: %d file(s) pulled", worker, len(report.fresh))
     return report
@@ -204,6 +189,25 @@ class _Puller:
     @property
     def stale_before(self) -> datetime:
         return utcnow() - timedelta(seconds=self.settings.intake_s3_claim_timeout_seconds)
+
+    def pull_listed(self, report: PullReport, *, limit: int) -> None:
+        """List the prefix; pull what is listed, oldest first, until ``limit`` files are
+        fresh; then close what is open for an object no longer listed."""
+        try:
+            listed = [i for i in self.store.iter_objects() if not i.key.endswith("/")]
+        except DossierError as e:
+            report.error = f"无法列出 S3 收件前缀：{e.message}"
+            log.warning("s3 intake: listing failed: %s", e.message)
+            return
+        for info in sorted(listed, key=lambda i: (i.last_modified, i.key)):
+            if len(report.fresh) >= limit:
+                report.more = True
+                break
+            outcome = self.pull(info)
+            if outcome is not None:
+                report.add(outcome)
+        for outcome in self.close_unlisted({(i.key, object_version(i)) for i in listed}):
+            report.add(outcome)
 
     def pull(self, info: ObjectInfo) -> PullOutcome | None:
         """Claim one listed object and take it as far as it goes; None: not ours."""
