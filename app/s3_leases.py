@@ -100,6 +100,7 @@ class LeaseKeeper:
         except SQLAlchemyError as e:  # the next beat tries again; past the timeout, adopted
             log.warning("s3 intake: heartbeat of %s failed: %s", self.worker, type(e).__name__)
             return
+        log.debug("s3 intake: heartbeat of %s: %d of %d row(s)", self.worker, len(kept), len(pairs))
         with self._lock:
             for row_id, lease in pairs:
                 row = self._rows.get(row_id)
