@@ -40,7 +40,7 @@ from tests.fixtures.ingest import REPO_ROOT, SMALL_DPI, sha256_path
 from tests.fixtures.s3 import TEST_REGION
 
 #: Scans per variant (see docs/benchmarks.md for the measured duration on 2 cores).
-SCANS = int(os.environ.get("DOSSIER_TEST_SCALE_SCANS", "40"))
+SCANS = int(os.environ.get("DOSSIER_TEST_SCALE_SCANS", "24"))
 KINDS = ("id_card", "bank_permit", "business_license")
 INTAKE = "intake"
 POOL = "dossier-scale"
@@ -338,7 +338,14 @@ def _busy(c: Cluster, name: str) -> bool:
     return bool(claims) and len(_tree(c.workers[name].pid)) > 2
 
 
-def _assert_filed_once(c: Cluster, expected: dict[str, str]) -> None:
+#: What ``dossier check`` may report about these synthetic scans without any fault of the
+#: archive: a printed validity date already past (证照已过期), or soon (information).
+CONTENT_WARNINGS = {"expired", "expiring"}
+
+
+def _assert_filed_once(c: Cluster, expected: dict[str, str], *, left_over: set[str]) -> None:
+    """Every scan filed once, every row done; ``dossier check`` finds nothing but content
+    warnings and the kinds in ``left_over``; exit 0 when it finds nothing at all."""
     url = c.shared["DOSSIER_DATABASE_URL"]
     filed = Counter(sha for (sha,) in _query(url, "SELECT original_sha256 FROM document"))
     assert set(filed) == set(expected.values()), "a scan was not filed, or something else was"
@@ -346,7 +353,11 @@ def _assert_filed_once(c: Cluster, expected: dict[str, str]) -> None:
     states = Counter(s for (s,) in _query(url, "SELECT state FROM intake_pull"))
     assert states == {"done": len(expected)}, states
     check = c.dossier("admin", "check", "--json", api=False)
-    assert check.returncode == 0, check.stdout[-3000:] + check.stderr[-2000:]
+    assert check.returncode in (0, 1), check.stdout[-3000:] + check.stderr[-2000:]
+    kinds = Counter(f["kind"] for f in json.loads(check.stdout)["findings"])
+    print(f"dossier check: exit {check.returncode}, findings {dict(kinds)}")
+    assert set(kinds) <= left_over | CONTENT_WARNINGS, kinds
+    assert check.returncode == (1 if set(kinds) - {"expiring"} else 0)
 
 
 @pytest.mark.timeout(1500)
@@ -358,7 +369,7 @@ def test_two_prefect_workers_file_every_scan_of_the_s3_intake_once(
         cluster.start_worker(name)
     took = _run_until_filed(cluster, s3_client, s3_bucket, expected, timeout=1200)
     print(f"{SCANS} scans filed by two Prefect workers in {took:.0f} s")
-    _assert_filed_once(cluster, expected)
+    _assert_filed_once(cluster, expected, left_over=set())
     pulled_into = Counter(
         Path(p).relative_to(tmp_path).parts[0] for (p,) in _query(
             cluster.shared["DOSSIER_DATABASE_URL"], "SELECT local_path FROM intake_pull"
@@ -388,7 +399,9 @@ def test_a_worker_killed_mid_run_loses_nothing_and_files_nothing_twice(
     )
     print(f"{SCANS} scans filed, worker a killed mid-run, in {took:.0f} s")
     assert cluster.workers["a"].poll() is not None, "worker a was never killed"
-    _assert_filed_once(cluster, expected)
+    # what the killed worker had stored before its commit stays as unreferenced objects: the
+    # check reports them ("orphan", a warning) for a person to delete
+    _assert_filed_once(cluster, expected, left_over={"orphan"})
     survivor = tmp_path / "b"
     assert not list((survivor / "work" / "processing").glob("*/*"))
     assert not [p for p in (survivor / "intake").rglob("*") if p.is_file()]
