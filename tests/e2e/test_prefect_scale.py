@@ -10,6 +10,11 @@ flow run, the OCR workers) is killed with SIGKILL mid-run: its claims are adopte
 short ``intake_s3_claim_timeout_seconds`` and every scan is still filed exactly once.
 
 Every process started here is stopped (the whole tree), and both databases are dropped.
+
+Measured on the shared 2-core build machine under load 13-19: 24 scans filed in 128 s (12 per
+worker), 24 scans with the kill in 184 s, plus about 60 s for the server, ``init`` and
+``deploy`` per variant (8 min 17 s for the file); hence 24 scans by default
+(``DOSSIER_TEST_SCALE_SCANS`` for more).
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from tests.fixtures.db import _pg_url, create_pg_database, drop_pg_database, pg_
 from tests.fixtures.ingest import REPO_ROOT, SMALL_DPI, sha256_path
 from tests.fixtures.s3 import TEST_REGION
 
-#: Scans per variant (see docs/benchmarks.md for the measured duration on 2 cores).
+#: Scans per variant (the measured durations: module docstring, docs/deploy.md).
 SCANS = int(os.environ.get("DOSSIER_TEST_SCALE_SCANS", "24"))
 KINDS = ("id_card", "bank_permit", "business_license")
 INTAKE = "intake"
