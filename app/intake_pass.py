@@ -38,7 +38,7 @@ from app.filing_request import (
     hinted_params,
     new_customer_owner,
 )
-from app.s3_intake import PullReport, pull_s3_intake, pulled_paths, worker_name
+from app.s3_intake_pass import S3IntakePass
 from app.shutdown import graceful_stop
 from archive.filing import FiledDocument, file_document
 from archive.storage import ObjectStore
@@ -394,19 +394,20 @@ def _process_rounds(
     execute: Executor | None,
     on_claims: Callable[[int], None] | None,
     on_done: OnDone,
-) -> tuple[PullReport | None, bool]:
+    s3: S3IntakePass,
+) -> bool:
     """Claim and process; with an S3 intake, pull a batch first and go on while it has more.
-    Returns the pull and whether a stop was requested.
+    Returns whether a stop was requested.
 
     Once a stop is requested (SIGTERM/SIGINT or the stop file, :mod:`app.shutdown`) no new file
     is pulled or claimed; files in progress finish within ``shutdown_grace_seconds``, then are
     interrupted and handed back.
     """
     grace = services.settings.shutdown_grace_seconds
-    with graceful_stop(grace, on_deadline=services.pool.interrupt) as stop:
+    with graceful_stop(grace, on_deadline=services.pool.interrupt) as stop, s3:
         stop.on_request(services.pool.drain)
-        pull = _rounds(services, settle, execute, on_claims, on_done, lambda: stop.requested)
-        return pull, stop.requested
+        _rounds(services, settle, execute, on_claims, on_done, lambda: stop.requested, s3)
+        return stop.requested
 
 
 def _rounds(
@@ -416,29 +417,21 @@ def _rounds(
     on_claims: Callable[[int], None] | None,
     on_done: OnDone,
     stopping: Callable[[], bool],
-) -> PullReport | None:
-    pull: PullReport | None = None
+    s3: S3IntakePass,
+) -> None:
     claimed = 0
     for _ in range(S3_ROUNDS):  # one round without an S3 intake
         if stopping():
             if on_claims and not claimed:
                 on_claims(0)
             break
-        latest = pull_s3_intake(
-            settings=services.settings,
-            engine=services.engine,
-            worker=worker_name(services.run_id),
-            into=pull,
-        )
-        pull = latest or pull
-        claims = gather_claims(services=services, settle=settle, pulled=pulled_paths(latest))
+        claims = gather_claims(services=services, settle=settle, pulled=s3.pull())
         claimed += len(claims)
         if on_claims:
             on_claims(claimed)
         (execute or thread_executor(services))(claims, on_done)
-        if latest is None or not latest.more:
+        if not s3.more:
             break
-    return pull
 
 
 def run_pass(
@@ -465,18 +458,19 @@ def run_pass(
     outcomes: list[Outcome] = []
     status = "succeeded"
     relinked: dict[str, object] | None = None
-    pull: PullReport | None = None
+    s3 = S3IntakePass(services.settings, services.engine, services.run_id)
     stopped = False
     try:
 
         def on_done(claim: intake.Claim, result: Outcome | BaseException) -> None:
             outcome = result if isinstance(result, Outcome) else return_for_retry(claim, result)
+            s3.settle(claim.sha256, outcome.kind)  # filed or quarantined: delete the S3 object
             outcomes.append(outcome)
             if on_outcome:
                 on_outcome(outcome)
 
-        pull, stopped = _process_rounds(
-            services, settle=settle, execute=execute, on_claims=on_claims, on_done=on_done
+        stopped = _process_rounds(
+            services, settle=settle, execute=execute, on_claims=on_claims, on_done=on_done, s3=s3
         )
         relinked = after_pass(services, outcomes)
     except BaseException:
@@ -492,6 +486,6 @@ def run_pass(
         tuple(outcomes),
         counts,
         relinked,
-        pull.as_dict() if pull else None,
+        s3.report.as_dict() if s3.report else None,
         stopped=stopped,
     )

@@ -6,9 +6,12 @@ that object, nobody else. ``lease`` changes on every claim and adoption; a worke
 only while it holds the lease, so a worker that was presumed dead and comes back cannot undo the
 adopter's work. ``heartbeat_at`` older than the claim timeout lets another worker adopt the row.
 
-States: ``claimed`` (being downloaded) → ``pulled`` (the bytes are in a local intake, verified)
-→ ``done`` (the object deleted from S3); or ``refused`` (left in S3 with ``reason``: too large,
-a name the store refuses) or ``vanished`` (gone between the listing and the download).
+The holder renews ``heartbeat_at`` while it works on the row (``app.s3_leases``).
+
+States: ``claimed`` (being downloaded) → ``pulled`` (the bytes are in a local intake, verified,
+``local_path``; the object still in S3 until the file is filed) → ``done`` (filed or
+quarantined, the object deleted from S3); or ``refused`` (left in S3 with ``reason``: too
+large, a name the store refuses) or ``vanished`` (gone between the listing and the download).
 """
 
 from __future__ import annotations

@@ -64,7 +64,9 @@ from models.repo.intake_pulls import (
     adopt_intake_pull,
     advance_intake_pull,
     claim_intake_pull,
+    pulled_intake_pulls_of,
     release_intake_pull,
+    renew_intake_pulls,
     stale_intake_pulls,
 )
 from models.repo.integrity_runs import (
@@ -227,7 +229,9 @@ __all__ = [
     "adopt_intake_pull",
     "advance_intake_pull",
     "claim_intake_pull",
+    "pulled_intake_pulls_of",
     "release_intake_pull",
+    "renew_intake_pulls",
     "stale_intake_pulls",
 ]
 

@@ -9,6 +9,7 @@ The caller commits right after each call, so a claim is visible to every other w
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -129,7 +130,8 @@ def release_intake_pull(session: Session, *, row: IntakePull) -> bool:
     """Give a held row up after a transient fault, for the next pass of any worker.
 
     A mere claim is deleted (the object is pulled afresh); a ``pulled`` row is made stale at
-    once (the next pass adopts it and only deletes the object). False: the lease was lost.
+    once (the next pass of any worker adopts it: finishes it when its bytes are filed, else
+    resumes or pulls it again). False: the lease was lost.
     """
     held = (col(IntakePull.id) == row.id, col(IntakePull.lease) == row.lease)
     if row.state == "claimed":
@@ -137,6 +139,44 @@ def release_intake_pull(session: Session, *, row: IntakePull) -> bool:
     else:
         result = session.execute(sa.update(IntakePull).where(*held).values(heartbeat_at=_EPOCH))
     return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def renew_intake_pulls(session: Session, *, held: Sequence[tuple[int, str]]) -> set[int]:
+    """Renew the heartbeat of the open rows held under these ``(id, lease)`` pairs.
+
+    Returns:
+        The ids renewed; a missing one was adopted by another worker or is finished.
+    """
+    now = utcnow()
+    renewed: set[int] = set()
+    for row_id, lease in held:
+        result = session.execute(
+            sa.update(IntakePull)
+            .where(
+                col(IntakePull.id) == row_id,
+                col(IntakePull.lease) == lease,
+                col(IntakePull.state).in_(OPEN_PULL_STATES),
+            )
+            .values(heartbeat_at=now)
+        )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            renewed.add(row_id)
+    return renewed
+
+
+def pulled_intake_pulls_of(session: Session, *, host: str, under: str) -> list[IntakePull]:
+    """Rows in state ``pulled`` held by a worker on ``host`` whose file was handed in to a
+    folder under ``under`` (one machine's intake): what a pass there may resume."""
+    rows = session.exec(
+        select(IntakePull)
+        .where(
+            col(IntakePull.state) == "pulled",
+            col(IntakePull.worker).startswith(f"{host}:", autoescape=True),
+            col(IntakePull.local_path).startswith(under, autoescape=True),
+        )
+        .order_by(col(IntakePull.id))
+    ).all()
+    return list(rows)
 
 
 def _find(session: Session, *, object_key: str, version: str) -> IntakePull | None:
@@ -149,6 +189,8 @@ __all__ = [
     "adopt_intake_pull",
     "advance_intake_pull",
     "claim_intake_pull",
+    "pulled_intake_pulls_of",
     "release_intake_pull",
+    "renew_intake_pulls",
     "stale_intake_pulls",
 ]

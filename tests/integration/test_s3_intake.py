@@ -9,10 +9,7 @@ with a Chinese reason and never crash the pass.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -21,7 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -34,42 +30,11 @@ from ingest.intake import drop_file
 from ingest.intake.sidecar import read_sidecar
 from models.document import Document
 from models.intake_pull import IntakePull
-from tests.fixtures.ingest import REPO_ROOT, TEST_SETTINGS, drop_sample, open_services
-from tests.fixtures.s3 import TEST_REGION, make_test_s3_store
+from tests.fixtures.ingest import TEST_SETTINGS, drop_sample, open_services
+from tests.fixtures.s3_intake import PREFIX
 
-PREFIX = "intake"
+pytest_plugins = ["tests.fixtures.s3_intake"]
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def bucket(s3_bucket: str, s3_endpoint_url: str) -> str:
-    return s3_bucket
-
-
-@pytest.fixture
-def worker_settings(
-    tmp_path: Path, db_url: str, bucket: str, s3_endpoint_url: str
-) -> Callable[..., Settings]:
-    """Settings of one worker: its own home (intake, work folder), the shared DB and prefix."""
-
-    def build(name: str, **overrides: Any) -> Settings:
-        settings = load_settings(
-            home=tmp_path / name,
-            database_url=db_url,
-            intake_s3_url=f"s3://{bucket}/{PREFIX}/",
-            s3_endpoint_url=s3_endpoint_url,
-            s3_region=TEST_REGION,
-            **overrides,
-        )
-        settings.ensure_dirs()
-        return settings
-
-    return build
-
-
-@pytest.fixture
-def prefix_store(s3_endpoint_url: str, bucket: str) -> ObjectStore:
-    return make_test_s3_store(endpoint_url=s3_endpoint_url, bucket=bucket, prefix=PREFIX)
 
 
 def _put(s3_client: Any, bucket: str, key: str, data: bytes) -> None:
@@ -141,9 +106,9 @@ def test_two_workers_pull_each_object_exactly_once(
     pulled = {w: r.counts().get("pulled", 0) for w, r in reports.items()}
     assert sum(pulled.values()) == 40, pulled
     print(f"pulled per worker: {pulled}")
-    assert _left_in_s3(s3_client, bucket) == []
+    assert len(_left_in_s3(s3_client, bucket)) == 40  # deleted only once filed
     rows = _rows(engine)
-    assert len(rows) == 40 and {r.state for r in rows} == {"done"}
+    assert len(rows) == 40 and {r.state for r in rows} == {"pulled"}
     assert {r.sha256 for r in rows} == {_sha(d) for d in objects.values()}
     # each file carries its submitter into the intake: the object's key
     for settings in workers:
@@ -191,7 +156,7 @@ def _listed(store: ObjectStore, key: str) -> ObjectInfo:
     return next(i for i in store.iter_objects() if i.key == key)
 
 
-def test_claim_of_a_dead_worker_is_adopted_and_finished(
+def test_claim_of_a_dead_worker_is_adopted_and_pulled_again(
     engine: Engine,
     worker_settings: Callable[..., Settings],
     prefix_store: ObjectStore,
@@ -207,23 +172,24 @@ def test_claim_of_a_dead_worker_is_adopted_and_finished(
     report = _pull(live, engine, "live")
     assert report.counts() == {"pulled": 1}
     assert _visible(live) == {"claimed.pdf": data}
-    assert _left_in_s3(s3_client, bucket) == []
+    assert _left_in_s3(s3_client, bucket) == [f"{PREFIX}/claimed.pdf"]  # until filed
     (row,) = _rows(engine)
     assert (row.state, row.worker, row.adopted_from) == (
-        "done",
+        "pulled",
         "live",
         "dead-host:4242:0123456789ab",
     )
 
 
-def test_pulled_but_not_deleted_is_only_deleted(
+def test_pulled_by_a_lost_machine_and_not_filed_is_pulled_again(
     engine: Engine,
     worker_settings: Callable[..., Settings],
     prefix_store: ObjectStore,
     s3_client: Any,
     bucket: str,
 ) -> None:
-    """Died after handing the file in, before deleting the object: nothing is pulled twice."""
+    """Handed in to a machine that is gone for good, never filed: the object is still in S3,
+    another worker pulls it again (its own intake; the dead one's copy is not its)."""
     data = b"pulled by a worker that died"
     _put(s3_client, bucket, "pulled.pdf", data)
     dead, live = worker_settings("dead"), worker_settings("live")
@@ -235,10 +201,12 @@ def test_pulled_but_not_deleted_is_only_deleted(
         sha256=_sha(data),
         local_path=str(path),
     )
-    assert _pull(live, engine, "live").counts() == {"finished": 1}
-    assert _visible(live) == {} and _visible(dead) == {"pulled.pdf": data}
-    assert _left_in_s3(s3_client, bucket) == []
-    assert [r.state for r in _rows(engine)] == ["done"]
+    assert _pull(live, engine, "live").counts() == {"pulled": 1}
+    assert _visible(live) == {"pulled.pdf": data} and _visible(dead) == {"pulled.pdf": data}
+    assert _left_in_s3(s3_client, bucket) == [f"{PREFIX}/pulled.pdf"]
+    (row,) = _rows(engine)
+    assert row.state == "pulled" and row.worker == "live"
+    assert row.local_path == str(Path(live.intake_dir) / "pulled.pdf")  # type: ignore[arg-type]
 
 
 def test_deleted_but_not_marked_done_is_closed(
@@ -248,13 +216,14 @@ def test_deleted_but_not_marked_done_is_closed(
     s3_client: Any,
     bucket: str,
 ) -> None:
-    """Died between deleting the object and recording it: the row is closed, nothing pulled."""
+    """Died between deleting the object and recording it (no document of its bytes: it was
+    quarantined, or someone deleted the object): the row is closed, nothing pulled."""
     _put(s3_client, bucket, "gone.pdf", b"gone")
     _dead_row(engine, _listed(prefix_store, "gone.pdf"), state="pulled", sha256=_sha(b"gone"))
     s3_client.delete_object(Bucket=bucket, Key=f"{PREFIX}/gone.pdf")
     live = worker_settings("live")
-    assert _pull(live, engine, "live").counts() == {"finished": 1}
-    assert [r.state for r in _rows(engine)] == ["done"]
+    assert _pull(live, engine, "live").counts() == {"vanished": 1}
+    assert [r.state for r in _rows(engine)] == ["vanished"]
     assert _visible(live) == {}
 
 
@@ -346,7 +315,7 @@ def test_refused_and_vanished_objects_are_reported_in_chinese(
     left = set(_left_in_s3(s3_client, bucket))
     assert {f"{PREFIX}/{long_name}", f"{PREFIX}/cafe\u0301.pdf", f"{PREFIX}/big.pdf"} <= left
     states = Counter(r.state for r in _rows(engine))
-    assert states == {"refused": 3, "vanished": 1, "done": 1}
+    assert states == {"refused": 3, "vanished": 1, "pulled": 1}
     # refused objects stay for a person, and are not tried again
     assert _pull(settings, engine, "w").counts() == {}
 
@@ -406,88 +375,6 @@ def test_pulled_scans_are_filed_exactly_once_across_two_workers(
     assert _visible(a) == {} and _visible(b) == {}
     report = run_checks(engine=engine, store=archive, taxonomy=b.taxonomy, options=CheckOptions())
     assert [f.kind for f in report.findings if f.severity == "critical"] == []
-
-
-# ---- a worker process that really dies ------------------------------------------------------
-
-_DOOMED_WORKER = """
-import json, os, sys
-from sqlalchemy import event
-from app.s3_intake import pull_s3_intake
-from archive.storage import store_from_settings
-from config import load_settings
-from models.db import make_engine
-
-config = json.loads(sys.argv[1])
-settings = load_settings(**config["settings"])
-settings.ensure_dirs()
-engine = make_engine(settings.database_url)
-store = store_from_settings(settings, url=settings.intake_s3_url)
-if config["crash"] == "before_delete":  # the bytes are handed in and recorded, not deleted
-    store.delete = lambda key: os._exit(86)
-else:  # handed in, dying before the row says so
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def die(conn, cursor, statement, params, context, executemany):
-        if statement.startswith("UPDATE intake_pull") and "'pulled'" in repr(params):
-            os._exit(86)
-
-pull_s3_intake(settings=settings, engine=engine, worker="doomed", store=store)
-"""
-
-
-@pytest.mark.parametrize("crash", ["before_delete", "before_pulled"])
-def test_a_killed_worker_is_adopted_nothing_lost_nothing_pulled_twice(
-    crash: str,
-    db_url: str,
-    engine: Engine,
-    worker_settings: Callable[..., Settings],
-    s3_client: Any,
-    bucket: str,
-    s3_endpoint_url: str,
-    tmp_path: Path,
-) -> None:
-    objects = {f"page-{n}.pdf": f"page {n}".encode() for n in range(3)}
-    for name, data in objects.items():
-        _put(s3_client, bucket, name, data)
-    config = {
-        "crash": crash,
-        "settings": {
-            "home": str(tmp_path / "doomed"),
-            "database_url": db_url,
-            "intake_s3_url": f"s3://{bucket}/{PREFIX}/",
-            "s3_endpoint_url": s3_endpoint_url,
-            "s3_region": TEST_REGION,
-        },
-    }
-    child = subprocess.run(
-        [sys.executable, "-c", _DOOMED_WORKER, json.dumps(config)],
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert child.returncode == 86, child.stderr[-2000:]
-    doomed = worker_settings("doomed")
-    (row,) = _rows(engine)  # it died on its first object
-    assert row.state == ("pulled" if crash == "before_delete" else "claimed")
-    assert len(_left_in_s3(s3_client, bucket)) == 3
-    assert list(_visible(doomed).values()) == [objects[row.object_key]]
-
-    live = worker_settings("live", intake_s3_claim_timeout_seconds=0.5)
-    time.sleep(1.0)  # the dead worker's heartbeat is now older than the timeout
-    counts = _pull(live, engine, "live").counts()
-    assert _left_in_s3(s3_client, bucket) == []
-    assert {r.state for r in _rows(engine)} == {"done"} and len(_rows(engine)) == 3
-    landed = Counter([*_visible(doomed), *_visible(live)])
-    assert set(landed) == set(objects)
-    assert list((Path(live.work_dir) / "s3-intake").iterdir()) == []  # type: ignore[arg-type]
-    if crash == "before_delete":  # handed in already: only deleted, never pulled again
-        assert counts == {"finished": 1, "pulled": 2}
-        assert set(landed.values()) == {1}
-    else:  # pulled again: the intake's duplicate check files the two copies once
-        assert counts == {"pulled": 3}
-        assert landed[row.object_key] == 2
 
 
 def test_partial_downloads_of_a_killed_worker_are_swept(
