@@ -309,7 +309,7 @@ def plan_edit(
     """
     given = dict(values)
     reason = given.pop("level_reason", None)
-    held = held_values(customer) & set(retired)
+    held = held_values(customer) & set(retired) if retired else set()
     if held:
         taxonomy = repo.options_in_effect(session, settings.taxonomy, keep=held)
     merged = repo.edited_values(customer, given, taxonomy=taxonomy)
@@ -359,8 +359,8 @@ def edit_customers(
         edits.append((customer, plan.changes, derived))
     stale = set(repo.update_customers(session, edits=edits, actor=actor.username))
     out: list[ConflictError | None] = []
-    for plan in plans:
-        if plan.customer.id in stale:
+    for plan, customer_id in zip(plans, ids, strict=True):  # written customers are expired
+        if customer_id in stale:
             session.refresh(plan.customer)
             out.append(_stale(plan.customer))
         else:

@@ -23,7 +23,7 @@ from defusedxml import ElementTree
 _ROW = re.compile(rb"<(?:\w+:)?row[\s>/]")
 _FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
 _CELL_TAG = re.compile(rb"<(?:\w+:)?c\s[^>]*>")
-_REF = re.compile(rb'\sr="([A-Z]{1,3})([0-9]{1,7})"')
+_REF = re.compile(rb"""\sr=["']([A-Z]{1,3})([0-9]{1,7})["']""")
 _CHUNK = 1 << 20
 _OVERLAP = 4096  # bytes kept from one chunk to the next: a cell's tag and its formula's start
 
