@@ -78,6 +78,7 @@ def test_an_import_edit_writes_what_the_editor_writes(session, admin, tmp_path):
     session.commit()
     a, b = (_by_uscc(session)[r["统一社会信用代码"]] for r in rows)
     assert a.value_tier == b.value_tier == "高价值" and a.level == "A类大客户"
+    ids = a.id, b.id
     customers.edit_customer(session, settings, admin, a.code,
                             {"phone": "13900000000", "cumulative_amount": "1000000"},
                             version=a.version)  # fmt: skip
@@ -87,7 +88,7 @@ def test_an_import_edit_writes_what_the_editor_writes(session, admin, tmp_path):
     report = import_file(session, settings, admin, _write(tmp_path / "b.csv", [row]))
     assert (report.updated, report.rejected) == (1, [])
     session.expire_all()
-    a, b = session.get(Customer, a.id), session.get(Customer, b.id)
+    a, b = session.get(Customer, ids[0]), session.get(Customer, ids[1])
     names = ["phone", "cumulative_amount", "manual_fields", "annual_amount", "value_tier",
              "level", "level_reason", "version", "updated_by"]  # fmt: skip
     assert [getattr(a, n) for n in names] == [getattr(b, n) for n in names]
@@ -145,6 +146,7 @@ def test_edits_by_the_batch_follow_the_mode_and_report_failing_rows(session, adm
 def test_two_rows_of_a_batch_naming_one_customer_are_both_applied(session, admin, tmp_path):
     rows = _imported(session, admin, tmp_path, 3)
     target = _by_uscc(session)[rows[1]["统一社会信用代码"]]
+    target_id = target.id
     by_code = {"客户编号": target.code, "客户名称": rows[1]["客户名称"], "客户类型": "企业客户",
                "联系方式": "13912345678"}  # fmt: skip
     by_uscc = {k: v for k, v in rows[1].items() if k != "联系方式"}  # blank: left alone
@@ -153,7 +155,7 @@ def test_two_rows_of_a_batch_naming_one_customer_are_both_applied(session, admin
                          _write(tmp_path / "twice.csv", [rows[0], by_code, by_uscc]))  # fmt: skip
     assert (report.updated, report.unchanged, report.rejected) == (2, 1, [])
     session.expire_all()
-    target = session.get(Customer, target.id)
+    target = session.get(Customer, target_id)
     assert (target.phone, target.email, target.version) == ("13912345678", "new@example.com", 3)
     assert [e.after for e in _events(session, "customer.update")] == [
         {"phone": "13912345678"}, {"email": "new@example.com"}]  # fmt: skip
