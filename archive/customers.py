@@ -19,14 +19,15 @@ the caller commits. Rules:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from archive.permissions import Action, can_view_customer, require, sees_everything
-from archive.tiers import derived_values, tier_level
+from archive.tiers import derived_from_records, derived_values, tier_level
 from config.settings import Settings
 from config.taxonomy import Taxonomy
 from models import repo
@@ -34,6 +35,7 @@ from models.cooperation import DERIVED_FIELDS
 from models.customer import Customer, CustomerCreate, normalize_customer_name
 from models.repo import ConflictError, NotFoundError, ValidationError
 from models.repo.base import atomic
+from models.repo.options import held_values
 from models.user import User
 
 _COMPANY_SUFFIX = re.compile(r"(股份有限公司|有限责任公司|有限公司|集团|公司)$")
@@ -268,6 +270,102 @@ def edit_customer(
         raise _stale(get_visible(session, actor, code))
     session.refresh(customer)
     return customer
+
+
+@dataclass
+class EditPlan:
+    """An edit checked by :func:`plan_edit`, written by :func:`edit_customers`: the customer as
+    loaded, the fields that change (checked values) and how the level / totals set by hand
+    move (as :func:`_apply_edit` decides them)."""
+
+    customer: Customer
+    changes: dict[str, Any]
+    add: set[str] = field(default_factory=set)
+    remove: set[str] = field(default_factory=set)
+    level_reason: str | None = None
+    released: frozenset[str] = frozenset()
+
+
+def plan_edit(
+    session: Session,
+    settings: Settings,
+    actor: User,
+    customer: Customer,
+    values: Mapping[str, Any],
+    *,
+    taxonomy: Taxonomy,
+    retired: Collection[str] = (),
+) -> EditPlan | None:
+    """An edit of ``customer`` (loaded, visible to ``actor``) to ``values``, checked once with
+    the editor's rules; None when no value differs (nothing to write). A bulk import plans its
+    edits with this and writes them by the batch with :func:`edit_customers`.
+
+    ``taxonomy``: the option lists in effect; ``retired``: the retired options (one the customer
+    holds stays valid for it, as in the editor).
+
+    Raises:
+        PermissionDeniedError: A sales user changing the owner.
+        ValidationError: The changed record breaks a rule.
+    """
+    given = dict(values)
+    reason = given.pop("level_reason", None)
+    held = held_values(customer) & set(retired) if retired else set()
+    if held:
+        taxonomy = repo.options_in_effect(session, settings.taxonomy, keep=held)
+    merged = repo.edited_values(customer, given, taxonomy=taxonomy)
+    changes = {k: merged[k] for k in given if k in merged and merged[k] != getattr(customer, k)}
+    if not changes:
+        return None
+    if "owner_id" in changes and not sees_everything(actor):
+        require(actor, Action.MANAGE_USERS)
+    reason = None if _blank(reason) else str(reason).strip()
+    add, remove, level_reason = _level_change(settings, customer, changes, reason)
+    released = frozenset(f for f in DERIVED_FIELDS if f in changes and _blank(changes[f]))
+    for name in released:
+        changes.pop(name)
+    return EditPlan(customer, changes, add, remove, level_reason, released)
+
+
+def edit_customers(
+    session: Session, settings: Settings, actor: User, plans: Sequence[EditPlan]
+) -> list[ConflictError | None]:
+    """Write many edits of :func:`plan_edit` at once, as :func:`edit_customer` would one by
+    one from the versions loaded: the same values, derived fields (totals, tier, level),
+    before/after audit events and version bump, with one query for every customer's records and
+    one UPDATE per customer (``repo.update_customers``).
+
+    Returns:
+        Per plan, None (written) or the :class:`ConflictError` of a customer someone saved after
+        it was loaded (nothing of that edit written).
+
+    Raises:
+        ValidationError, ConflictError: An unknown owner, a USCC or ID number another customer
+            holds (nothing written; write the plans one by one to find which).
+    """
+    ids = [p.customer.id for p in plans]
+    records = repo.cooperations_by_customer(session, customer_ids=ids)  # type: ignore[arg-type]
+    edits = []
+    for plan in plans:
+        customer = plan.customer
+        typed = {f for f in DERIVED_FIELDS if f in plan.changes}
+        manual = (set(customer.manual_fields or ()) | typed | plan.add) - plan.released
+        derived = derived_from_records(
+            settings,
+            records.get(customer.id, []),  # type: ignore[arg-type]
+            manual=manual - plan.remove,
+            level_reason=plan.level_reason,
+            released=plan.released,
+        )
+        edits.append((customer, plan.changes, derived))
+    stale = set(repo.update_customers(session, edits=edits, actor=actor.username))
+    out: list[ConflictError | None] = []
+    for plan, customer_id in zip(plans, ids, strict=True):  # written customers are expired
+        if customer_id in stale:
+            session.refresh(plan.customer)
+            out.append(_stale(plan.customer))
+        else:
+            out.append(None)
+    return out
 
 
 def _stale(customer: Customer) -> ConflictError:

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -61,6 +62,21 @@ def derived_values(
     ``released``: fields the person just cleared (they become None without signed records).
     """
     records = repo.list_cooperations(session, customer_id=customer.id)  # type: ignore[arg-type]
+    return derived_from_records(
+        settings, records, manual=manual, level_reason=level_reason, released=released
+    )
+
+
+def derived_from_records(
+    settings: Settings,
+    records: Iterable[Cooperation],
+    *,
+    manual: set[str],
+    level_reason: str | None,
+    released: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    """:func:`derived_values` from a customer's records already read (a bulk import reads the
+    records of many customers in one query)."""
     totals = derive_totals(records, today=china_date())
     tier = value_tier(totals.annual_amount, tier_thresholds(settings))
     out: dict[str, Any] = {

@@ -2,15 +2,19 @@
 
 Every row is judged with the editor's own rules: a new customer's values by
 :func:`archive.customers.prepare_customer` (what :func:`~archive.customers.create_customer`
-checks), an edit through :func:`~archive.customers.edit_customer` in a savepoint. A row matches
+checks), an edit by :func:`~archive.customers.plan_edit` (what
+:func:`~archive.customers.edit_customer` checks, once). A row matches
 an existing customer by customer code, USCC or ID number; a matched row with no difference
 changes nothing (re-importing a file is a no-op) and a different one is an edit, audited with
 before/after by the repository. A blank cell leaves the stored value alone.
 
 Rows are streamed :data:`BATCH` at a time: one query finds every customer a batch names, and the
 batch's new customers are written together (:func:`archive.customers.create_customers`: one
-counter step for their codes, batched inserts, a ``customer.create`` audit event each), so a
-100,000-row file imports in bounded memory at thousands of rows a second (docs/benchmarks.md).
+counter step for their codes, batched inserts, a ``customer.create`` audit event each), and so
+are its edits (:func:`archive.customers.edit_customers`: the version each was loaded at checked
+by its UPDATE, derived fields as the editor sets them, before/after audit events in one insert),
+so a 100,000-row file imports in bounded memory at thousands of rows a second
+(docs/benchmarks.md).
 
 Rejected rows are reported with their row number, column and rule. By default one rejected row
 rolls the whole import back; with ``partial`` the valid rows are kept and the rejected ones can
@@ -40,7 +44,7 @@ from config.errors import DossierError
 from config.settings import Settings
 from config.taxonomy import Taxonomy
 from models import repo
-from models.customer import Customer, CustomerCreate, validate_customer_values
+from models.customer import Customer, CustomerCreate
 from models.user import User
 from models.user import User as UserRow
 
@@ -185,48 +189,50 @@ def _match(index: Index, actor: User, values: dict[str, Any]) -> Customer | None
     return customer
 
 
-def _current(customer: Customer) -> dict[str, Any]:
-    names = [f for f in HEADER_BY_FIELD if f not in ("code", "owner")]
-    return {f: getattr(customer, f) for f in names} | {"owner_id": customer.owner_id}
-
-
-def _changes(taxonomy: Taxonomy, customer: Customer, values: dict[str, Any]) -> dict[str, Any]:
-    """The fields the row changes, checked with the editor's rules on the merged record."""
-    given = {k: v for k, v in values.items() if k != "code"}
+def _check_type(taxonomy: Taxonomy, customer: Customer, values: dict[str, Any]) -> None:
+    """The customer type is not changed by an import (the editor does not change it either)."""
     labels = {ct.label: ct.code for ct in taxonomy.customer_types}
-    kind = given.get("customer_type")
+    kind = values.get("customer_type")
     if kind is not None and labels.get(kind, kind) != customer.customer_type:
         what = "客户类型不能通过导入修改（请在编辑页处理）"
         raise Rejected("customer_type", "not_editable", what)
-    merged, _ = validate_customer_values(_current(customer) | given, taxonomy=taxonomy)
-    return {k: given[k] for k in given if merged.get(k) != getattr(customer, k)}
 
 
 # --- one row, a batch of rows, the whole file -------------------------------------------------
 
-#: The session, settings, acting user and the option lists in effect (read once per import).
-Ctx = tuple[Session, Settings, User, Taxonomy]
+
+@dataclass
+class Ctx:
+    """The session, settings, acting user, option lists in effect and retired options (read
+    once per import)."""
+
+    session: Session
+    settings: Settings
+    actor: User
+    taxonomy: Taxonomy
+    retired: frozenset[str]
 
 
-def _decide(ctx: Ctx, index: Index, values: dict[str, Any]) -> str | CustomerCreate:
-    """Edit a matched customer now ("updated" / "unchanged"), or a new one's checked values.
+_LATER = "later"  # a row naming a customer an earlier row of the batch edits: judged after it
 
-    An edit goes through the editor (:func:`archive.customers.edit_customer`, audited with
-    before/after) in a savepoint; new customers are written together by :func:`_create`.
-    """
-    session, settings, actor, taxonomy = ctx
-    customer = _match(index, actor, values)
+
+def _decide(ctx: Ctx, index: Index, values: dict[str, Any], claimed: set[int]) -> Any:
+    """A new customer's checked values, a matched customer's checked edit (:func:`~archive.
+    customers.plan_edit`, the editor's rules once), "unchanged", or :data:`_LATER`."""
+    customer = _match(index, ctx.actor, values)
     if customer is None:
         new = {k: v for k, v in values.items() if k != "code"}
-        return customers.prepare_customer(settings, actor, new, taxonomy=taxonomy)
-    changes = _changes(taxonomy, customer, values)
-    if not changes:
+        return customers.prepare_customer(ctx.settings, ctx.actor, new, taxonomy=ctx.taxonomy)
+    if customer.id in claimed:
+        return _LATER
+    _check_type(ctx.taxonomy, customer, values)
+    given = {k: v for k, v in values.items() if k not in ("code", "customer_type")}
+    plan = customers.plan_edit(ctx.session, ctx.settings, ctx.actor, customer, given,
+                               taxonomy=ctx.taxonomy, retired=ctx.retired)  # fmt: skip
+    if plan is None:
         return "unchanged"
-    with session.begin_nested():
-        customers.edit_customer(
-            session, settings, actor, customer.code, changes, version=customer.version
-        )
-    return "updated"
+    claimed.add(customer.id)  # type: ignore[arg-type]
+    return plan
 
 
 def _values(row: Row, owners: dict[str, int], seen: dict[tuple[str, str], int]) -> dict[str, Any]:
@@ -255,22 +261,27 @@ def _judged(row: Row, step: Callable[[], Any]) -> Any:
     """``step()``, or the row's :class:`Rejection` when a rule refuses it."""
     try:
         return step()
-    except Rejected as e:
+    except (Rejected, DossierError, PydanticValidationError) as e:
+        return _rejection(row, e)
+
+
+def _rejection(row: Row, e: Exception) -> Rejection:
+    if isinstance(e, Rejected):
         return _reject(row, e.field, e.rule, e.message)
-    except DossierError as e:
+    if isinstance(e, DossierError):
         detail = e.detail
         name = str(detail.get("field") or "")
         return _reject(row, name, str(detail.get("reason") or e.code), e.message)
-    except PydanticValidationError as e:  # a value the input models refuse outright
-        first = e.errors()[0] if e.errors() else {}
-        name = ".".join(str(x) for x in first.get("loc", ()))
-        return _reject(row, name, "invalid", f"{name}：{first.get('msg', '无效')}")
+    assert isinstance(e, PydanticValidationError)  # a value the input models refuse outright
+    first = e.errors()[0] if e.errors() else {}
+    name = ".".join(str(x) for x in first.get("loc", ()))
+    return _reject(row, name, "invalid", f"{name}：{first.get('msg', '无效')}")
 
 
 def _create(ctx: Ctx, new: list[tuple[Row, CustomerCreate]], report: ImportReport) -> None:
     """Write the batch's new customers together; should that fail (another session took an
     identifier meanwhile) each is written alone in its savepoint and judged on its own."""
-    session, _, actor, _ = ctx
+    session, actor = ctx.session, ctx.actor
     try:
         with session.begin_nested():
             customers.create_customers(session, actor, [values for _, values in new])
@@ -288,6 +299,32 @@ def _create(ctx: Ctx, new: list[tuple[Row, CustomerCreate]], report: ImportRepor
         _count(report, _judged(row, one))
 
 
+def _edit(ctx: Ctx, edits: list[tuple[Row, customers.EditPlan]], report: ImportReport) -> None:
+    """Write the edits of a batch together (:func:`archive.customers.edit_customers`: a row
+    someone else saved meanwhile is rejected with the editor's conflict); should the batch fail
+    (an identifier taken meanwhile) each is written alone in its savepoint."""
+    session, settings, actor = ctx.session, ctx.settings, ctx.actor
+    try:
+        with session.begin_nested():
+            outcomes = customers.edit_customers(session, settings, actor, [p for _, p in edits])
+    except DossierError:
+        outcomes = None
+    if outcomes is not None:
+        for (row, _), error in zip(edits, outcomes, strict=True):
+            _count(report, _rejection(row, error) if error else "updated")
+        return
+    for row, plan in edits:
+
+        def one(plan: customers.EditPlan = plan) -> str:
+            with session.begin_nested():
+                error = customers.edit_customers(session, settings, actor, [plan])[0]
+            if error:
+                raise error
+            return "updated"
+
+        _count(report, _judged(row, one))
+
+
 def _count(report: ImportReport, outcome: str | Rejection) -> None:
     if isinstance(outcome, Rejection):
         report.rejected.append(outcome)
@@ -296,24 +333,33 @@ def _count(report: ImportReport, outcome: str | Rejection) -> None:
 
 
 def _batch(ctx: Ctx, rows: list[Row], state: _State) -> None:
-    """Judge a batch: rows to values, one lookup of the customers they name, edits one by one
-    through the editor, new customers written together (unless nothing will be kept)."""
+    """Judge a batch: rows to values, one lookup of the customers they name, the edits checked
+    and written together, new customers written together (unless nothing will be kept)."""
     report, owners, seen = state.report, state.owners, state.seen
-    batch: list[tuple[Row, dict[str, Any]]] = []
+    pending: list[tuple[Row, dict[str, Any]]] = []
     for row in rows:
         values = _judged(row, lambda row=row: _values(row, owners, seen))
         if isinstance(values, Rejection):
             _count(report, values)
         else:
-            batch.append((row, values))
-    index = _lookup(ctx[0], batch)
+            pending.append((row, values))
+    index = _lookup(ctx.session, pending)
     new: list[tuple[Row, CustomerCreate]] = []
-    for row, values in batch:
-        outcome = _judged(row, lambda v=values: _decide(ctx, index, v))
-        if isinstance(outcome, CustomerCreate):
-            new.append((row, outcome))
-        else:
-            _count(report, outcome)
+    while pending:  # rounds: a customer two rows name is edited by the second after the first
+        later, edits, claimed = [], [], set[int]()
+        for row, values in pending:
+            outcome = _judged(row, lambda v=values, c=claimed: _decide(ctx, index, v, c))
+            if isinstance(outcome, CustomerCreate):
+                new.append((row, outcome))
+            elif isinstance(outcome, customers.EditPlan):
+                edits.append((row, outcome))
+            elif outcome == _LATER:
+                later.append((row, values))
+            else:
+                _count(report, outcome)
+        if edits:
+            _edit(ctx, edits, report)
+        pending = later
     if new and (state.dry_run or (report.rejected and not state.partial)):
         report.created += len(new)  # judged; nothing of this import will be kept
     elif new:
@@ -355,13 +401,15 @@ def import_rows(
         ImportRefusedError: The file as a whole is refused (raised while reading ``rows``).
     """
     owners = {u.username: u.id for u in session.exec(select(UserRow)).all()}
+    retired = frozenset(o.value for o in repo.option_items(session) if o.is_retired)
     state = _State(ImportReport(), owners, partial=partial, dry_run=dry_run)  # type: ignore[arg-type]
     report = state.report
     taxonomy = repo.options_in_effect(session, settings.taxonomy)  # as admins edited them
+    ctx = Ctx(session, settings, actor, taxonomy, retired)
     try:
         for batch in _batches(rows):
             report.rows += len(batch)
-            _batch((session, settings, actor, taxonomy), batch, state)
+            _batch(ctx, batch, state)
             session.flush()
             session.expunge_all()  # nothing loaded is kept between batches
             if progress:

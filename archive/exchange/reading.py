@@ -4,7 +4,9 @@ Refused as a whole, with a Chinese message (:class:`ImportRefusedError`): an emp
 encrypted workbook (an OLE container), a ZIP whose contents would unpack to far more than the
 file (a zip bomb renamed .xlsx), a workbook without a sheet holding the template's header, more
 than :data:`MAX_ROWS` rows. CSV encodings: UTF-8 (with or without BOM), else GB18030 (which
-covers GBK). The header may sit below merged title rows, in any order, with extra columns.
+covers GBK). A workbook is read by calamine (:mod:`archive.exchange.xlsx_sheet`, formulas located
+by a scan of the sheet's XML), by openpyxl when the sheet is too big for calamine's whole-sheet
+memory. The header may sit below merged title rows, in any order, with extra columns.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from archive.errors import ImportRefusedError
 from archive.exchange.columns import header_field
+from archive.exchange.xlsx_sheet import SheetScan, calamine_rows, scan_sheet, sheet_parts
 
 MAX_ROWS = 100_000
 MAX_UNPACKED = 512 * 1024 * 1024  # bytes a workbook may unpack to
@@ -104,11 +107,47 @@ def _check_zip(path: Path) -> None:
             raise _refuse(f"文件解压后异常巨大（{m.filename}），疑似压缩炸弹，已拒绝", "zip_bomb")
 
 
+def _scan(path: Path) -> SheetScan:
+    """The customer sheet (by :data:`SHEET_NAMES`, else the first) scanned for rows and formulas."""
+    _check_zip(path)
+    try:
+        with zipfile.ZipFile(path) as z:
+            parts = sheet_parts(z)
+            names = [name for name, _ in parts]
+            chosen = next((n for n in SHEET_NAMES if n in names), names[0] if names else None)
+            if chosen is None:
+                raise _refuse("工作簿中没有工作表", "empty")
+            return scan_sheet(z, chosen, dict(parts)[chosen])
+    except ImportRefusedError:
+        raise
+    except Exception as e:  # noqa: BLE001  (missing parts, broken XML, entity declarations)
+        raise _refuse(f"无法读取 XLSX 工作簿：{type(e).__name__}", "corrupt") from e
+
+
+def _calamine_rows(path: Path, scan: SheetScan) -> Iterator[Row]:
+    try:
+        yield from _rows(calamine_rows(path, scan), f"工作表“{scan.name}”")
+    except ImportRefusedError:
+        raise
+    except Exception as e:  # noqa: BLE001  (calamine: broken sheet XML, password, ...)
+        raise _refuse(f"无法读取 XLSX 工作表：{type(e).__name__}", "corrupt") from e
+
+
+def _xlsx(path: Path) -> tuple[int, Iterator[Row]]:
+    """About how many rows the sheet has, and its rows: read by calamine; by openpyxl (streamed,
+    slower) when the sheet has more rows than an import takes (calamine holds a whole sheet in
+    memory) or a formula whose cell is not named."""
+    scan = _scan(path)
+    if scan.formulas is None or scan.rows > MAX_ROWS + HEADER_SEARCH:
+        book, sheet, chosen = _open_sheet(path)
+        return max((sheet.max_row or 1) - 1, 0), _sheet_rows(book, sheet, chosen)
+    return max(scan.rows - 1, 0), _calamine_rows(path, scan)
+
+
 def _open_sheet(path: Path) -> tuple[Any, Any, str]:
-    """The workbook (read-only), its customer sheet and that sheet's name."""
+    """The workbook (openpyxl, read-only), its customer sheet and that sheet's name."""
     from openpyxl import load_workbook
 
-    _check_zip(path)
     try:
         book = load_workbook(path, read_only=True, data_only=False)
     except Exception as e:  # noqa: BLE001  (any parser failure is "not a workbook we can read")
@@ -137,10 +176,6 @@ def _sheet_rows(book: Any, sheet: Any, chosen: str) -> Iterator[Row]:
         raise _refuse(f"无法读取 XLSX 工作表：{type(e).__name__}", "corrupt") from e
     finally:
         book.close()
-
-
-def _xlsx_rows(path: Path) -> Iterator[Row]:
-    yield from _sheet_rows(*_open_sheet(path))
 
 
 # --- CSV --------------------------------------------------------------------------------------
@@ -205,7 +240,7 @@ def read_rows(path: Path) -> Iterator[Row]:
         ImportRefusedError: The file as a whole cannot be imported (see the module docstring).
     """
     path = Path(path)
-    return _xlsx_rows(path) if _kind(path) == "xlsx" else _csv_rows(path)
+    return _xlsx(path)[1] if _kind(path) == "xlsx" else _csv_rows(path)
 
 
 def open_rows(path: Path) -> tuple[int, Iterator[Row]]:
@@ -222,5 +257,4 @@ def open_rows(path: Path) -> tuple[int, Iterator[Row]]:
     path = Path(path)
     if _kind(path) == "csv":
         return sum(1 for _ in _csv_rows(path)), _csv_rows(path)
-    book, sheet, chosen = _open_sheet(path)
-    return max((sheet.max_row or 1) - 1, 0), _sheet_rows(book, sheet, chosen)
+    return _xlsx(path)

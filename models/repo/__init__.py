@@ -240,3 +240,9 @@ from models.repo.audit import add_audit_events  # noqa: E402
 from models.repo.customers import create_customers, customers_by_identifiers  # noqa: E402
 
 __all__ += ["add_audit_events", "create_customers", "customers_by_identifiers"]
+
+# Batched edits of the import (issue 17).
+from models.repo.cooperations import cooperations_by_customer  # noqa: E402
+from models.repo.customer_edits import edited_values, update_customers  # noqa: E402
+
+__all__ += ["cooperations_by_customer", "edited_values", "update_customers"]

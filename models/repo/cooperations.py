@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -142,6 +142,24 @@ def list_cooperations(session: Session, *, customer_id: int) -> list[Cooperation
         .order_by(col(Cooperation.signed_date).desc().nulls_last(), col(Cooperation.id).desc())
     )
     return list(session.exec(query).all())
+
+
+def cooperations_by_customer(
+    session: Session, *, customer_ids: Collection[int]
+) -> dict[int, list[Cooperation]]:
+    """The records of many customers in one query (a bulk import), each customer's in the order
+    of :func:`list_cooperations`; a customer without records is absent."""
+    out: dict[int, list[Cooperation]] = {}
+    if not customer_ids:
+        return out
+    query = (
+        select(Cooperation)
+        .where(col(Cooperation.customer_id).in_(set(customer_ids)))
+        .order_by(col(Cooperation.signed_date).desc().nulls_last(), col(Cooperation.id).desc())
+    )
+    for record in session.exec(query):
+        out.setdefault(record.customer_id, []).append(record)
+    return out
 
 
 def set_customer_derived(
