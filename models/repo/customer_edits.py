@@ -16,11 +16,13 @@ from models.db import utcnow
 from models.repo.audit import add_audit_events
 from models.repo.base import atomic, snapshot
 from models.repo.customers import (
+    SEARCHED_FIELDS,
     _check_owner,
     _check_unique_ids,
     _conflict_from_integrity,
     _updated_values,
 )
+from models.repo.search_grams import refresh_search_grams
 
 
 def edited_values(
@@ -86,6 +88,7 @@ def update_customers(
     table, stamp = Customer.__table__, utcnow()  # type: ignore[attr-defined]
     stale: list[int] = []
     events: list[dict[str, Any]] = []
+    renamed: list[int] = []
     try:
         with atomic(session):
             for customer, changes, derived in edits:
@@ -104,7 +107,11 @@ def update_customers(
                     stale.append(customer.id)  # type: ignore[arg-type]
                     continue
                 events += written
+                if SEARCHED_FIELDS & set(values):
+                    renamed.append(customer.id)  # type: ignore[arg-type]
                 session.expire(customer)
+            if renamed:  # the short-term search's grams follow the names (one home)
+                refresh_search_grams(session, renamed)
             add_audit_events(session, events)
     except IntegrityError as e:
         raise _conflict_from_integrity(e) from e
