@@ -1,6 +1,7 @@
 """The flag table (:mod:`bench.flags`) on the bench set and on held-out seeds, from kept OCR.
 
-``python -m bench.flagsets [--sets bench,13,29] [--cache DIR] [--below X] [--no-second]``
+``python -m bench.flagsets [--sets bench,13,29] [--cache DIR] [--below X] [--no-second]
+[--cached-only] [--reverse]``
 
 Sets: ``bench`` is the accuracy bench's standard and extra sets (127 documents: the set the
 doubt rules were written looking at); a number is a held-out set, the standard conditions
@@ -15,10 +16,11 @@ this gives what ``python -m bench.accuracy`` would, without the OCR.
 The cache is made with every key name and date read again by the other engine
 (``ingest.rereads.SECOND_READ_BELOW`` raised above 1), so ``--below X`` can show the effect of
 reading again only values the text engine scored below X (readings above it are dropped), and
-``--no-second`` the rules without any second reading. The costs printed: OCR seconds per page
-(page preparation, OCR, re-reads), and of it the second readings' seconds per page, measured
-(every value) and estimated for ``--below`` (the pages that would still be read again, at
-their measured seconds).
+``--no-second`` the rules without any second reading; by default readings are kept as
+production makes them (values scored below ``SECOND_READ_BELOW``). The costs printed: OCR
+seconds per page (page preparation, OCR, re-reads), and of it the second readings' seconds
+per page, measured (every value) and estimated for ``--below`` (the pages that would still
+be read again, at their measured seconds).
 
 Run with ``PYTHONPATH`` set to another checkout (``PYTHONPATH=/other python
 bench/flagsets.py --cache DIR``) to score the same kept OCR with that checkout's rules: the
@@ -28,6 +30,7 @@ bench/flagsets.py --cache DIR``) to score the same kept OCR with that checkout's
 from __future__ import annotations
 
 import argparse
+import os
 import pickle
 import sys
 import tempfile
@@ -70,9 +73,13 @@ def _params(work: Path) -> pipeline.PipelineParams:
     return replace(base, today=TODAY, ocr_engine=ENGINE)
 
 
+def _path(cache: Path, case: Case) -> Path:
+    return cache / f"{case.kind}-{case.seed}-{case.label}.pickle"
+
+
 def _cached(case: Case, *, cache: Path, work: Path) -> dict[str, Any]:
     """One document's kept OCR (made and written on first use)."""
-    path = cache / f"{case.kind}-{case.seed}-{case.label}.pickle"
+    path = _path(cache, case)
     if path.exists():
         return pickle.loads(path.read_bytes())
     try:
@@ -92,7 +99,9 @@ def _cached(case: Case, *, cache: Path, work: Path) -> dict[str, Any]:
         "ocr_seconds": normalized.ocr_seconds,
         "page_count": normalized.page_count,
     }
-    path.write_bytes(pickle.dumps(kept))
+    part = path.with_suffix(f".{os.getpid()}.part")
+    part.write_bytes(pickle.dumps(kept))
+    part.replace(path)  # whole or not at all: another process may share the set
     return kept
 
 
@@ -145,14 +154,27 @@ def costs(name: str, kept_docs: list[dict[str, Any]], below: float | None) -> di
     }
 
 
+def _production_below() -> float | None:
+    try:
+        from ingest.rereads import SECOND_READ_BELOW  # noqa: PLC0415 - absent before the change
+    except ImportError:
+        return None
+    return SECOND_READ_BELOW
+
+
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point."""
     parser = argparse.ArgumentParser(prog="python -m bench.flagsets", description=__doc__)
     parser.add_argument("--sets", default=f"{BENCH},13,29")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "flagsets")
-    parser.add_argument("--below", type=float, default=None,
-                        help="keep only second readings of values scored below this")
+    parser.add_argument("--below", type=float, default=_production_below(),
+                        help="keep only second readings of values scored below this "
+                             "(default: ingest.rereads.SECOND_READ_BELOW)")
     parser.add_argument("--no-second", action="store_true", help="drop every second reading")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="score only documents already kept (no OCR)")
+    parser.add_argument("--reverse", action="store_true",
+                        help="last document first (a second process sharing the OCR of a set)")
     args = parser.parse_args(argv)
     below = 0.0 if args.no_second else args.below
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -163,6 +185,10 @@ def main(argv: list[str] | None = None) -> int:
         for name in [s.strip() for s in args.sets.split(",") if s.strip()]:
             selected = set_cases(name)
             kept_docs = []
+            if args.cached_only:
+                selected = [c for c in selected if _path(args.cache, c).exists()]
+            if args.reverse:
+                selected.reverse()
             for n, case in enumerate(selected, start=1):
                 kept = _cached(case, cache=args.cache, work=Path(tmp))
                 kept_docs.append(kept)
