@@ -120,3 +120,20 @@ def test_notes_and_new_doubts_have_chinese_labels() -> None:
     for code in (*(INFO_REASONS - {"reread"}), "engines_disagree"):
         label = reason_label(taxonomy, code)
         assert label != code and not label.isascii(), code
+
+
+def test_the_page_shows_a_note_beside_the_field_without_highlighting_it() -> None:
+    from web.field_view import field_rows  # the document page's rows
+
+    fields = {
+        "address": {"value": "杭州市西湖区文三路94号", "confidence": 0.98,
+                    "reasons": ["trimmed_date_clean"]},
+        "name": {"value": "杭州某某科技有限公司", "confidence": 0.5,
+                 "reasons": ["engines_disagree"]},
+    }
+    rows = {r["name"]: r for r in field_rows(
+        fields, document_type="business_license", taxonomy=load_taxonomy(), unmask=False
+    )}
+    assert not rows["address"]["doubtful"] and rows["address"]["reason_codes"] == []
+    assert rows["address"]["notes"] == ["已截去末尾混入的日期（截后内容完整）"]
+    assert rows["name"]["doubtful"] and rows["name"]["reasons"] == ["两种识别引擎读出的内容不一致"]
