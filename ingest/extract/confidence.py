@@ -225,11 +225,15 @@ def agreement_field(document_type: str, name: str) -> bool:
     )
 
 
-def agreement(name: str, f: Field, text: str, confidence: float) -> bool | None:
+def agreement(
+    name: str, f: Field, text: str, confidence: float, *, labels: Sequence[str] = ()
+) -> bool | None:
     """Whether the other engine's reading (``text``, mean confidence 0..1) of the value's box
-    agrees with the value: True when it holds the value (a date: the same day), False when it
-    confidently holds something else, None when it gives no opinion (unsure, or nothing
-    like the value: no date for a date, fewer characters than the value)."""
+    agrees with the value: True when it holds the value (a date: the same day); False when it
+    confidently read another value in its place: another day, or (after a leading label of
+    ``labels`` and punctuation) as many characters as the value with some, at most half, of
+    them different; None otherwise (unsure; nothing like the value; characters split or
+    merged, tesseract's usual way of misreading Chinese, e.g. 军 as 和车)."""
     read = "".join(compact_lines(text))
     value = compact(str(f.value or ""))
     if not value or not read:
@@ -242,7 +246,12 @@ def agreement(name: str, f: Field, text: str, confidence: float) -> bool | None:
         return False if is_day and days and confidence >= SECOND_OPINION else None
     if value in read:
         return True
-    return False if confidence >= SECOND_OPINION and len(read) >= len(value) else None
+    label = max((la for la in labels if read.startswith(la)), key=len, default="")
+    rest = read[len(label) :].lstrip(":：\"“”'‘’·.,，")
+    differ = sum(a != b for a, b in zip(rest, value, strict=False))
+    if confidence >= SECOND_OPINION and len(rest) == len(value) and differ <= len(value) // 2:
+        return False
+    return None
 
 
 @cache
@@ -324,7 +333,11 @@ def assess_fields(
         on_page = 0 < f.page <= len(scored_pages)
         text = scored_pages[f.page - 1] if on_page else None
         read = second[f.page - 1].get(name) if 0 < f.page <= len(second) else None
-        agrees = agreement(name, f, *read) if read and f.value is not None else None
+        agrees = (
+            agreement(name, f, *read, labels=_printed_labels(document_type))
+            if read and f.value is not None
+            else None
+        )
         vouched = confirmed(document_type, name, f, fields) or agrees is True
         scored = _scored(name, f, text, vouched=vouched)
         extra = implausible(document_type, name, scored, fields, today=day)

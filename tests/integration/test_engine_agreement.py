@@ -55,7 +55,8 @@ def test_tesseract_reads_rapidocrs_value_boxes_and_agrees(page) -> None:  # noqa
     _, _, text, confidence = readings["legal_representative"]
     person = fields["legal_representative"]
     misread = replace(person, value=person.value[0] + ("武" if person.value[-1] != "武" else "文"))
-    assert agreement("legal_representative", misread, text, confidence) is False
+    labels = ("法定代表人",)
+    assert agreement("legal_representative", misread, text, confidence, labels=labels) is False
 
 
 @pytest.mark.timeout(120)
