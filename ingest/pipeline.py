@@ -33,7 +33,7 @@ from ingest.loading import Limits, LoadedDocument, load_document
 from ingest.ocr.base import OcrEngine, OcrParams
 from ingest.ocr.engines import shared_engine
 from ingest.preprocess import normalize_mode, normalize_resolution, prepare_page
-from ingest.rereads import apply_rereads, reread_key_codes
+from ingest.rereads import apply_rereads, reread_key_codes, reread_page
 from ingest.ticks import read_ticks
 
 log = logging.getLogger("dossier.ingest")
@@ -108,6 +108,8 @@ class PageResult:
     photo: bool = False  # a phone photo: the sheet was cut out and flattened
     layout: PageLayout | None = field(default=None, repr=False)  # OCR boxes and tick boxes
     words: tuple[tuple[str, float], ...] = ()  # the engine's scored words (confidence.word_scores)
+    readings: tuple[tuple[str, float, str, float], ...] = ()  # the other engine's (rereads)
+    second_seconds: float = 0.0  # of the OCR time: the other engine's second readings
 
 
 @dataclass(frozen=True)
@@ -194,8 +196,8 @@ def _process_pages(
         del cards
         boxes = boxes_from_words(ocr.words)
         layout = PageLayout(boxes, read_ticks(prepared.image, boxes, option_texts()))
-        rereads = reread_key_codes(prepared.image, ocr, engine=engine, today=params.today,
-                                   layout=layout)
+        rereads = reread_page(prepared.image, ocr, engine=engine, today=params.today,
+                              layout=layout)
         ocr_seconds += time.monotonic() - t0
         page_pdf = work_dir / f"page-{info.index:04d}.pdf"
         pdfout.build_searchable_pdf(
@@ -210,11 +212,13 @@ def _process_pages(
                 rotated_by=prepared.rotated_by,
                 skew_degrees=prepared.skew_degrees,
                 pdf_page=page_pdf,
-                rereads=rereads,
+                rereads=rereads.codes,
                 cards=card_count,
                 photo=prepared.flattened,
                 layout=layout,
                 words=word_scores(ocr.words),
+                readings=rereads.readings,
+                second_seconds=rereads.second_seconds,
             )
         )
     return results, ocr_seconds
@@ -356,6 +360,7 @@ def _extract(
         merged,
         pages=[p.words for p in part_pages],
         texts=[p.text for p in part_pages],
+        readings=[p.readings for p in part_pages],
         today=params.today,
     )
 

@@ -20,6 +20,8 @@ from ingest.extraction_rules import field_labels, load_extraction_rules
 from models.validation import FIELD_LABELS, mask_id_number
 from web.formatting import money, unmoney, ymd
 
+#: Informational reasons shown beside a field as notes (not doubts): a plainly right cut.
+NOTE_REASONS = ("trimmed_date_clean", "trimmed_label_clean")
 #: Labels of field-level doubt codes written by extraction (document-level ones are in the
 #: taxonomy's ``[review_reasons]``).
 FIELD_REASON_LABELS = {
@@ -172,6 +174,7 @@ def field_rows(
         if name in SENSITIVE_FIELDS and value and not unmask:
             value = mask_id_number(value)
         reasons = _field_reasons(info, differs=name in differs)
+        notes = [r for r in info.get("reasons") or [] if r in NOTE_REASONS]
         rows.append(
             {
                 "name": name,
@@ -183,6 +186,7 @@ def field_rows(
                 "doubtful": bool(reasons),
                 "reasons": [reason_label(taxonomy, r) for r in reasons],
                 "reason_codes": reasons,
+                "notes": [reason_label(taxonomy, r) for r in notes],
             }
         )
     return rows

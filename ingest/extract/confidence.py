@@ -16,7 +16,17 @@ document's merged fields):
   key codes with tesseract (then RapidOCR's recognizer) when the text gives no valid one
   (``reread``, ``code_conflict``: see :mod:`ingest.pipeline` and :mod:`.codes`). A code whose
   check digit validates is trusted over a low OCR score: a misread code passes its check digit
-  about once in 31.
+  about once in 31. Key names and dates (:func:`agreement_field`) RapidOCR was unsure of are
+  read again by tesseract (:func:`ingest.rereads.second_readings`): when both read the value
+  it is ``engines_agree`` (informational; its confidence rises to :data:`AGREED_CONFIDENCE`
+  and a low score is not held against it), when tesseract confidently read something else it
+  is ``engines_disagree`` (a doubt).
+* **Cuts** (:mod:`.bounds`): a value cut short at a swallowed date or label keeps the doubt
+  ``trimmed_date`` / ``trimmed_label`` unless the cut is plainly right: the value left is well
+  formed (:func:`ingest.extract.plausibility.well_formed`: an address ending in 号, 室, ...),
+  has no other doubt, and the page shows what was cut to be a whole date and/or the start of
+  one of the document's labels. Then it is the note ``trimmed_date_clean`` /
+  ``trimmed_label_clean``: shown to the reviewer, not a doubt.
 
 Every doubt is a reason code on the field (Chinese labels in config/taxonomy.toml
 ``[review_reasons]``); :func:`is_flagged` is the one test of whether a reviewer must look at a
@@ -31,9 +41,18 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-from ingest.extract.plausibility import confirmed, implausible
+from ingest.extract.plausibility import (
+    END_DATES,
+    ORG_NAMES_OF,
+    PERSON_NAMES,
+    PERSON_NAMES_OF,
+    START_DATES,
+    confirmed,
+    implausible,
+    well_formed,
+)
 from ingest.extraction_rules import load_extraction_rules
-from ingest.fields import Field, compact, compact_lines
+from ingest.fields import Field, compact, compact_lines, find_dates, printed_date_span
 
 #: Below this confidence a field is shown as doubtful even without a reason (the page's rule).
 LOW_CONFIDENCE = 0.6
@@ -42,7 +61,15 @@ DOUBT_CAP = 0.5
 #: Reasons stating a fact about the document (it has expired), not a doubt about a reading.
 STATUS_REASONS = frozenset({"expired", "expiring"})
 #: Reasons that only explain how a value was read; not doubts by themselves.
-INFO_REASONS = frozenset({"reread"})
+INFO_REASONS = frozenset(
+    {"reread", "engines_agree", "trimmed_date_clean", "trimmed_label_clean"}
+)
+#: A cut (:mod:`.bounds`) -> the note it becomes when it is plainly right (see the module doc).
+TRIM_NOTES = {"trimmed_date": "trimmed_date_clean", "trimmed_label": "trimmed_label_clean"}
+#: The other engine's reading is an opinion from this mean word confidence (0..1) on.
+SECOND_OPINION = 0.6
+#: A value both engines read alike has at least this confidence.
+AGREED_CONFIDENCE = 0.95
 #: The document review reason of a field doubt that has no reason of its own at that level.
 DOUBTFUL_FIELD = "doubtful_field"
 #: Field doubts (this module's, the plausibility rules', the cuts of :mod:`.bounds` and the
@@ -70,6 +97,7 @@ DOUBT_REASONS = (
     "phone_format",
     "email_format",
     "code_unparsed",
+    "engines_disagree",
 )
 #: A value read from characters the engine scored below this (0..1) is doubtful, unless an
 #: independent check vouches for it (:func:`ingest.extract.plausibility.confirmed`). On the
@@ -184,22 +212,111 @@ def _unread(document_type: str, name: str, f: Field, lines: Sequence[str]) -> li
     return ["value_unread"] if labels and any(line.startswith(labels) for line in lines) else []
 
 
+def agreement_field(document_type: str, name: str) -> bool:
+    """Whether the other engine reads the field again where the text engine was unsure: a
+    person's or an organization's name, a date."""
+    return (
+        name in PERSON_NAMES
+        or (document_type, name) in PERSON_NAMES_OF
+        or (document_type, name) in ORG_NAMES_OF
+        or name in ("customer_name", "birth_date")
+        or name in START_DATES
+        or name in END_DATES
+    )
+
+
+def agreement(
+    name: str, f: Field, text: str, confidence: float, *, labels: Sequence[str] = ()
+) -> bool | None:
+    """Whether the other engine's reading (``text``, mean confidence 0..1) of the value's box
+    agrees with the value: True when it holds the value (a date: the same day); False when it
+    confidently read another value in its place: another day, or (after a leading label of
+    ``labels`` and punctuation) as many characters as the value with some, at most half, of
+    them different; None otherwise (unsure; nothing like the value; characters split or
+    merged, tesseract's usual way of misreading Chinese, e.g. 军 as 和车)."""
+    read = "".join(compact_lines(text))
+    value = compact(str(f.value or ""))
+    if not value or not read:
+        return None
+    if name == "birth_date" or name in START_DATES or name in END_DATES:
+        days = {d.isoformat() for d in find_dates(read)}
+        if value in days or value in read:  # (长期 is printed as it is stored)
+            return True
+        is_day = value[:4].isdigit()
+        return False if is_day and days and confidence >= SECOND_OPINION else None
+    if value in read:
+        return True
+    label = max((la for la in labels if read.startswith(la)), key=len, default="")
+    rest = read[len(label) :].lstrip(":：\"“”'‘’·.,，")
+    differ = sum(a != b for a, b in zip(rest, value, strict=False))
+    if confidence >= SECOND_OPINION and len(rest) == len(value) and differ <= len(value) // 2:
+        return False
+    return None
+
+
+@cache
+def _printed_labels(document_type: str) -> tuple[str, ...]:
+    """Every label and stop printed on a document type, compact."""
+    rules = load_extraction_rules()
+    labels = [label for rule in rules.fields.get(document_type, ()) for label in rule.labels]
+    labels += rules.stops.get(document_type, ())
+    return tuple(dict.fromkeys(c for c in map(compact, labels) if c))
+
+
+def _cut_is_whole(document_type: str, rest: str, cuts: set[str]) -> bool:
+    """Whether ``rest`` (the page text after a cut value) starts with what the cuts say was
+    cut: a whole date (``trimmed_date``), then at least three characters that begin one of
+    the document's labels (``trimmed_label``)."""
+    if "trimmed_date" in cuts:
+        span = printed_date_span(rest)
+        if span is None or span[0] != 0:
+            return False
+        rest = rest[span[1] :]
+    if "trimmed_label" in cuts:
+        labels = _printed_labels(document_type)
+        return any(len(label) >= 3 and rest.startswith(label[:3]) for label in labels)
+    return True
+
+
+def _trim_notes(
+    document_type: str, name: str, f: Field, reasons: list[str], fields: Mapping[str, Field],
+    page_text: str,
+) -> list[str]:
+    """The reasons with plainly right cuts turned into notes (:data:`TRIM_NOTES`)."""
+    cuts = {r for r in reasons if r in TRIM_NOTES}
+    value = compact(str(f.value or ""))
+    if not cuts or set(reading_doubts(reasons)) - cuts or not page_text:
+        return reasons
+    if not well_formed(document_type, name, value, fields):
+        return reasons
+    at = page_text.find(value)
+    while at >= 0:
+        if _cut_is_whole(document_type, page_text[at + len(value) :], cuts):
+            return [TRIM_NOTES.get(r, r) for r in reasons]
+        at = page_text.find(value, at + 1)
+    return reasons
+
+
 def assess_fields(
     document_type: str,
     fields: Mapping[str, Field],
     *,
     pages: Sequence[Sequence[tuple[str, float]]] = (),
     texts: Sequence[str] = (),
+    readings: Sequence[Sequence[tuple[str, float, str, float]]] = (),
     today: date | None = None,
 ) -> dict[str, Field]:
-    """Each field's confidence and doubts from OCR scores and plausibility rules.
+    """Each field's confidence and doubts from OCR scores, plausibility rules and the
+    agreement of the two engines.
 
     Args:
         document_type: The taxonomy code the fields were read for.
         fields: The extracted fields (page numbers 1-based within ``pages``).
         pages: Per page of the document, its :func:`word_scores` (empty for a page that had
             its own text layer or no words).
-        texts: Per page, its text (for labels printed without a value).
+        texts: Per page, its text (for labels printed without a value, and what cuts removed).
+        readings: Per page, the other engine's readings ``(field, the text engine's score,
+            text, confidence)`` (:func:`ingest.rereads.second_readings`).
         today: Reference day for date plausibility (default: today).
 
     Returns:
@@ -207,17 +324,31 @@ def assess_fields(
         confidence is at most :data:`DOUBT_CAP`.
     """
     scored_pages = [ScoredText.of(words) if words else None for words in pages]
+    page_texts = ["".join(compact_lines(text)) for text in texts]
     page_lines = [line for text in texts for line in compact_lines(text)]
+    second = [{r[0]: (r[2], r[3]) for r in page} for page in readings]
     day = today or date.today()
     out: dict[str, Field] = {}
     for name, f in fields.items():
-        text = scored_pages[f.page - 1] if 0 < f.page <= len(scored_pages) else None
-        vouched = confirmed(document_type, name, f, fields)
+        on_page = 0 < f.page <= len(scored_pages)
+        text = scored_pages[f.page - 1] if on_page else None
+        read = second[f.page - 1].get(name) if 0 < f.page <= len(second) else None
+        agrees = (
+            agreement(name, f, *read, labels=_printed_labels(document_type))
+            if read and f.value is not None
+            else None
+        )
+        vouched = confirmed(document_type, name, f, fields) or agrees is True
         scored = _scored(name, f, text, vouched=vouched)
         extra = implausible(document_type, name, scored, fields, today=day)
         extra += _unread(document_type, name, scored, page_lines)
+        extra += {True: ["engines_agree"], False: ["engines_disagree"], None: []}[agrees]
         reasons = list(dict.fromkeys([*scored.reasons, *extra]))
+        page_text = page_texts[f.page - 1] if 0 < f.page <= len(page_texts) else ""
+        reasons = _trim_notes(document_type, name, scored, reasons, fields, page_text)
         confidence = scored.confidence
+        if agrees:
+            confidence = max(confidence, AGREED_CONFIDENCE)
         if reading_doubts(reasons) and scored.value is not None:
             confidence = min(confidence, DOUBT_CAP)
         out[name] = replace(scored, reasons=reasons, confidence=confidence)

@@ -20,6 +20,10 @@ Each rule returns reason codes (Chinese labels in config/taxonomy.toml ``[review
   reads 號 for 号), ``unbalanced_brackets`` (a value cut inside its brackets);
   ``ocr_confusable`` on an e-mail domain with a digit between letters (examp1e.com).
 
+:func:`well_formed` tells whether a value's own form shows where it ends (an address ending in
+号, 室, ...; an organization's name ending in 公司, ...): a cut that leaves such a value is a
+note, not a doubt (:mod:`.confidence`).
+
 :func:`confirmed` tells which values an independent check already vouches for (a valid check
 digit, a member of a closed list, a birth date the ID number repeats): their OCR score is not
 held against them.
@@ -59,6 +63,8 @@ _ADDRESS_END = re.compile(
     r"[号室楼层栋幢座区村组弄院园厦场店铺位门段街路道巷内房户城苑湾站港镇乡庄里坊屯心馆所部处口"
     r"旁侧元舍墅厂0-9A-Za-z)]$"
 )
+#: How an address ends when its end is certain: a house number, room, floor, building, block.
+_FIRM_ADDRESS_END = re.compile(r"[号室层楼座栋幢]$")
 _DATE_INSIDE = re.compile(r"(19|20)\d{2}年\d{1,2}月|(19|20)\d{2}[-./]\d{1,2}[-./]\d{1,2}")
 #: Printed formats of codes (compact, upper case).
 CODE_FORMATS = {
@@ -230,6 +236,22 @@ def confirmed(document_type: str, name: str, f: Field, fields: Mapping[str, Fiel
             and id_number_is_valid(number.value)
             and id_birth_date(number.value).isoformat() == value
         )
+    return False
+
+
+def well_formed(
+    document_type: str, name: str, value: str | None, fields: Mapping[str, Field]
+) -> bool:
+    """Whether a value's own form shows where it ends: an address (without other doubt) ending
+    in 号, 室, 层, 楼, 座, 栋 or 幢; an organization's name ending as such names do. Other
+    fields have no such form (False)."""
+    v = compact(value or "")
+    if not v:
+        return False
+    if name == "address":
+        return not _address(v) and bool(_FIRM_ADDRESS_END.search(v))
+    if (document_type, name) in ORG_NAMES_OF or (name == "customer_name" and _is_company(fields)):
+        return not _org_name(v)
     return False
 
 

@@ -11,6 +11,10 @@
   text boxes found for the orientation -> code re-read by tesseract ``--psm 7``, then by
   RapidOCR's recognizer on the same region when tesseract's reading does not validate.
 
+An engine whose text comes from RapidOCR also offers ``second_reading``: tesseract reads given
+value regions again (one run per page), the other engine's opinion on a field
+(:mod:`ingest.rereads`). Tesseract alone has no second engine and offers none.
+
 The numbers behind the default are in docs/benchmarks-accuracy.md (``python -m bench.accuracy``).
 """
 
@@ -22,7 +26,7 @@ from functools import cache
 
 from PIL import Image
 
-from ingest.errors import OcrError
+from ingest.errors import OcrError, ProcessingTimeoutError
 from ingest.ocr.base import CodeReader, OcrEngine, OcrParams, OcrResult, Orientation
 from ingest.ocr.rapid import RapidOcrEngine
 from ingest.ocr.tesseract import TesseractEngine
@@ -94,6 +98,15 @@ class CascadeEngine:
             first = first or text
         return first
 
+    def second_reading(
+        self, image: Image.Image, boxes: Sequence[tuple[int, int, int, int]]
+    ) -> list[tuple[str, float]]:
+        """The first reader that is not the text engine reads the value regions again
+        (``(text, confidence 0..1)`` per box); empty when none can or it fails."""
+        return _second_reading(
+            [r for r in self.readers if r.name != self.text.name], image, boxes
+        )
+
 
 def make_ocr_engine(name: str, *, threads: int = 1) -> OcrEngine:
     """The engine for a setting value (``Settings.ocr_engine``).
@@ -136,6 +149,28 @@ class _RapidWithTesseractCodes(RapidOcrEngine):
         validate: Callable[[str], bool] | None = None,
     ) -> str:
         return TesseractEngine().reread_code(image, region_box, validate=validate)
+
+    def second_reading(
+        self, image: Image.Image, boxes: Sequence[tuple[int, int, int, int]]
+    ) -> list[tuple[str, float]]:
+        """Tesseract reads the value regions again (see :meth:`CascadeEngine.second_reading`)."""
+        return _second_reading([TesseractEngine()], image, boxes)
+
+
+def _second_reading(
+    readers: Sequence[object], image: Image.Image, boxes: Sequence[tuple[int, int, int, int]]
+) -> list[tuple[str, float]]:
+    """The first reader with ``read_lines`` reads ``boxes``; a failure gives no opinion."""
+    for reader in readers:
+        read_lines = getattr(reader, "read_lines", None)
+        if read_lines is None:
+            continue
+        try:
+            return read_lines(image, boxes)
+        except (OcrError, ProcessingTimeoutError) as e:
+            log.warning("second reading by %s failed: %s", getattr(reader, "name", "?"), e)
+            return []
+    return []
 
 
 __all__ = ["ENGINE_NAMES", "CascadeEngine", "make_ocr_engine", "shared_engine"]

@@ -83,6 +83,12 @@ class TesseractEngine:
         """Re-read an identifier (USCC, ID number) in a region; see :func:`reread_code`."""
         return reread_code(image, region_box, validate=validate, timeout=self.code_timeout)
 
+    def read_lines(
+        self, image: Image.Image, boxes: Sequence[tuple[int, int, int, int]]
+    ) -> list[tuple[str, float]]:
+        """Read one-line regions of a page in one run; see :func:`read_lines`."""
+        return read_lines(image, boxes, timeout=self.code_timeout)
+
 
 # ---------------------------------------------------------------------------------------------
 # Tesseract runs
@@ -259,6 +265,61 @@ def reread_code(
         if validate is None or validate(text):
             break
     return text
+
+
+#: White space between the regions :func:`read_lines` stacks, in pixels.
+_LINE_GAP = 24
+
+
+def read_lines(
+    image: Image.Image,
+    boxes: Sequence[tuple[int, int, int, int]],
+    *,
+    languages: str = "chi_sim",
+    timeout: float = 20,
+) -> list[tuple[str, float]]:
+    """Read several one-line regions of a page (field values) with one tesseract run.
+
+    The regions are cut out (red seal ink lifted, as for codes), stacked under each other with
+    white space between them and read as one block (``--psm 6``): one run, so the language
+    model loads once per page, not once per value. Each word goes back to the region its
+    middle lies in.
+
+    Returns:
+        Per box, in order: the text read (compact, no spaces) and tesseract's mean word
+        confidence 0..1 (``("", 0.0)`` when nothing was read there).
+
+    Raises:
+        OcrError: Tesseract failed.
+        ProcessingTimeoutError: The run took longer than ``timeout``.
+    """
+    if not boxes:
+        return []
+    crops = [_drop_red(image.crop(box)) for box in boxes]
+    width = max(c.width for c in crops) + 2 * _LINE_GAP
+    height = sum(c.height for c in crops) + _LINE_GAP * (len(crops) + 1)
+    sheet = Image.new("L", (width, height), 255)
+    spans, top = [], _LINE_GAP
+    for crop in crops:
+        sheet.paste(crop, (_LINE_GAP, top))
+        spans.append((top, top + crop.height))
+        top += crop.height + _LINE_GAP
+    with tempfile.TemporaryDirectory(prefix="dossier-lines-") as tmp:
+        base = _run(image=sheet, workdir=Path(tmp), outputs="tsv", languages=languages,
+                    config="--psm 6 --dpi 300 -c tessedit_create_tsv=1", timeout=timeout)
+        try:
+            words = parse_tsv(base.with_suffix(".tsv").read_text(encoding="utf-8"))
+        except OSError as e:
+            raise OcrError("文字识别没有生成输出文件") from e
+    found: list[list[Word]] = [[] for _ in crops]
+    for w in words:
+        middle = w.top + w.height / 2
+        for n, (upper, lower) in enumerate(spans):
+            if upper <= middle <= lower:
+                found[n].append(w)
+                break
+    return [(re.sub(r"\s+", "", "".join(w.text for w in ws)),
+             round(mean_confidence(ws) / 100, 3)) for ws in found]
 
 
 def _drop_red(image: Image.Image) -> Image.Image:
