@@ -23,6 +23,7 @@ from pathlib import Path
 from config import Settings
 from ingest import pdfout
 from ingest.cards import isolate_cards
+from ingest.cellreads import reread_cells
 from ingest.classify import OTHER, Classification, classify_pages, group_pages
 from ingest.extract import extract_fields
 from ingest.extract.confidence import DOUBT_REASONS, DOUBTFUL_FIELD, assess_fields, word_scores
@@ -195,6 +196,11 @@ def _process_pages(
         card_count = len(cards.cards)
         del cards
         boxes = boxes_from_words(ocr.words)
+        read = getattr(engine, "read_lines", None)
+        unseen = reread_cells(prepared.image, ocr.text, boxes, read=read)
+        if unseen:  # values the detector missed, read from their cells: words like the others
+            ocr = replace(ocr, words=ocr.words + unseen)
+            boxes = boxes_from_words(ocr.words)
         layout = PageLayout(boxes, read_ticks(prepared.image, boxes, option_texts()))
         rereads = reread_page(prepared.image, ocr, engine=engine, today=params.today,
                               layout=layout)

@@ -19,7 +19,9 @@ from ingest.fields import printed_date_span
 
 TRIMMED_DATE = "trimmed_date"
 TRIMMED_LABEL = "trimmed_label"
-_TRIMMED_KINDS = ("text", "multiline")
+#: A value cut where the page's layout ends it (:func:`ingest.extract.geometry.within_boxes`).
+TRIMMED_LAYOUT = "trimmed_layout"
+TRIMMED_KINDS = ("text", "multiline")
 #: Shortest label fragment cut from a value's end; labels shorter than this are never cut.
 _MIN_FRAGMENT = 3
 #: Shortest value left after a cut (a cut that would leave less is not made).
@@ -65,7 +67,7 @@ def trim(rule: FieldRule, value: str, labels: tuple[str, ...]) -> Trimmed:
         value: The cleaned value (compact: no spaces).
         labels: Every label and stop printed on this document type.
     """
-    if rule.kind not in _TRIMMED_KINDS:
+    if rule.kind not in TRIMMED_KINDS:
         return Trimmed(value)
     reasons: list[str] = []
     cut_date = None

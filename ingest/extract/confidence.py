@@ -90,6 +90,7 @@ DOUBT_REASONS = (
     "value_unread",
     "trimmed_date",
     "trimmed_label",
+    "trimmed_layout",
     "date_unparsed",
     "date_range",
     "amount_unparsed",

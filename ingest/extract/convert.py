@@ -149,12 +149,23 @@ def _phone(text: str, base: float, ctx: Context) -> Field:
 _EMAIL_LIKE = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 
 
+#: A 1 or 0 between two letters of an e-mail's domain is OCR's reading of l or o
+#: (handwritten ``example`` read ``examp1e``); the local part may hold any digits.
+_DOMAIN_CONFUSIONS = re.compile(r"(?<=[A-Za-z])[01](?=[A-Za-z])")
+
+
 def _email(text: str, base: float, ctx: Context) -> Field:
     m = _EMAIL_LIKE.search(text.replace("。", "."))
     try:
-        return make_field(validate_email(m.group(0) if m else text), base, ctx, raw=text)
+        value = validate_email(m.group(0) if m else text)
     except ValidationError:
         return make_field(text, CONF_DOUBTFUL, ctx, ["email_format"], raw=text)
+    local, _, domain = value.rpartition("@")
+    fixed = _DOMAIN_CONFUSIONS.sub(lambda c: "l" if c.group(0) == "1" else "o", domain)
+    if fixed == domain:
+        return make_field(value, base, ctx, raw=text)
+    # Corrected, and said so: the reviewer compares it with the page.
+    return make_field(f"{local}@{fixed}", CONF_DOUBTFUL, ctx, ["ocr_confusable"], raw=text)
 
 
 def _code(text: str, base: float, ctx: Context) -> Field:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date
 
-from ingest.extract.bounds import trim
+from ingest.extract.bounds import TRIMMED_KINDS, TRIMMED_LAYOUT, trim
 from ingest.extract.codes import (
     CODE_KINDS,
     label_lines,
@@ -25,7 +25,7 @@ from ingest.extract.convert import (
     convert,
     make_field,
 )
-from ingest.extract.geometry import Cell, PageLayout, cells_of, placed_values
+from ingest.extract.geometry import Box, Cell, PageLayout, cells_of, placed_values, within_boxes
 from ingest.extract.parties import read_parties
 from ingest.extract.segments import (
     TYPED_START,
@@ -48,6 +48,7 @@ class _Page:
     labels: tuple[str, ...]  # every label and stop of the document type
     ctx: Context
     cut_dates: list[str] = field(default_factory=list)  # dates cut off other values
+    boxes: tuple[Box, ...] = ()  # the page's OCR boxes (empty: text only)
     cells: list[Cell] = field(default_factory=list)  # the page's boxes split at labels
     ticked: dict[str, bool] = field(default_factory=dict)  # option -> its box is ticked
     geometry_first: bool = False  # a form: a value placed beside its label beats text order
@@ -72,8 +73,31 @@ def _accept(rule: FieldRule, text: str, page: _Page) -> tuple[str, tuple[str, ..
 
 def _labelled_values(rule: FieldRule, page: _Page) -> list[tuple[str, tuple[str, ...]]]:
     """The rule's values after its labels in reading order, each with the reasons of its cuts."""
-    found = (_accept(rule, segment_value(rule, s), page) for s in page.segments if s.rule is rule)
-    return [v for v in found if v is not None]
+    out = []
+    for segment in page.segments:
+        if segment.rule is not rule:
+            continue
+        value, cut = _in_place(rule, segment, page.boxes)
+        accepted = _accept(rule, value, page)
+        if accepted is not None:
+            out.append((accepted[0], (*cut, *accepted[1])))
+    return out
+
+
+def _in_place(rule: FieldRule, segment: Segment, boxes: tuple[Box, ...]) -> tuple[str, tuple]:
+    """A segment's value, kept to where the page prints it when the boxes are known
+    (:func:`within_boxes`: not into the next column's cell, not onto a line that is not under
+    it); a cut gives the reason ``trimmed_layout``."""
+    value = segment_value(rule, segment)
+    if not value or not boxes or rule.kind not in TRIMMED_KINDS:
+        return value, ()
+    if rule.kind == "multiline":
+        start = next(i for i, p in enumerate(segment.pieces) if clean(p))
+        lines = segment.pieces[start : start + rule.max_lines]
+    else:
+        lines = [value]
+    kept, cut = within_boxes(lines, boxes)
+    return (clean("".join(kept)), (TRIMMED_LAYOUT,)) if cut else (value, ())
 
 
 def _placed_values(rule: FieldRule, page: _Page) -> list[tuple[str, tuple[str, ...]]]:
@@ -241,6 +265,7 @@ def _page(
     pattern, by_label = label_index(type_rules, rules.stops.get(document_type, ()))
     page = _Page(lines, split_segments(lines, pattern, by_label), tuple(by_label), ctx)
     if layout is not None:
+        page.boxes = layout.boxes
         page.cells = cells_of(layout.boxes, pattern, by_label)
         page.ticked = dict(layout.ticked())
         page.geometry_first = document_type in rules.geometry_first

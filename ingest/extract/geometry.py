@@ -229,6 +229,22 @@ def placed_values(rule: FieldRule, cells: Sequence[Cell]) -> list[str]:
     return out
 
 
+def empty_labels(rules: Sequence[FieldRule], cells: Sequence[Cell]) -> list[Cell]:
+    """The labels of ``rules`` (option fields left out: their boxes decide) whose own cell is
+    empty and that have no unlabelled cell right of them on their row or under them: a value
+    printed there was not seen by OCR, or the cell is empty."""
+    out = []
+    for label in cells:
+        rule = label.rule
+        if rule is None or rule.kind == "option" or clean(label.text):
+            continue
+        if not any(rule is r for r in rules):
+            continue
+        if _right_of(label, cells) is None and _below(label, cells) is None:
+            out.append(label)
+    return out
+
+
 def _wrapped(first: Cell, cells: Sequence[Cell], lines: int) -> list[Cell]:
     """A value and the unlabelled lines it wraps onto (left-aligned under it, on no row of
     labels), up to ``lines``."""
@@ -249,3 +265,66 @@ def _wrapped(first: Cell, cells: Sequence[Cell], lines: int) -> list[Cell]:
             break
         out.append(min(nxt, key=lambda c: c.top))
     return out
+
+
+#: A value's next line continues it when it starts this many line heights from the value's
+#: left edge at most, and at most this many line heights under the line before.
+WRAP_ALIGN_HEIGHTS, WRAP_GAP_HEIGHTS = 1.5, 1.5
+#: Shortest start of a line looked up among the boxes (shorter ones are too common to place).
+_FIND_CHARS = 2
+
+
+def _box_of(text: str, boxes: Sequence[Box]) -> tuple[Box, int] | None:
+    """The one box printing the start of ``text``, and where in it; None when none or several."""
+    head = text[:8]
+    if len(head) < _FIND_CHARS:
+        return None
+    found = [(b, b.text.find(head)) for b in boxes if head in b.text]
+    return found[0] if len(found) == 1 else None
+
+
+def within_boxes(lines: Sequence[str], boxes: Sequence[Box]) -> tuple[list[str], bool]:
+    """A value's text lines (the first one after its label) kept to where the page prints
+    them: each line no further than the end of the box it starts in (the rest of the text line
+    is another cell's, such as the next column's value), and a next line only when it lies
+    right under the one before and starts at the value's left edge (a line far lower, or
+    starting elsewhere, is a neighbour: the label under a seal, the next row).
+
+    Returns:
+        The lines kept (cut where needed) and whether anything was cut. A line whose box is
+        not found (several boxes print it, or it is too short to place) is kept as it is.
+    """
+    kept: list[str] = []
+    cut = False
+    first: tuple[Box, int] | None = None
+    previous: Box | None = None
+    for n, line in enumerate(lines):
+        key = clean(line)
+        found = _box_of(key, boxes)
+        if found is None:
+            kept.append(line)
+            previous = None
+            continue
+        box, at = found
+        if n and first is not None and previous is not None and not _continues(
+            first, previous, box
+        ):
+            return kept, True
+        inside = box.text[at:]
+        if n == 0:
+            first = (box, box.x_at(at))
+        previous = box
+        spills = key.startswith(inside) and len(key) > len(inside)
+        kept.append(inside if spills else line)
+        cut = cut or spills
+    return kept, cut
+
+
+def _continues(first: tuple[Box, int], previous: Box, box: Box) -> bool:
+    """Whether ``box`` goes on with the value that starts at ``first`` (box, left x)."""
+    h = max(first[0].height, box.height)
+    # Under the value's first character, or under its box's start (a label sharing the box
+    # with its value makes the character's x an estimate).
+    aligned = min(abs(box.left - first[1]), abs(box.left - first[0].left)) <= WRAP_ALIGN_HEIGHTS * h
+    below = -0.3 * h <= box.top - previous.bottom <= WRAP_GAP_HEIGHTS * h
+    return aligned and below

@@ -25,6 +25,7 @@ class Segment:
 
     rule: FieldRule | None  # None: a stop label (or a field of no interest)
     pieces: list[str]
+    before: str = ""  # the text before the label when it is the line's first label
 
 
 _NUMBERING = re.compile(r"^(?:\d{1,2}[.、)]|[一二三四五六七八九十]{1,3}[、.]|\(\d{1,2}\))")
@@ -106,9 +107,9 @@ def split_segments(
         if target is not None and line[:head_end]:
             target.pieces.append(line[:head_end])
         line_segments = []
-        for i, (_start, end, rule) in enumerate(hits):
+        for i, (start, end, rule) in enumerate(hits):
             stop = hits[i + 1][0] if i + 1 < len(hits) else len(line)
-            line_segments.append(Segment(rule, [line[end:stop]]))
+            line_segments.append(Segment(rule, [line[end:stop]], line[:start] if not i else ""))
         if line_segments:
             segments.extend(line_segments)
             target = _continuation_target(line_segments)
@@ -139,6 +140,8 @@ def _strip_symbols(text: str) -> str:
 
 _STRAY = re.compile(r"[0-9A-Za-z]{1,2}")
 _CONTENT = re.compile(r"[0-9A-Za-z\u4e00-\u9fff]")
+#: Codes found by validity anywhere on the page (:mod:`.codes`), not by the text before a label.
+_CODE_KINDS = ("uscc", "id_number")
 #: Fewest letters and digits a value of these kinds has; fewer is an empty cell's noise.
 _MIN_ALNUM = {"uscc": 10, "id_number": 10, "phone": 6}
 
@@ -168,4 +171,9 @@ def segment_value(rule: FieldRule, segment: Segment) -> str:
     if typed is not None and value and not typed.match(value):
         # A row of labels above a row of values: the typed value may be a line further down.
         value = next((p for p in pieces[:3] if typed.match(p)), value)
+    if not value and typed is not None and rule.kind not in _CODE_KINDS:
+        # Nothing after the label: a value of its kind printed just before it on its line
+        # ("2019年03月17日 成立日期": a label set above its value, read into one line).
+        before = clean(segment.before)
+        value = before if typed.match(before) else ""
     return "" if value and is_empty_cell(rule, value) else value

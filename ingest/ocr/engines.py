@@ -74,6 +74,11 @@ class CascadeEngine:
         """Page text from the text engine."""
         return self.text.recognize(image, params=params)
 
+    def read_lines(self, images: Sequence[Image.Image]) -> list[tuple[str, float]]:
+        """The text engine's line recognizer (``read_lines``); nothing read when it has none."""
+        read = getattr(self.text, "read_lines", None)
+        return read(images) if read is not None else [("", 0.0) for _ in images]
+
     def reread_code(
         self,
         image: Image.Image,

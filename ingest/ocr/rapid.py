@@ -17,7 +17,7 @@ import logging
 import re
 import threading
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 
@@ -131,6 +131,24 @@ class RapidOcrEngine:
         with _onnx_errors():
             out = _rapid(self.threads).recognize_txt([_array(image)])
         return "".join(out.txts or ())
+
+    def read_lines(self, images: Sequence[Image.Image]) -> list[tuple[str, float]]:
+        """Recognize text lines (no detection), each with its score (0..1): the cells a
+        form's value was written into when the detector found no text there
+        (:mod:`ingest.cellreads`).
+
+        Raises:
+            OcrError: RapidOCR or onnxruntime failed.
+        """
+        if not images:
+            return []
+        with _onnx_errors():
+            out = _rapid(self.threads).recognize_txt([_array(i) for i in images])
+        texts, scores = list(out.txts or ()), list(out.scores or ())
+        return [
+            (str(texts[i]) if i < len(texts) else "", float(scores[i]) if i < len(scores) else 0.0)
+            for i in range(len(images))
+        ]
 
     def reread_code(
         self,

@@ -267,3 +267,16 @@ def test_a_code_read_with_a_letter_no_code_has_is_reread_or_held_back(
         assert field["value"] != uscc and "invalid_check_digit" in part.reasons
     if not reread:
         assert decide_status(part.reasons, policy="anomalies", is_new_version=False) != "archived"
+
+
+def test_lines_read_without_detection_come_with_scores(rapid: RapidOcrEngine) -> None:
+    sample = generate("id_card", seed=46)
+    blank = Image.new("RGB", (200, 60), "white")
+    cascade = make_ocr_engine("cascade")
+    (text, score), (blank_text, _) = cascade.read_lines([sample.image.crop((0, 0, 400, 120)),
+                                                         blank])
+    assert isinstance(text, str) and 0.0 <= score <= 1.0 and not blank_text.strip()
+    assert rapid.read_lines([]) == []
+    # an engine without a line recognizer reads nothing, and says so with empty readings
+    plain = CascadeEngine(orientation=TesseractEngine(), text=TesseractEngine(), readers=())
+    assert plain.read_lines([blank]) == [("", 0.0)]

@@ -86,3 +86,15 @@ def test_the_code_region_under_its_label_rereads_the_code(params: PipelineParams
     assert region is not None
     code = engine.reread_code(sample.image, region, validate=uscc_is_valid)  # type: ignore[attr-defined]
     assert code == sample.truth["fields"]["uscc"]
+
+
+def test_a_short_value_the_detector_missed_is_read_from_its_cell(
+    tmp_path: Path, params: PipelineParams
+) -> None:
+    # Seed 45: an individual's form whose name 马洋 (in two cells) RapidOCR's detector does not
+    # find at all; the empty cells beside 客户名称 and 联系人 are read again from the image,
+    # and the empty USCC and 法定代表人 cells (no ink) give nothing.
+    truth, result = _run(tmp_path, params, "customer_form_cells", 45)
+    got = _values(result)
+    assert got["customer_name"] == got["contact_person"] == truth["name"] == "马洋"
+    assert got["uscc"] is None and got["legal_representative"] is None

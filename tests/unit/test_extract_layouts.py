@@ -230,6 +230,7 @@ def test_every_new_reason_has_a_chinese_label_and_conflicts_hold_the_document() 
         "id_candidates_mismatch",
         "trimmed_date",
         "trimmed_label",
+        "trimmed_layout",
         "code_conflict",
     ]
     assert all(labels.get(code) for code in new)
