@@ -165,13 +165,13 @@ class _RapidWithTesseractCodes(RapidOcrEngine):
 def _second_reading(
     readers: Sequence[object], image: Image.Image, boxes: Sequence[tuple[int, int, int, int]]
 ) -> list[tuple[str, float]]:
-    """The first reader with ``read_lines`` reads ``boxes``; a failure gives no opinion."""
+    """The first reader with ``read_regions`` reads ``boxes``; a failure gives no opinion."""
     for reader in readers:
-        read_lines = getattr(reader, "read_lines", None)
-        if read_lines is None:
+        read_regions = getattr(reader, "read_regions", None)
+        if read_regions is None:
             continue
         try:
-            return read_lines(image, boxes)
+            return read_regions(image, boxes)
         except (OcrError, ProcessingTimeoutError) as e:
             log.warning("second reading by %s failed: %s", getattr(reader, "name", "?"), e)
             return []

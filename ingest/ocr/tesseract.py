@@ -83,11 +83,11 @@ class TesseractEngine:
         """Re-read an identifier (USCC, ID number) in a region; see :func:`reread_code`."""
         return reread_code(image, region_box, validate=validate, timeout=self.code_timeout)
 
-    def read_lines(
+    def read_regions(
         self, image: Image.Image, boxes: Sequence[tuple[int, int, int, int]]
     ) -> list[tuple[str, float]]:
-        """Read one-line regions of a page in one run; see :func:`read_lines`."""
-        return read_lines(image, boxes, timeout=self.code_timeout)
+        """Read one-line regions of a page in one run; see :func:`read_regions`."""
+        return read_regions(image, boxes, timeout=self.code_timeout)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -267,11 +267,11 @@ def reread_code(
     return text
 
 
-#: White space between the regions :func:`read_lines` stacks, in pixels.
+#: White space between the regions :func:`read_regions` stacks, in pixels.
 _LINE_GAP = 24
 
 
-def read_lines(
+def read_regions(
     image: Image.Image,
     boxes: Sequence[tuple[int, int, int, int]],
     *,

@@ -14,7 +14,7 @@ from ingest.extract import extract_fields
 from ingest.extract.confidence import agreement, assess_fields, is_flagged, word_scores
 from ingest.ocr.base import OcrParams, OcrResult
 from ingest.ocr.engines import make_ocr_engine
-from ingest.ocr.tesseract import TesseractEngine, read_lines
+from ingest.ocr.tesseract import TesseractEngine, read_regions
 from ingest.rereads import reread_page, value_box
 
 TODAY = date(2026, 11, 1)
@@ -69,7 +69,7 @@ def test_sure_values_and_tesseract_alone_are_not_read_again(page) -> None:  # no
 
 
 @pytest.mark.timeout(120)
-def test_read_lines_gives_each_box_its_own_text(page) -> None:  # noqa: ANN001
+def test_read_regions_gives_each_box_its_own_text(page) -> None:  # noqa: ANN001
     sample, _, ocr = page
     truth = sample.truth["fields"]
     boxes = [
@@ -77,7 +77,7 @@ def test_read_lines_gives_each_box_its_own_text(page) -> None:  # noqa: ANN001
         value_box(ocr.words, truth["name"], sample.image.size),
     ]
     assert None not in boxes
-    (rep, rep_conf), (name, _) = read_lines(sample.image, [b[0] for b in boxes])  # type: ignore[index]
+    (rep, rep_conf), (name, _) = read_regions(sample.image, [b[0] for b in boxes])  # type: ignore[index]
     assert truth["legal_representative"] in rep and rep_conf > 0
     assert truth["name"] in name
-    assert read_lines(sample.image, []) == []
+    assert read_regions(sample.image, []) == []
