@@ -51,6 +51,7 @@ from archive.filing import decide_status
 from bench import flags as flag_table
 from bench.samples import generate, write_sample
 from config import load_settings
+from ingest.extract.confidence import is_flagged
 from ingest.fields import compact, format_amount, parse_amount
 from ingest.pipeline import NormalizedFile, PipelineParams, normalize_file
 from models.validation import id_number_is_valid, uscc_is_valid
@@ -300,7 +301,7 @@ def field_outcomes(kind: str, truth: dict, fields: dict) -> dict[str, str]:
             out[truth_key] = "missed"
         elif not expected:
             out[truth_key] = "extra"
-        elif found.get("reasons"):
+        elif is_flagged(found):  # a doubt or a low confidence; notes do not count
             out[truth_key] = "wrong_flagged"
         elif expected in got:
             out[truth_key] = "swallowed"

@@ -89,13 +89,14 @@ def test_field_outcomes_tell_swallowed_from_flagged_and_empty_cells() -> None:
         "uscc": {"value": "1", "reasons": []},
         "contact_person": {"value": "田斌131", "reasons": ["trimmed_label"]},
         "email": {"value": None, "reasons": []},
+        "phone": {"value": "13176186763", "reasons": ["engines_agree"]},  # a note: no flag
     }
     outcomes = field_outcomes("customer_form", truth, fields)
     assert outcomes == {
         "name": "exact",
         "address": "swallowed",
         "uscc": "extra",
-        "phone": "missed",
+        "phone": "wrong",
         "contact": "wrong_flagged",
         "email": "missed",
     }
