@@ -121,3 +121,15 @@ def create_user(engine: Engine, username: str, role: str) -> User:
         session.refresh(user)
         session.expunge(user)
     return user
+
+
+def wait_for_quiet(limit: float, *, poll_s: float = 15.0) -> float:
+    """Block until the 1-minute load average is below ``limit`` (0: at once); the load then.
+
+    Lets a bench seed while the machine is busy and measure once it is quiet."""
+    import sys
+
+    while limit > 0 and os.getloadavg()[0] >= limit:
+        sys.stderr.write(f"waiting for a quiet machine: load {os.getloadavg()[0]:.1f}\n")
+        time.sleep(poll_s)
+    return os.getloadavg()[0]

@@ -45,6 +45,7 @@ from psycopg import sql
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from bench.common import wait_for_quiet
 from bench.customer_seed import FILTERED, PASSWORD, TAGS, seed
 
 #: ``--phase``: what "before" and "after" measure.
@@ -259,7 +260,8 @@ def _fill_grams(engine: Engine) -> float:
 
 
 def run_phases(
-    url: str, *, customers: int, documents: int, runs: int, phase: str, only: str = ""
+    url: str, *, customers: int, documents: int, runs: int, phase: str, only: str = "",
+    quiet: float = 0.0,
 ) -> dict[str, Any]:
     """Migrate, seed, measure "before" and/or "after" (see :data:`PHASES`); ``only``: just
     the cases whose label contains it."""
@@ -277,6 +279,7 @@ def run_phases(
         if phase in ("both", "before") and migration is not None:
             _execute(engine, [f"DROP INDEX IF EXISTS {name}" for name in migration.INDEX_NAMES])
         _analyze(engine)
+        out["load_at_start"] = wait_for_quiet(quiet)
         if phase in ("both", "before", "grams"):
             with _plain_search():
                 out["before"] = measure(engine, url, runs=runs, only=only)
@@ -297,6 +300,7 @@ def report(out: dict[str, Any], *, customers: int, documents: int, runs: int) ->
     lines = [
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
         f"({os.cpu_count()} cores, Python {platform.python_version()}), load {load}; "
+        f"load when measuring began {out.get('load_at_start', float('nan')):.1f}; "
         f"{customers:,} customers, {documents:,} documents, {runs} runs per case; "
         f"phase {out.get('phase', '?')} ({PHASES.get(out.get('phase', ''), '')}); "
         f"seeding {out.get('seed_s', 0):.0f} s, filling migration 0018's search grams "
@@ -329,6 +333,8 @@ def main() -> None:
     parser.add_argument("--cases", default="", help="only cases whose label contains this")
     parser.add_argument("--database-url", help="an existing empty database (default: a new one)")
     parser.add_argument("--report", type=Path, help="also write the table to this file")
+    parser.add_argument("--wait-quiet", type=float, default=0.0,
+                        help="seed at once, measure once the 1-minute load is below this")
     args = parser.parse_args()
     name = None
     url = args.database_url
@@ -339,7 +345,8 @@ def main() -> None:
         url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     try:
         out = run_phases(url, customers=args.customers, documents=args.documents,
-                         runs=args.runs, phase=args.phase, only=args.cases)  # fmt: skip
+                         runs=args.runs, phase=args.phase, only=args.cases,
+                         quiet=args.wait_quiet)  # fmt: skip
     finally:
         if name is not None:
             _admin_sql(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
