@@ -124,11 +124,17 @@ def create_user(engine: Engine, username: str, role: str) -> User:
 
 
 def wait_for_quiet(limit: float, *, poll_s: float = 15.0) -> float:
-    """Block until the 1-minute load average is below ``limit`` (0: at once); the load then.
+    """Block until the 1-minute load average is below ``limit`` (0: at once) and, when the
+    environment names one in ``BENCH_START_AFTER``, a file exists; the load then.
 
-    Lets a bench seed while the machine is busy and measure once it is quiet."""
+    Lets a bench seed while the machine is busy and measure once it is quiet (e.g. once a
+    test run has written its last line)."""
     import sys
+    from pathlib import Path
 
+    after = os.environ.get("BENCH_START_AFTER")
+    while after and not Path(after).exists():
+        time.sleep(poll_s)
     while limit > 0 and os.getloadavg()[0] >= limit:
         sys.stderr.write(f"waiting for a quiet machine: load {os.getloadavg()[0]:.1f}\n")
         time.sleep(poll_s)
