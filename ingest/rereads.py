@@ -34,6 +34,7 @@ from ingest.ocr.base import (
     Word,
     code_region_after_label,
     code_region_below_label,
+    words_holding,
 )
 from models.validation import USCC_CHARSET, id_number_is_valid, uscc_is_valid
 
@@ -210,28 +211,18 @@ def value_box(
     needle = compact(value)
     if not needle:
         return None
-    lines: dict[tuple[int, int, int], list[Word]] = {}
-    for w in words:
-        lines.setdefault(w.line, []).append(w)
-    for line_words in lines.values():
-        joined, owners = "", []
-        for i, w in enumerate(line_words):
-            text = "".join(compact_lines(w.text))
-            joined += text
-            owners += [i] * len(text)
-        at = joined.find(needle)
-        if at < 0:
-            continue
-        held = line_words[owners[at] : owners[at + len(needle) - 1] + 1]
-        pad = max(w.height for w in held) // 4
-        box = (
-            max(0, min(w.left for w in held) - pad),
-            max(0, min(w.top for w in held) - pad),
-            min(size[0], max(w.left + w.width for w in held) + pad),
-            min(size[1], max(w.top + w.height for w in held) + pad),
-        )
-        return box, min(max(0.0, w.confidence) for w in held) / 100
-    return None
+    found = words_holding(words, needle, normalize=lambda t: "".join(compact_lines(t)))
+    if found is None:
+        return None
+    held = found[0]
+    pad = max(w.height for w in held) // 4
+    box = (
+        max(0, min(w.left for w in held) - pad),
+        max(0, min(w.top for w in held) - pad),
+        min(size[0], max(w.left + w.width for w in held) + pad),
+        min(size[1], max(w.top + w.height for w in held) + pad),
+    )
+    return box, min(max(0.0, w.confidence) for w in held) / 100
 
 
 def needs_reread(f: Field) -> bool:

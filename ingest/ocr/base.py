@@ -113,11 +113,13 @@ class CodeReader(Protocol):
     ) -> str: ...
 
 
-def _label_words(words: Sequence[Word], label: str) -> tuple[list[Word], list[Word]] | None:
-    """The words printing ``label`` and all the words of its line, or None.
+def words_holding(
+    words: Sequence[Word], text: str, *, normalize: Callable[[str], str] | None = None
+) -> tuple[list[Word], list[Word]] | None:
+    """The words of one line that print ``text``, and all the words of that line; or None.
 
     Tesseract may split a Chinese label into single characters: the words of each line are
-    joined without spaces to find it.
+    joined without spaces to find it (each word's text passed through ``normalize`` first).
     """
     lines: dict[tuple[int, int, int], list[Word]] = {}
     for w in words:
@@ -125,11 +127,12 @@ def _label_words(words: Sequence[Word], label: str) -> tuple[list[Word], list[Wo
     for line_words in lines.values():
         joined, owners = "", []
         for i, w in enumerate(line_words):
-            joined += w.text
-            owners += [i] * len(w.text)
-        pos = joined.find(label)
+            piece = normalize(w.text) if normalize else w.text
+            joined += piece
+            owners += [i] * len(piece)
+        pos = joined.find(text)
         if pos >= 0:
-            return line_words[owners[pos]:owners[pos + len(label) - 1] + 1], line_words
+            return line_words[owners[pos] : owners[pos + len(text) - 1] + 1], line_words
     return None
 
 
@@ -142,7 +145,7 @@ def code_region_after_label(
         (left, top, right, bottom) from the label's right edge to the line's last word (at least
         a third of the page further), or None when the label was not found.
     """
-    found = _label_words(words, label)
+    found = words_holding(words, label)
     if found is None:
         return None
     label_words, line_words = found
@@ -167,7 +170,7 @@ def code_region_below_label(
     Returns:
         (left, top, right, bottom), or None when the label was not found.
     """
-    found = _label_words(words, label)
+    found = words_holding(words, label)
     if found is None:
         return None
     label_words, _ = found
