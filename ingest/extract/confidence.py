@@ -25,8 +25,9 @@ document's merged fields):
   ``trimmed_date`` / ``trimmed_label`` unless the cut is plainly right: the value left is well
   formed (:func:`ingest.extract.plausibility.well_formed`: an address ending in 号, 室, ...),
   has no other doubt, and the page shows what was cut to be a whole date and/or the start of
-  one of the document's labels. Then it is the note ``trimmed_date_clean`` /
-  ``trimmed_label_clean``: shown to the reviewer, not a doubt.
+  one of the document's labels (a cut at the edge of the value's box, ``trimmed_layout``,
+  needs only the well-formed value). Then it is the note ``trimmed_date_clean`` /
+  ``trimmed_label_clean`` / ``trimmed_layout_clean``: shown to the reviewer, not a doubt.
 
 Every doubt is a reason code on the field (Chinese labels in config/taxonomy.toml
 ``[review_reasons]``); :func:`is_flagged` is the one test of whether a reviewer must look at a
@@ -62,10 +63,15 @@ DOUBT_CAP = 0.5
 STATUS_REASONS = frozenset({"expired", "expiring"})
 #: Reasons that only explain how a value was read; not doubts by themselves.
 INFO_REASONS = frozenset(
-    {"reread", "engines_agree", "trimmed_date_clean", "trimmed_label_clean"}
+    {"reread", "engines_agree", "trimmed_date_clean", "trimmed_label_clean",
+     "trimmed_layout_clean"}
 )
 #: A cut (:mod:`.bounds`) -> the note it becomes when it is plainly right (see the module doc).
-TRIM_NOTES = {"trimmed_date": "trimmed_date_clean", "trimmed_label": "trimmed_label_clean"}
+TRIM_NOTES = {
+    "trimmed_date": "trimmed_date_clean",
+    "trimmed_label": "trimmed_label_clean",
+    "trimmed_layout": "trimmed_layout_clean",  # stopped where its box ends (geometry)
+}
 #: The other engine's reading is an opinion from this mean word confidence (0..1) on.
 SECOND_OPINION = 0.6
 #: A value both engines read alike has at least this confidence.
@@ -267,7 +273,8 @@ def _printed_labels(document_type: str) -> tuple[str, ...]:
 def _cut_is_whole(document_type: str, rest: str, cuts: set[str]) -> bool:
     """Whether ``rest`` (the page text after a cut value) starts with what the cuts say was
     cut: a whole date (``trimmed_date``), then at least three characters that begin one of
-    the document's labels (``trimmed_label``)."""
+    the document's labels (``trimmed_label``). A cut at the edge of the value's box
+    (``trimmed_layout``) alone needs nothing more: the page's geometry placed it."""
     if "trimmed_date" in cuts:
         span = printed_date_span(rest)
         if span is None or span[0] != 0:

@@ -143,3 +143,15 @@ def test_the_page_shows_a_note_beside_the_field_without_highlighting_it() -> Non
     assert not rows["address"]["doubtful"] and rows["address"]["reason_codes"] == []
     assert rows["address"]["notes"] == ["已截去末尾混入的日期（截后内容完整）"]
     assert rows["name"]["doubtful"] and rows["name"]["reasons"] == ["两种识别引擎读出的内容不一致"]
+
+
+def test_a_cut_at_the_edge_of_its_box_is_a_note_when_the_value_is_well_formed() -> None:
+    from ingest.extract.confidence import _trim_notes
+
+    def cut(value: str) -> list[str]:
+        f = Field(value=value, confidence=0.99, reasons=["trimmed_layout"])
+        return _trim_notes("business_license", "address", f, list(f.reasons), {}, value + "登记林")
+
+    assert cut("杭州市西湖区文三路115号") == ["trimmed_layout_clean"]  # the seal case
+    assert cut("杭州市西湖区文三路") == ["trimmed_layout"]  # ends mid-address: still a doubt
+    assert "截" in reason_label(load_taxonomy(), "trimmed_layout_clean")  # labelled in Chinese
