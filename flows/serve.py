@@ -113,8 +113,6 @@ def schedules(settings: Settings) -> list[Schedule]:
     """Every job ``dossier serve`` runs, with its schedule from the settings."""
     no_backup = None if settings.backup_dest else "未启用（未设置 backup_dest）"
     no_mail = None if settings.mailboxes else "未启用（未设置 mailboxes）"
-    on = settings.smtp_host or settings.webhook_url
-    no_notify = None if on else "未启用（未设置 smtp_host 或 webhook_url）"
     return [
         Schedule("flows.ingest:ingest_intake", "intake", "收件箱入库",
                  "Ingest settled files from the intake folder.",
@@ -134,7 +132,7 @@ def schedules(settings: Settings) -> list[Schedule]:
                  "Write the monthly upkeep report (XLSX, JSON).", cron=settings.upkeep_cron),
         Schedule("flows.notify:send_notifications", "notify", "发送通知",
                  "Send the notifications not yet sent (expiry, rejections, quarantine, ...).",
-                 cron=settings.notify_cron, off=no_notify),
+                 cron=settings.notify_cron),  # always: a webhook may be saved on the web
         Schedule("flows.backup:backup_archive", "weekly-backup", "定期备份",
                  "Back up the instance; keep the newest N.", cron=settings.backup_cron,
                  off=no_backup),

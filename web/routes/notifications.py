@@ -84,7 +84,6 @@ def _render(
         "webhook": masked_url(config.webhook_url),
         "lookback_days": s.notify_lookback_days,
         "cron": s.notify_cron,
-        "scheduled": bool(s.smtp_host or s.webhook_url),  # flows.serve.schedules
         "saved_by": config.saved_by,
         "saved_at": config.saved_at,
     }
