@@ -18,7 +18,6 @@ is filed as an anonymous ``s3:<key>`` submission, its note saying why.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import io
 import json
@@ -33,7 +32,7 @@ from pathlib import Path
 
 from archive.errors import InvalidKeyError, ObjectNotFoundError
 from archive.naming import sanitize_component
-from archive.storage import ObjectInfo, ObjectStore, make_store
+from archive.storage import ObjectInfo, ObjectStore, store_from_settings
 from config import Settings
 from config.errors import DossierError
 from ingest.intake import drop_file, takeable_name
@@ -71,8 +70,9 @@ def intake_secret(settings: Settings) -> bytes | None:
 
 
 def intake_store(settings: Settings) -> ObjectStore:
-    """The S3 intake prefix's store (one per process and configuration)."""
-    return _store(
+    """The S3 intake prefix's store (one per process and configuration), as
+    :func:`archive.storage.store_from_settings` makes it for that prefix."""
+    key = (
         settings.intake_s3_url,
         settings.s3_endpoint_url,
         settings.s3_region,
@@ -80,19 +80,14 @@ def intake_store(settings: Settings) -> ObjectStore:
         settings.s3_read_timeout_seconds,
         settings.s3_max_attempts,
     )
+    store = _STORES.get(key)
+    if store is None:
+        store = _STORES[key] = store_from_settings(settings, url=settings.intake_s3_url)
+    return store
 
 
-@functools.lru_cache(maxsize=8)
-def _store(url: str, endpoint: str | None, region: str | None, *limits: float) -> ObjectStore:
-    connect, read, attempts = limits
-    return make_store(
-        storage_url=url,
-        s3_endpoint_url=endpoint,
-        s3_region=region,
-        s3_connect_timeout_seconds=connect,
-        s3_read_timeout_seconds=read,
-        s3_max_attempts=int(attempts),
-    )
+#: The intake stores made so far, by their configuration (their S3 clients are reused).
+_STORES: dict[tuple[object, ...], ObjectStore] = {}
 
 
 def sidecar_key(key: str) -> str:
