@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.context import AppContext
 from app.errors import BackupFailedError
 from archive import backup as backups
-from archive.storage import ObjectStore, make_store
+from archive.storage import ObjectStore, store_from_settings
 from archive.tiers import refresh_tiers
 from archive.upkeep import upkeep_report, write_upkeep_xlsx
 from config.clock import CHINA_TZ, china_date
@@ -40,11 +40,7 @@ _FAILURES = (DossierError, OSError, SQLAlchemyError, subprocess.SubprocessError)
 
 def store_for(ctx: AppContext, url: str) -> ObjectStore:
     """A second store (``file:///…`` or ``s3://…``) with the instance's S3 endpoint settings."""
-    s = ctx.settings
-    return make_store(storage_url=url, s3_endpoint_url=s.s3_endpoint_url, s3_region=s.s3_region,
-                      s3_connect_timeout_seconds=s.s3_connect_timeout_seconds,
-                      s3_read_timeout_seconds=s.s3_read_timeout_seconds,
-                      s3_max_attempts=s.s3_max_attempts)  # fmt: skip
+    return store_from_settings(ctx.settings, url=url)
 
 
 def backup_name(now: datetime | None = None) -> str:

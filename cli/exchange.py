@@ -149,17 +149,9 @@ def _second_store(ctx, url: str | None):  # type: ignore[no-untyped-def]
     """The store a ``--objects-to``/``--objects-from`` URL names (same S3 endpoint settings)."""
     if not url:
         return None
-    from archive.storage import make_store
+    from app.upkeep_jobs import store_for
 
-    s = ctx.settings
-    return make_store(
-        storage_url=url,
-        s3_endpoint_url=s.s3_endpoint_url,
-        s3_region=s.s3_region,
-        s3_connect_timeout_seconds=s.s3_connect_timeout_seconds,
-        s3_read_timeout_seconds=s.s3_read_timeout_seconds,
-        s3_max_attempts=s.s3_max_attempts,
-    )
+    return store_for(ctx, url)
 
 
 StoreUrlHelp = "第二存储：file:///文件夹 或 s3://桶/前缀"
