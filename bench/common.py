@@ -10,10 +10,12 @@ import os
 import random
 import re
 import statistics
+import sys
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -129,9 +131,6 @@ def wait_for_quiet(limit: float, *, poll_s: float = 15.0) -> float:
 
     Lets a bench seed while the machine is busy and measure once it is quiet (e.g. once a
     test run has written its last line)."""
-    import sys
-    from pathlib import Path
-
     after = os.environ.get("BENCH_START_AFTER")
     while after and not Path(after).exists():
         time.sleep(poll_s)
