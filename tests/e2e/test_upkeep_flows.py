@@ -104,4 +104,5 @@ def test_serve_builds_the_upkeep_deployments_on_china_time(tmp_home: Path) -> No
     with_backup = crons(backup_dest=str(tmp_home / "b"), schedule_timezone="Asia/Urumqi")
     assert with_backup["weekly-backup"] == ("0 3 * * 0", "Asia/Urumqi")
     names = {d.name for d in deployments(load_settings())}  # what serve serves: the jobs on
-    assert names == {"intake", "nightly-check", "hourly-relink", "nightly-tiers", "monthly-upkeep"}
+    assert names == {"intake", "nightly-check", "hourly-relink", "nightly-tiers", "monthly-upkeep",
+                     "notify"}  # always: a webhook may be saved on the web
