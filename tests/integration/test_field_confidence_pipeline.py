@@ -13,7 +13,7 @@ import pytest
 from bench.flags import field_flags
 from bench.samples import generate, write_sample
 from config import load_settings
-from ingest.extract.confidence import is_flagged
+from ingest.extract.confidence import AGREED_CONFIDENCE, DOUBT_CAP, is_flagged
 from ingest.pipeline import PipelineParams, normalize_file
 
 TODAY = date(2026, 11, 1)
@@ -44,8 +44,12 @@ def test_every_wrong_value_is_flagged(
     assert missed == []
     if any(not right for right, _ in flags.values()):
         assert "doubtful_field" in part.reasons or "missing_field" in part.reasons
-    valued = [f["confidence"] for f in part.fields.values() if f.get("value") is not None]
-    assert len(set(valued)) > 3  # the engine's scores, not one flat number
+    # the engine's scores, not one flat number: values differ, and some are neither a whole
+    # score nor one of our constants (a clean page reads most fields at 1.0, so no count of
+    # distinct values is promised)
+    valued = {f["confidence"] for f in part.fields.values() if f.get("value") is not None}
+    assert len(valued) > 1, valued
+    assert valued - {1.0, 0.9, AGREED_CONFIDENCE, DOUBT_CAP}, valued
 
 
 @pytest.mark.timeout(300)
