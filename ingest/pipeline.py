@@ -190,19 +190,20 @@ def _process_pages(
             ocr_seconds += time.monotonic() - t0
             results.append(PageResult(index=info.index, source="blank"))
             continue
-        cards = isolate_cards(prepared.image, dpi=params.target_dpi)  # ID copies: cards only
+        page = prepared.ocr_image or prepared.image  # seal ink lifted
+        cards = isolate_cards(page, dpi=params.target_dpi)  # ID copies: cards only
         ocr = engine.recognize(cards.image, params=replace(
             params.ocr, turned=(prepared.rotated_by, -prepared.skew_degrees), regions=cards.cards))
         card_count = len(cards.cards)
         del cards
         boxes = boxes_from_words(ocr.words)
         read = getattr(engine, "read_lines", None)
-        unseen = reread_cells(prepared.image, ocr.text, boxes, read=read)
+        unseen = reread_cells(page, ocr.text, boxes, read=read)
         if unseen:  # values the detector missed, read from their cells: words like the others
             ocr = replace(ocr, words=ocr.words + unseen)
             boxes = boxes_from_words(ocr.words)
-        layout = PageLayout(boxes, read_ticks(prepared.image, boxes, option_texts()))
-        rereads = reread_page(prepared.image, ocr, engine=engine, today=params.today,
+        layout = PageLayout(boxes, read_ticks(page, boxes, option_texts()))
+        rereads = reread_page(page, ocr, engine=engine, today=params.today,
                               layout=layout)
         ocr_seconds += time.monotonic() - t0
         page_pdf = work_dir / f"page-{info.index:04d}.pdf"

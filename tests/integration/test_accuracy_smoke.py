@@ -33,6 +33,11 @@ CASES = [
      {"uscc": "uscc", "name": "customer_name", "phone": "phone"}),
     ("business_license", 58, ("phone_photo",), "business_license",
      {"uscc": "uscc", "name": "name", "legal_representative": "legal_representative"}),
+    # a seal stamped over the name line hid it from the detector until seal ink was lifted
+    ("business_license", 59, ("seal_over_text",), "business_license",
+     {"uscc": "uscc", "name": "name", "legal_representative": "legal_representative"}),
+    ("contract", 60, ("seal_over_text",), "contract",
+     {"contract_number": "contract_number", "party_a": "party_a", "party_b": "party_b"}),
 ]
 
 

@@ -131,3 +131,29 @@ def test_modes_are_normalized(mode: str, expected: str) -> None:
 def test_transparent_areas_become_white_paper() -> None:
     image = Image.new("RGBA", (10, 10), (0, 0, 0, 0))
     assert normalize_mode(image).getpixel((5, 5)) == (255, 255, 255)
+
+
+def test_seal_ink_is_lifted_for_reading_and_kept_for_the_pdf(engine: TesseractEngine) -> None:
+    """A license's seal stamped over its name line: what the engines read has no red left and
+    the black print under the seal intact; the page for the PDF keeps the seal."""
+    page = prepare_page(generate("business_license", seed=11,
+                                 degradation=("seal_over_text",)).image, engine=engine)
+    assert page.ocr_image is not None and page.ocr_image is not page.image
+
+    def counts(image: Image.Image) -> tuple[int, int]:
+        pixels = image.convert("RGB").get_flattened_data()
+        red = sum(1 for r, g, b in pixels if r - max(g, b) >= 60)
+        black = sum(1 for r, g, b in pixels if max(r, g, b) < 80)
+        return red, black
+
+    red_before, black_before = counts(page.image)
+    red_after, black_after = counts(page.ocr_image)
+    assert red_before > 10_000 and red_after == 0
+    assert black_after >= 0.98 * black_before  # the print under the seal stays
+
+
+def test_a_page_without_red_ink_is_read_as_it_is(engine: TesseractEngine) -> None:
+    colour = prepare_page(generate("customer_form", seed=11).image, engine=engine)
+    grey = prepare_page(generate("id_card", seed=11).image.convert("L"), engine=engine)
+    assert colour.image.mode == "RGB" and colour.ocr_image is colour.image
+    assert grey.ocr_image is grey.image
