@@ -286,4 +286,4 @@ def apply_rereads(merged: dict[str, Field], rereads: Sequence[tuple[int, tuple]]
             confidence = CONF_REREAD_CORRECTED if corrected else CONF_REREAD
             merged[name] = Field(code, confidence, number, [*kept, "reread", *extra], raw=code)
     if "id_number" in merged and any(r[0] == "id_number" for _, rs in rereads for r in rs):
-        cross_check_id(merged)
+        cross_check_id(merged, keys=set(merged))

@@ -64,7 +64,7 @@ STATUS_REASONS = frozenset({"expired", "expiring"})
 #: Reasons that only explain how a value was read; not doubts by themselves.
 INFO_REASONS = frozenset(
     {"reread", "engines_agree", "trimmed_date_clean", "trimmed_label_clean",
-     "trimmed_layout_clean"}
+     "trimmed_layout_clean", "from_id_number"}
 )
 #: A cut (:mod:`.bounds`) -> the note it becomes when it is plainly right (see the module doc).
 TRIM_NOTES = {

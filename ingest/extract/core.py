@@ -4,6 +4,7 @@ fields checked per document type."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -185,8 +186,10 @@ def _read_rule(rule: FieldRule, page: _Page) -> dict[str, Field]:
     return {}
 
 
-def cross_check_id(result: dict[str, Field]) -> None:
-    """The birth date and gender inside the ID number must agree with the printed ones."""
+def cross_check_id(result: dict[str, Field], keys: Collection[str] = ()) -> None:
+    """The birth date and gender inside the ID number must agree with the printed ones; one of
+    ``keys`` (the fields the document type has) that OCR did not read is taken from the number
+    (``from_id_number``, a note)."""
     number = result.get("id_number")
     if not number or not number.value or not id_number_is_valid(number.value):
         return
@@ -196,7 +199,10 @@ def cross_check_id(result: dict[str, Field]) -> None:
     )
     for key, expected, reason in checks:
         printed = result.get(key)
-        if printed and printed.value and printed.value != expected:
+        if key in keys and (printed is None or printed.value is None):
+            result[key] = Field(expected, number.confidence, page=number.page,
+                                reasons=["from_id_number"])
+        elif printed and printed.value and printed.value != expected:
             for k in (key, "id_number"):
                 f = result[k]
                 result[k] = replace(
@@ -318,7 +324,7 @@ def extract_fields(
         for key, found in _read_rule(rule, page_text).items():
             if key not in result or result[key].value is None:
                 result[key] = found
-    cross_check_id(result)
+    cross_check_id(result, keys={key for rule in type_rules for key in rule.outputs})
     _apply_expiry(type_rules, result, ctx)
     _fill_printed_date(rules.printed_date.get(document_type), result, page_text)
     _fill_missing(type_rules, result, ctx)

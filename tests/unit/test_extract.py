@@ -272,6 +272,20 @@ def test_id_birth_and_gender_must_match_the_number() -> None:
     assert {"id_birth_mismatch", "id_gender_mismatch"} <= set(fields["id_number"].reasons)
 
 
+def test_birth_date_and_gender_the_ocr_lost_come_from_a_valid_number() -> None:
+    text = "\n".join(
+        line for line in ID_FRONT.splitlines() if not line.startswith(("出 生", "性 别"))
+    )
+    fields = extract("id_card", text, side="front")
+    assert fields["birth_date"].value == "1949-12-31"
+    assert fields["gender"].value == "女"
+    assert fields["birth_date"].reasons == fields["gender"].reasons == ["from_id_number"]
+    broken = extract("id_card", text.replace(ID_F, ID_F[:-1] + "3"), side="front")
+    assert broken["birth_date"].value is None  # an invalid number vouches for nothing
+    form = extract("customer_form", f"客户资料登记表\n客户名称王芳\n身份证号码{ID_F}")
+    assert "birth_date" not in form and "gender" not in form  # fields the form does not have
+
+
 def test_id_number_ocr_letters_corrected_and_bad_digit_reported() -> None:
     fields = extract("id_card", ID_FRONT.replace(ID_F, "11O1O519491231OO2X"), side="front")
     assert fields["id_number"].value == ID_F
@@ -455,9 +469,10 @@ def test_tesseract_id_copy_with_garbled_labels() -> None:
         "valid_from": "2018-08-18",
         "valid_to": "2028-08-18",
     }
-    # Unreadable labels are never guessed: those fields go to review as missing.
-    assert fields["name"].reasons == ["missing"]
-    assert fields["gender"].reasons == ["missing"]
+    # Unreadable labels are never guessed: those fields go to review as missing, except the
+    # gender, which the valid number states (a note says so)
+    assert fields["name"].reasons == fields["ethnicity"].reasons == ["missing"]
+    assert (fields["gender"].value, fields["gender"].reasons) == ("男", ["from_id_number"])
     assert fields["birth_date"].confidence < 0.9  # read by pattern, not label
 
 
