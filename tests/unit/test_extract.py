@@ -326,6 +326,14 @@ def test_bank_permit() -> None:
     }
 
 
+@pytest.mark.parametrize("row", ["账 1402 0012 3456 7890 123", "1402 0012 3456 7890 123"])
+def test_a_permits_account_number_whose_label_ocr_lost(row: str) -> None:
+    """The letter-spaced 账 号 loses 号 or both characters to the detector on some scans."""
+    fields = extract("bank_permit", BANK_PERMIT.replace("账 号 1402 0012 3456 7890 123", row))
+    assert fields["account_number"].value == "14020012345678901 23".replace(" ", "")
+    assert fields["approval_number"].value == "J3910001234567"
+
+
 def test_bank_permit_depositor_label() -> None:
     intro = "经 审 核 ， 福 建 某 某 科 技 有 限 公 司 符 合 开 户 条 件 ， 准 予"
     text = BANK_PERMIT.replace(intro, "存 款 人 名 称 福 建 某 某 贸 易 有 限 公 司")
