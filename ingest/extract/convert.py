@@ -193,8 +193,12 @@ def _option(text: str, base: float, ctx: Context, options: tuple[str, ...]) -> F
     return make_field(text, CONF_DOUBTFUL, ctx, ["option_unknown"], raw=text)
 
 
+#: A speck OCR read as a full stop beside a Chinese one (``货物进出口。.(依法…``).
+_SPECK_STOP = re.compile(r"(?<=。)\.+|\.+(?=。)")
+
+
 def _text(text: str, base: float, ctx: Context) -> Field:
-    value = text.rstrip("。.;,")
+    value = _SPECK_STOP.sub("", text).rstrip("。.;,")
     return make_field(value, base, ctx, raw=text)
 
 

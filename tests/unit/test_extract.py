@@ -167,6 +167,12 @@ def test_license_noisy_corrects_o_for_zero_and_flags_it() -> None:
     }
 
 
+def test_a_speck_read_as_a_full_stop_beside_a_chinese_one_is_dropped() -> None:
+    text = LICENSE_CLEAN.replace("信息技术咨询服务", "信息技术咨询服务。.(依法须经批准的项目)")
+    scope = extract("business_license", text)["business_scope"].value
+    assert scope == "软件开发;信息技术咨询服务。(依法须经批准的项目)"
+
+
 def test_license_expired_and_expiring() -> None:
     text = LICENSE_CLEAN.replace("至2035年03月11日", "至2024年12月31日")
     assert extract("business_license", text)["term_end"].reasons == ["expired"]
