@@ -130,7 +130,8 @@ _DIGIT_CONFUSIONS = str.maketrans(
 )
 _DIGITISH = r"[0-9OoDQIlL|ZzSsBG]"
 _DATE_PATTERNS = (
-    re.compile(rf"({_DIGITISH}{{4}})年({_DIGITISH}{{1,2}})月({_DIGITISH}{{1,2}})日?"),
+    # a speck read as a dot may follow 年 or 月 (2032年02月.05日)
+    re.compile(rf"({_DIGITISH}{{4}})年[.,]?({_DIGITISH}{{1,2}})月[.,]?({_DIGITISH}{{1,2}})日?"),
     re.compile(
         rf"({_DIGITISH}{{4}})[.\-/_,]({_DIGITISH}{{1,2}})[.\-/_,]({_DIGITISH}{{1,2}})"
         r"(?![0-9])"

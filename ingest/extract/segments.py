@@ -25,7 +25,7 @@ class Segment:
 
     rule: FieldRule | None  # None: a stop label (or a field of no interest)
     pieces: list[str]
-    before: str = ""  # the text before the label when it is the line's first label
+    before: str = ""  # the line's text between the label and the label before it (or start)
 
 
 _NUMBERING = re.compile(r"^(?:\d{1,2}[.、)]|[一二三四五六七八九十]{1,3}[、.]|\(\d{1,2}\))")
@@ -109,7 +109,8 @@ def split_segments(
         line_segments = []
         for i, (start, end, rule) in enumerate(hits):
             stop = hits[i + 1][0] if i + 1 < len(hits) else len(line)
-            line_segments.append(Segment(rule, [line[end:stop]], line[:start] if not i else ""))
+            after_previous = hits[i - 1][1] if i else 0
+            line_segments.append(Segment(rule, [line[end:stop]], line[after_previous:start]))
         if line_segments:
             segments.extend(line_segments)
             target = _continuation_target(line_segments)
@@ -173,7 +174,10 @@ def segment_value(rule: FieldRule, segment: Segment) -> str:
         value = next((p for p in pieces[:3] if typed.match(p)), value)
     if not value and typed is not None and rule.kind not in _CODE_KINDS:
         # Nothing after the label: a value of its kind printed just before it on its line
-        # ("2019年03月17日 成立日期": a label set above its value, read into one line).
+        # ("2019年03月17日 成立日期": a label set above its value, read into one line; or
+        # "法定代表人李海燕 2014年03月18日成立日期", the value closing the label before's text,
+        # which that field's own cut removes).
         before = clean(segment.before)
-        value = before if typed.match(before) else ""
+        starts = [m.start() for m in typed.finditer(before)]
+        value = before[starts[-1]:] if starts else ""
     return "" if value and is_empty_cell(rule, value) else value

@@ -173,6 +173,18 @@ def test_a_speck_read_as_a_full_stop_beside_a_chinese_one_is_dropped() -> None:
     assert scope == "软件开发;信息技术咨询服务。(依法须经批准的项目)"
 
 
+def test_a_date_read_before_its_label_at_the_end_of_a_row() -> None:
+    """A skewed current-format license: the established date, set above its label, is read into
+    the line of the field before it (法定代表人李海燕 2014年03月18日成立日期)."""
+    text = LICENSE_CLEAN.replace(
+        "类型 有限责任公司(自然人投资或控股) 成立日期 2015年03月12日\n法定代表人 张三",
+        "类型 有限责任公司(自然人投资或控股)\n法定代表人 张三 2015年03月12日成立日期\n",
+    )
+    fields = extract("business_license", text)
+    assert fields["established_date"].value == "2015-03-12"
+    assert fields["legal_representative"].value == "张三"
+
+
 def test_license_expired_and_expiring() -> None:
     text = LICENSE_CLEAN.replace("至2035年03月11日", "至2024年12月31日")
     assert extract("business_license", text)["term_end"].reasons == ["expired"]

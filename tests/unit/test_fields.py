@@ -35,6 +35,8 @@ from models.validation import USCC_CHARSET, id_number_is_valid, uscc_check_char,
         "2O15年O3月l2日",  # tesseract letter-for-digit confusions
         "二〇一五年三月十二日",
         "２０１５年３月１２日",  # full-width digits
+        "2015年03月.12日",  # a speck read as a dot
+        "2015年.3月12日",
     ],
 )
 def test_parse_date_forms(text: str) -> None:
