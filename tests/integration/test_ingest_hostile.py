@@ -107,11 +107,13 @@ def test_the_table_covers_exactly_the_corpus() -> None:
     assert "internal" not in EXPECTED.values()
 
 
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1800)
 def test_the_hostile_corpus_runs_through_the_whole_path(
     make_settings, sqlite_engine: Engine, local_store: ObjectStore, ingest_services
 ) -> None:
-    settings = make_settings(file_timeout_seconds=120, memory_limit_mb=2048)
+    # The per-file limit is the product's (a hang ends as "timeout"), not a speed goal: the
+    # 13 x 16 inch G4 fax page (pillow__pport_g4.tif) passed 120 s once on a machine at load 5.
+    settings = make_settings(file_timeout_seconds=600, memory_limit_mb=2048)
     manifest = manifest_sha256()
     for name in manifest:
         shutil.copyfile(corpus_dir() / name, Path(settings.intake_dir) / name)
