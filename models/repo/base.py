@@ -57,8 +57,8 @@ def by_index(session: Session | Connection) -> Iterator[None]:
     for ``code IN (500 codes)``; every code shares most trigrams, so that read 179,000 buffers,
     9.4 s, among 10,000 customers (a GIN index is only read by bitmap scans). psycopg prepares
     a statement run five times, and PostgreSQL's generic plan, made while the table was small,
-    scanned every customer against 500 parameters (0.3-0.5 s at 10,000, growing with the
-    table: the import was quadratic); a custom plan sees the values and the table's size. And
+    scanned every customer against 500 parameters (0.2-0.5 s at 7,000-9,500, growing with
+    the table: the import was quadratic); a custom plan sees the values and the table's size. And
     a table without statistics (``customer_gram`` filled by the import) gets a default
     selectivity of 0.5% per value, so 500 customer ids looked "all rows": a sequential scan.
     """
