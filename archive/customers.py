@@ -135,8 +135,7 @@ def create_customers(session: Session, actor: User, prepared: list[CustomerCreat
     given = [code for code, p in zip(codes, prepared, strict=True)
              if any(getattr(p, f) is not None for f in DERIVED_FIELDS)]  # fmt: skip
     if given:
-        query = select(Customer).where(col(Customer.code).in_(given))
-        _mark_manual(session, actor, list(session.exec(query)))
+        _mark_manual(session, actor, repo.customers_by_identifiers(session, codes=given))
     return codes
 
 

@@ -8,6 +8,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from models.validation import mask_id_number
@@ -28,9 +30,45 @@ def atomic(session: Session) -> Iterator[None]:
         savepoint.commit()
 
 
-def dialect(session: Session) -> str:
+def dialect(session: Session | Connection) -> str:
     """The SQL dialect's name of the session's connection (``sqlite``, ``postgresql``)."""
-    return session.get_bind().dialect.name
+    bind = session if isinstance(session, Connection) else session.get_bind()
+    return bind.dialect.name
+
+
+#: What :func:`by_index` sets for its statements (PostgreSQL, ``SET LOCAL``).
+_BY_INDEX = {"enable_bitmapscan": "off", "enable_seqscan": "off",
+             "plan_cache_mode": "force_custom_plan"}  # fmt: skip
+_READ_SETTINGS = sa.text("SELECT " + ", ".join(f"current_setting('{n}')" for n in _BY_INDEX))
+_SET_SETTINGS = sa.text("SELECT " + ", ".join(f"set_config('{n}', :{n}, true)" for n in _BY_INDEX))
+
+
+@contextmanager
+def by_index(session: Session | Connection) -> Iterator[None]:
+    """Plan the look-ups inside for their own values and through B-tree indexes: batch
+    look-ups by a uniquely indexed column or a foreign key (``column IN (500 values)``) in a
+    transaction that may be filling the table (an import). PostgreSQL only (elsewhere nothing
+    changes); the settings are ``SET LOCAL`` and put back afterwards (a statement that fails
+    inside leaves them to the rollback that follows, which undoes them).
+
+    Why (issue 17, docs/benchmarks.md "Customer import"), as ``auto_explain`` showed inside an
+    import: the trigram GIN indexes of migration 0016 also serve ``=`` (pg_trgm 1.6) and, with
+    the GIN statistics of the table before the import, the planner took ``ix_customer_trgm_code``
+    for ``code IN (500 codes)``; every code shares most trigrams, so that read 179,000 buffers,
+    9.4 s, among 10,000 customers (a GIN index is only read by bitmap scans). psycopg prepares
+    a statement run five times, and PostgreSQL's generic plan, made while the table was small,
+    scanned every customer against 500 parameters (0.2-0.5 s at 7,000-9,500, growing with
+    the table: the import was quadratic); a custom plan sees the values and the table's size. And
+    a table without statistics (``customer_gram`` filled by the import) gets a default
+    selectivity of 0.5% per value, so 500 customer ids looked "all rows": a sequential scan.
+    """
+    if dialect(session) != "postgresql":
+        yield
+        return
+    before = session.execute(_READ_SETTINGS).one()
+    session.execute(_SET_SETTINGS, _BY_INDEX)
+    yield
+    session.execute(_SET_SETTINGS, dict(zip(_BY_INDEX, before, strict=True)))
 
 
 def _json_value(value: Any) -> Any:

@@ -27,7 +27,7 @@ from models.customer import (
 from models.db import utcnow
 from models.errors import ConflictError, NotFoundError, ValidationError
 from models.repo.audit import add_audit_event, add_audit_events
-from models.repo.base import atomic, dialect, snapshot
+from models.repo.base import atomic, by_index, dialect, snapshot
 from models.repo.options import held_values, options_in_effect
 from models.repo.search_grams import refresh_search_grams
 from models.user import User
@@ -75,7 +75,8 @@ def next_customer_codes(session: Session, count: int, *, now: datetime | None = 
         need = count - len(codes)
         last = _bump_counter(session, period, by=need)
         batch = [f"{CUSTOMER_CODE_PREFIX}{period}{n:03d}" for n in range(last - need + 1, last + 1)]
-        taken = set(session.exec(select(Customer.code).where(col(Customer.code).in_(batch))))
+        with by_index(session):
+            taken = set(session.exec(select(Customer.code).where(col(Customer.code).in_(batch))))
         codes += [c for c in batch if c not in taken]
     return codes
 
@@ -96,7 +97,8 @@ def _check_unique_ids(
         query = select(Customer).where(col(getattr(Customer, name)).in_(values))
         if exclude_id is not None:
             query = query.where(Customer.id != exclude_id)
-        other = session.exec(query.order_by(col(Customer.id))).first()
+        with by_index(session):
+            other = session.exec(query.order_by(col(Customer.id))).first()
         if other is not None:
             raise ConflictError(
                 f"{field_label(name)}已被客户 {other.code}（{other.name}）使用",
@@ -207,8 +209,10 @@ def create_customers(
                           "created_at": stamp, "updated_at": stamp}
                        for v, code in zip(values, codes, strict=True)]  # fmt: skip
             session.execute(sa.insert(Customer.__table__), records)  # type: ignore[attr-defined]
-            new_ids = select(Customer.id).where(col(Customer.code).in_(codes))
-            refresh_search_grams(session, list(session.exec(new_ids)))  # type: ignore[arg-type]
+            query = select(Customer.id).where(col(Customer.code).in_(codes))
+            with by_index(session):
+                new_ids = list(session.exec(query))
+            refresh_search_grams(session, new_ids)  # type: ignore[arg-type]
             add_audit_events(session, [
                 {"actor": actor, "action": "customer.create", "entity_type": "customer",
                  "entity_id": r["code"], "after": snapshot(SimpleNamespace(**r),
@@ -228,16 +232,16 @@ def customers_by_identifiers(
     id_numbers: Collection[str] = (),
 ) -> list[Customer]:
     """Every customer holding one of the codes, USCCs or ID numbers (values as stored: upper
-    case, no spaces), in one query (an import matching a batch of rows)."""
-    conditions = [
-        col(column).in_(set(values))
+    case, no spaces), in id order: one query per kind of identifier given, each read through
+    that column's unique index (an import matching a batch of rows)."""
+    found: dict[int, Customer] = {}
+    with by_index(session):
         for column, values in ((Customer.code, codes), (Customer.uscc, usccs),
-                               (Customer.id_number, id_numbers))
-        if values
-    ]  # fmt: skip
-    if not conditions:
-        return []
-    return list(session.exec(select(Customer).where(or_(*conditions)).order_by(col(Customer.id))))
+                               (Customer.id_number, id_numbers)):  # fmt: skip
+            if values:
+                for customer in session.exec(select(Customer).where(col(column).in_(set(values)))):
+                    found[customer.id] = customer  # type: ignore[index]
+    return [found[i] for i in sorted(found)]
 
 
 def create_customer_from_document(

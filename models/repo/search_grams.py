@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
+from models.repo.base import by_index, dialect
 from models.search_gram import CustomerGram, search_grams
 
 #: Customers per statement (keeps ``IN`` lists and inserts bounded).
@@ -25,6 +26,10 @@ _GRAM = CustomerGram.__table__  # type: ignore[attr-defined]
 _CUSTOMER = sa.table("customer", sa.column("id"), sa.column("name_key"),
                      sa.column("contact_person"))  # fmt: skip
 _CONTACT = sa.table("customer_contact", sa.column("customer_id"), sa.column("name"))
+_INSERT_ARRAYS = sa.text(
+    "INSERT INTO customer_gram (gram, customer_id) "
+    "SELECT * FROM unnest(CAST(:grams AS VARCHAR[]), CAST(:ids AS INTEGER[]))"
+)
 
 
 def _chunks(ids: list[int]) -> Iterator[list[int]]:
@@ -49,6 +54,20 @@ def _rows(connection: Connection | Session, ids: list[int]) -> list[dict[str, An
     ]
 
 
+def _insert(session: Session | Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert gram rows: on PostgreSQL as one statement over two arrays (a bulk import writes
+    about twenty rows a customer; one INSERT a row, as ``executemany`` sends them, took twice
+    as long: 17.7 s against 8.0 s in this function for 10,000 new customers, docs/benchmarks.md),
+    elsewhere as ``executemany``."""
+    if not rows:
+        return
+    if dialect(session) == "postgresql":
+        columns = {"grams": [r["gram"] for r in rows], "ids": [r["customer_id"] for r in rows]}
+        session.execute(_INSERT_ARRAYS, columns)
+    else:
+        session.execute(sa.insert(_GRAM), rows)
+
+
 def refresh_search_grams(session: Session | Connection, customer_ids: Collection[int]) -> None:
     """Rewrite the grams of these customers from what is stored now (flush first: the ORM's
     pending changes are read back). A customer that no longer exists keeps none."""
@@ -56,10 +75,10 @@ def refresh_search_grams(session: Session | Connection, customer_ids: Collection
         session.flush()
     ids = sorted({int(i) for i in customer_ids if i is not None})
     for chunk in _chunks(ids):
-        session.execute(sa.delete(_GRAM).where(_GRAM.c.customer_id.in_(chunk)))
-        rows = _rows(session, chunk)
-        if rows:
-            session.execute(sa.insert(_GRAM), rows)
+        with by_index(session):  # by customer id, also while an import grows the tables
+            session.execute(sa.delete(_GRAM).where(_GRAM.c.customer_id.in_(chunk)))
+            rows = _rows(session, chunk)
+        _insert(session, rows)
 
 
 def fill_search_grams(connection: Connection) -> int:
