@@ -48,8 +48,8 @@ def by_index(session: Session | Connection) -> Iterator[None]:
     """Plan the look-ups inside for their own values and through B-tree indexes: batch
     look-ups by a uniquely indexed column or a foreign key (``column IN (500 values)``) in a
     transaction that may be filling the table (an import). PostgreSQL only (elsewhere nothing
-    changes); the settings are ``SET LOCAL`` and put back afterwards (a statement that fails
-    inside leaves them to the rollback that follows, which undoes them).
+    changes); the settings are ``SET LOCAL`` and put back afterwards, also when the block
+    raises (a statement that fails inside leaves them to the rollback that follows).
 
     Why (issue 17, docs/benchmarks.md "Customer import"), as ``auto_explain`` showed inside an
     import: the trigram GIN indexes of migration 0016 also serve ``=`` (pg_trgm 1.6) and, with
@@ -65,10 +65,17 @@ def by_index(session: Session | Connection) -> Iterator[None]:
     if dialect(session) != "postgresql":
         yield
         return
-    before = session.execute(_READ_SETTINGS).one()
+    before = dict(zip(_BY_INDEX, session.execute(_READ_SETTINGS).one(), strict=True))
     session.execute(_SET_SETTINGS, _BY_INDEX)
-    yield
-    session.execute(_SET_SETTINGS, dict(zip(_BY_INDEX, before, strict=True)))
+    aborted = False
+    try:
+        yield
+    except sa.exc.DBAPIError:
+        aborted = True  # the transaction (or savepoint) is rolled back, and SET LOCAL with it
+        raise
+    finally:
+        if not aborted:  # also when the block raises an error of its own (a conflict found)
+            session.execute(_SET_SETTINGS, before)
 
 
 def _json_value(value: Any) -> Any:

@@ -90,21 +90,21 @@ def _check_unique_ids(
     session: Session, rows: Sequence[Mapping[str, Any]], exclude_id: int | None
 ) -> None:
     """Refuse a USCC or ID number of ``rows`` that another customer holds (one query each)."""
-    for name in ("uscc", "id_number"):
-        values = {r[name] for r in rows if r.get(name) is not None}
-        if not values:
-            continue
-        query = select(Customer).where(col(getattr(Customer, name)).in_(values))
-        if exclude_id is not None:
-            query = query.where(Customer.id != exclude_id)
-        with by_index(session):
+    with by_index(session):
+        for name in ("uscc", "id_number"):
+            values = {r[name] for r in rows if r.get(name) is not None}
+            if not values:
+                continue
+            query = select(Customer).where(col(getattr(Customer, name)).in_(values))
+            if exclude_id is not None:
+                query = query.where(Customer.id != exclude_id)
             other = session.exec(query.order_by(col(Customer.id))).first()
-        if other is not None:
-            raise ConflictError(
-                f"{field_label(name)}已被客户 {other.code}（{other.name}）使用",
-                field=name,
-                existing=other.code,
-            )
+            if other is not None:
+                raise ConflictError(
+                    f"{field_label(name)}已被客户 {other.code}（{other.name}）使用",
+                    field=name,
+                    existing=other.code,
+                )
 
 
 def _conflict_from_integrity(e: IntegrityError) -> ConflictError:

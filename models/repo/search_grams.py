@@ -74,11 +74,10 @@ def refresh_search_grams(session: Session | Connection, customer_ids: Collection
     if isinstance(session, Session):
         session.flush()
     ids = sorted({int(i) for i in customer_ids if i is not None})
-    for chunk in _chunks(ids):
-        with by_index(session):  # by customer id, also while an import grows the tables
+    with by_index(session):  # by customer id, also while an import grows the tables
+        for chunk in _chunks(ids):
             session.execute(sa.delete(_GRAM).where(_GRAM.c.customer_id.in_(chunk)))
-            rows = _rows(session, chunk)
-        _insert(session, rows)
+            _insert(session, _rows(session, chunk))
 
 
 def fill_search_grams(connection: Connection) -> int:
